@@ -1,0 +1,26 @@
+#![forbid(unsafe_code)]
+//! Passwordless one-time-code sign-in with Descope: a Leptos + axum reference app.
+
+pub mod api;
+pub mod app;
+pub mod components;
+pub mod error;
+pub mod models;
+pub mod pages;
+
+// Server-only layers. Nothing below is compiled into the browser bundle.
+#[cfg(feature = "ssr")]
+pub mod clock;
+#[cfg(feature = "ssr")]
+pub mod descope;
+#[cfg(feature = "ssr")]
+pub mod emulator;
+#[cfg(feature = "ssr")]
+pub mod server;
+
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}
