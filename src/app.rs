@@ -1,3 +1,63 @@
+//! `<App/>`: the HTML shell, the router and the route table.
+
 use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{SsrMode, path};
+
+use crate::components::header::SiteHeader;
+use crate::pages::home::HomePage;
+use crate::pages::not_found::NotFoundPage;
+use crate::pages::profile::ProfilePage;
+use crate::pages::sign_in::SignInPage;
+use crate::pages::sign_up::SignUpPage;
+use crate::pages::sign_up_or_in::SignUpOrInPage;
+use crate::pages::update_email::UpdateEmailPage;
+use crate::pages::update_phone::UpdatePhonePage;
+use crate::pages::verify::VerifyPage;
+
+/// The document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="referrer" content="same-origin"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
 #[component]
-pub fn App() -> impl IntoView { view! { <p>"hi"</p> } }
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/descope-otp.css"/>
+        <Title formatter=|text: String| format!("{text} · Descope OTP")/>
+        <Router>
+            <SiteHeader/>
+            <main id="main">
+                <Routes fallback=NotFoundPage>
+                    <Route path=path!("/") view=HomePage/>
+                    <Route path=path!("/sign-up-or-in") view=SignUpOrInPage/>
+                    <Route path=path!("/sign-up") view=SignUpPage/>
+                    <Route path=path!("/sign-in") view=SignInPage/>
+                    // Pages whose status or content depends on the session render in full before
+                    // the first byte, so that their HTTP status is right.
+                    <Route path=path!("/verify") view=VerifyPage ssr=SsrMode::Async/>
+                    <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async/>
+                    <Route path=path!("/profile/email") view=UpdateEmailPage/>
+                    <Route path=path!("/profile/phone") view=UpdatePhonePage/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}

@@ -33,6 +33,15 @@ impl Clock {
         wall + self.offset_secs.load(Ordering::Relaxed)
     }
 
+    /// Milliseconds since the Unix epoch, for ordering events within one second.
+    pub fn now_ms(&self) -> i64 {
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        wall + self.offset_secs.load(Ordering::Relaxed) * 1000
+    }
+
     /// Moves this clock, and every clone of it, forward.
     pub fn advance(&self, by: Duration) {
         self.offset_secs

@@ -1,1 +1,48 @@
-fn main() {}
+//! Serves the app. All the work is in the library (`server::startup`); this reads settings,
+//! builds the application and runs it.
+
+use std::process::ExitCode;
+
+use descope_otp::clock::Clock;
+use descope_otp::server::settings::Settings;
+use descope_otp::server::startup::Application;
+use descope_otp::server::telemetry;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    // A local `.env` is a convenience for development; real deployments set the environment.
+    let _ = dotenvy::dotenv();
+    telemetry::init();
+
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let leptos_options = match leptos::config::get_configuration(None) {
+        Ok(conf) => conf.leptos_options,
+        Err(e) => {
+            eprintln!("configuration error: Leptos options: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let site_addr = leptos_options.site_addr;
+
+    let app = match Application::build(settings, leptos_options, Clock::system()).await {
+        Ok(app) => app,
+        Err(e) => {
+            tracing::error!("start-up failed: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!("listening on http://{site_addr}");
+    match app.run_until_stopped().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("server stopped: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -64,3 +64,71 @@ impl FromStr for DeliveryMethod {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("choose email, sms, voice or whatsapp")]
 pub struct UnknownDeliveryMethod;
+
+/// Which journey a one-time code belongs to. It decides what verifying the code does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Flow {
+    SignUpOrIn,
+    SignUp,
+    SignIn,
+    /// A fresh sign-in of the signed-in user, demanded before a sensitive change.
+    StepUp,
+    UpdateEmail,
+    UpdatePhone,
+}
+
+impl Flow {
+    /// Where "use a different address" sends the person.
+    pub fn start_path(self) -> &'static str {
+        match self {
+            Self::SignUpOrIn => "/sign-up-or-in",
+            Self::SignUp => "/sign-up",
+            Self::SignIn => "/sign-in",
+            Self::StepUp | Self::UpdateEmail => "/profile/email",
+            Self::UpdatePhone => "/profile/phone",
+        }
+    }
+}
+
+/// What the code-entry page shows about the code that is waiting.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingView {
+    pub flow: Flow,
+    pub method: DeliveryMethod,
+    /// The destination as Descope masked it, e.g. `a***@example.com`.
+    pub masked: String,
+    /// Seconds until another code may be requested (0 = now).
+    pub resend_in_secs: u64,
+    /// Set when this code confirms the person before a change to `then`.
+    pub then: Option<String>,
+}
+
+/// The signed-in person, as the profile page shows them. Built from the validated session JWT and
+/// Descope's user record; holds no token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    pub user_id: String,
+    pub name: Option<String>,
+    pub login_ids: Vec<String>,
+    pub email: Option<String>,
+    pub verified_email: bool,
+    pub phone: Option<String>,
+    pub verified_phone: bool,
+    /// Unix seconds at which the current session JWT expires.
+    pub session_expires_at: i64,
+    /// Unix seconds of the last code this person verified (sign-in or step-up).
+    pub authenticated_at: i64,
+    /// Authentication methods in the session JWT (`amr`).
+    pub amr: Vec<String>,
+    /// Whether the session JWT carries `su: true` (a step-up session).
+    pub stepped_up: bool,
+    /// Claims beyond Descope's registered ones, as `name = JSON value`.
+    pub custom_claims: Vec<(String, String)>,
+}
+
+/// What every page needs to know about the server it talks to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteInfo {
+    /// Set when the app runs on its embedded Descope emulator: where its dev outbox lives.
+    pub emulator_outbox_url: Option<String>,
+}

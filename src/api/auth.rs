@@ -1,0 +1,138 @@
+use leptos::prelude::*;
+
+use crate::error::AppError;
+use crate::models::{DeliveryMethod, PendingView};
+
+/// Sign up or sign in, whichever applies: Descope's `signup-in`. The main entry.
+#[server(endpoint = "otp/sign-up-or-in")]
+pub async fn sign_up_or_in(
+    method: DeliveryMethod,
+    login_id: String,
+    next: Option<String>,
+) -> Result<(), AppError> {
+    use crate::server::{auth, context, session::OtpRequest, validate};
+    let (state, session) = context().await?;
+    let login_id = validate::login_id(method, &login_id)?;
+    let request = OtpRequest::SignUpOrIn { method, login_id };
+    auth::start(
+        &state,
+        &session,
+        request,
+        validate::next_path(next.as_deref()),
+    )
+    .await?;
+    leptos_axum::redirect("/verify");
+    Ok(())
+}
+
+#[server(endpoint = "otp/sign-up")]
+pub async fn sign_up(
+    method: DeliveryMethod,
+    login_id: String,
+    name: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    next: Option<String>,
+) -> Result<(), AppError> {
+    use crate::server::{auth, context, session::OtpRequest, validate};
+    let (state, session) = context().await?;
+    let login_id = validate::login_id(method, &login_id)?;
+    let name = validate::name(name.as_deref())?;
+    let filled = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+    let email = filled(email)
+        .map(|e| validate::email("email", &e))
+        .transpose()?;
+    let phone = filled(phone)
+        .map(|p| validate::phone("phone", &p))
+        .transpose()?;
+    let request = OtpRequest::SignUp {
+        method,
+        login_id,
+        name,
+        email,
+        phone,
+    };
+    auth::start(
+        &state,
+        &session,
+        request,
+        validate::next_path(next.as_deref()),
+    )
+    .await?;
+    leptos_axum::redirect("/verify");
+    Ok(())
+}
+
+#[server(endpoint = "otp/sign-in")]
+pub async fn sign_in(
+    method: DeliveryMethod,
+    login_id: String,
+    next: Option<String>,
+) -> Result<(), AppError> {
+    use crate::server::{auth, context, session::OtpRequest, validate};
+    let (state, session) = context().await?;
+    let login_id = validate::login_id(method, &login_id)?;
+    let request = OtpRequest::SignIn { method, login_id };
+    auth::start(
+        &state,
+        &session,
+        request,
+        validate::next_path(next.as_deref()),
+    )
+    .await?;
+    leptos_axum::redirect("/verify");
+    Ok(())
+}
+
+/// The code now waiting, for the code-entry page.
+#[server(endpoint = "otp/pending")]
+pub async fn pending_code() -> Result<Option<PendingView>, AppError> {
+    use crate::server::{auth, context};
+    let (state, session) = context().await?;
+    auth::pending_view(&state, &session).await
+}
+
+#[server(endpoint = "otp/verify")]
+pub async fn verify_code(code: String) -> Result<(), AppError> {
+    use crate::server::{auth, context, validate};
+    let (state, session) = context().await?;
+    let code = validate::code(&code)?;
+    let next = auth::verify(&state, &session, &code).await?;
+    leptos_axum::redirect(&next);
+    Ok(())
+}
+
+#[server(endpoint = "otp/resend")]
+pub async fn resend_code() -> Result<PendingView, AppError> {
+    use crate::server::{auth, context};
+    let (state, session) = context().await?;
+    auth::resend(&state, &session).await
+}
+
+/// "Use a different address": forget the waiting code and go back to the form it came from.
+#[server(endpoint = "otp/cancel")]
+pub async fn use_different_address() -> Result<(), AppError> {
+    use crate::server::{auth, context};
+    let (_, session) = context().await?;
+    let start = auth::cancel(&session).await?;
+    leptos_axum::redirect(start);
+    Ok(())
+}
+
+#[server(endpoint = "session/sign-out")]
+pub async fn sign_out() -> Result<(), AppError> {
+    use crate::server::{auth, context};
+    let (state, session) = context().await?;
+    auth::sign_out(&state, &session).await?;
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+#[server(endpoint = "session/sign-out-everywhere")]
+pub async fn sign_out_everywhere() -> Result<(), AppError> {
+    use crate::server::{auth, context};
+    let (state, session) = context().await?;
+    auth::sign_out_everywhere(&state, &session).await?;
+    leptos_axum::redirect("/sign-in");
+    Ok(())
+}

@@ -1,0 +1,36 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+
+use crate::api::auth::SignIn;
+use crate::components::error_banner::ErrorBanner;
+use crate::components::login_id_fields::LoginIdFields;
+use crate::components::submit_button::SubmitButton;
+use crate::error::AppError;
+use crate::pages::{action_error, next_param};
+
+#[component]
+pub fn SignInPage() -> impl IntoView {
+    let action = ServerAction::<SignIn>::new();
+    let error = action_error(action);
+    let unknown_user = move || error.get() == Some(AppError::UnknownUser);
+    view! {
+        <Title text="Sign in"/>
+        <section class="card">
+            <h1>"Sign in"</h1>
+            <p>"We'll send a one-time code to the address on your account."</p>
+            <ActionForm action=action>
+                <ErrorBanner error=error/>
+                <LoginIdFields error=error/>
+                <input type="hidden" name="next" value=next_param()/>
+                <SubmitButton pending=action.pending() label="Send me a code" pending_label="Sending…"/>
+            </ActionForm>
+            <Show when=unknown_user>
+                <p class="aside">
+                    <A href="/sign-up">"Create an account instead"</A>
+                </p>
+            </Show>
+            <p class="aside">"No account yet? " <A href="/sign-up">"Sign up"</A> "."</p>
+        </section>
+    }
+}

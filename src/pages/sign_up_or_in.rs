@@ -1,0 +1,33 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+
+use crate::api::auth::SignUpOrIn;
+use crate::components::error_banner::ErrorBanner;
+use crate::components::login_id_fields::LoginIdFields;
+use crate::components::submit_button::SubmitButton;
+use crate::pages::{action_error, next_param};
+
+/// The main entry: one form that signs a person in, or signs them up if they are new.
+#[component]
+pub fn SignUpOrInPage() -> impl IntoView {
+    let action = ServerAction::<SignUpOrIn>::new();
+    let error = action_error(action);
+    view! {
+        <Title text="Sign up or sign in"/>
+        <section class="card">
+            <h1>"Sign up or sign in"</h1>
+            <p>"We'll send you a one-time code. New here? The same code creates your account."</p>
+            <ActionForm action=action>
+                <ErrorBanner error=error/>
+                <LoginIdFields error=error/>
+                <input type="hidden" name="next" value=next_param()/>
+                <SubmitButton pending=action.pending() label="Send me a code" pending_label="Sending…"/>
+            </ActionForm>
+            <p class="aside">
+                "Prefer to be explicit? " <A href="/sign-up">"Sign up"</A> " or "
+                <A href="/sign-in">"sign in"</A> "."
+            </p>
+        </section>
+    }
+}

@@ -1,0 +1,35 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+
+use crate::api::profile::UpdateEmail;
+use crate::components::error_banner::{ERROR_ID, ErrorBanner, invalid_attr};
+use crate::components::submit_button::SubmitButton;
+use crate::pages::action_error;
+
+#[component]
+pub fn UpdateEmailPage() -> impl IntoView {
+    let action = ServerAction::<UpdateEmail>::new();
+    let error = action_error(action);
+    view! {
+        <Title text="Change your email"/>
+        <section class="card">
+            <h1>"Change your email address"</h1>
+            <p>"We'll send a code to the new address to confirm it is yours."</p>
+            <ActionForm action=action>
+                <ErrorBanner error=error/>
+                <div class="field">
+                    <label for="email">"New email address"</label>
+                    <input id="email" name="email" type="email" autocomplete="email" required
+                        aria-describedby=ERROR_ID aria-invalid=invalid_attr(error, "email")/>
+                </div>
+                <label class="choice">
+                    <input type="checkbox" name="add_to_login_ids" value="on"/>
+                    "Also let me sign in with this address"
+                </label>
+                <SubmitButton pending=action.pending() label="Send a code" pending_label="Sending…"/>
+            </ActionForm>
+            <p class="aside"><A href="/profile">"Back to your profile"</A></p>
+        </section>
+    }
+}

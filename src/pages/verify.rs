@@ -1,0 +1,170 @@
+use leptos::html::Input;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+
+use crate::api::auth::{ResendCode, UseDifferentAddress, VerifyCode, pending_code};
+use crate::components::error_banner::{ERROR_ID, ErrorBanner, invalid_attr};
+use crate::components::http_status::set_http_status;
+use crate::components::submit_button::SubmitButton;
+use crate::error::AppError;
+use crate::models::{DeliveryMethod, Flow, PendingView};
+use crate::pages::action_error;
+
+/// Code entry: one field, the masked destination, "send a new code" with a visible cooldown and
+/// "use a different address".
+#[component]
+pub fn VerifyPage() -> impl IntoView {
+    let verify = ServerAction::<VerifyCode>::new();
+    let resend = ServerAction::<ResendCode>::new();
+    let pending = Resource::new(move || resend.version().get(), |_| pending_code());
+
+    view! {
+        <Title text="Enter your code"/>
+        <section class="card">
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match pending.await {
+                        Ok(Some(view)) => view! { <CodeForm view verify resend/> }.into_any(),
+                        Ok(None) => view! { <NothingPending/> }.into_any(),
+                        Err(e) => {
+                            set_http_status(e.status_code());
+                            view! {
+                                <h1>"Enter your code"</h1>
+                                <p class="error" role="alert">{e.to_string()}</p>
+                            }
+                                .into_any()
+                        }
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn NothingPending() -> impl IntoView {
+    view! {
+        <h1>"No code waiting"</h1>
+        <p>"There is no code to enter right now. It may have been used already."</p>
+        <p class="actions">
+            <A href="/sign-up-or-in" attr:class="button">"Get a code"</A>
+        </p>
+    }
+}
+
+#[component]
+fn CodeForm(
+    view: PendingView,
+    verify: ServerAction<VerifyCode>,
+    resend: ServerAction<ResendCode>,
+) -> impl IntoView {
+    let cancel = ServerAction::<UseDifferentAddress>::new();
+    let verify_error = action_error(verify);
+    let resend_error = action_error(resend);
+    let error = Signal::derive(move || verify_error.get().or_else(|| resend_error.get()));
+
+    // The cooldown counts down once hydrated; rendered on the server it shows the current wait.
+    let remaining = RwSignal::new(view.resend_in_secs);
+    Effect::new(move |_| {
+        if let Some(Ok(fresh)) = resend.value().get() {
+            remaining.set(fresh.resend_in_secs);
+        }
+        if let Some(Err(AppError::RateLimited { retry_after_secs })) = resend.value().get() {
+            remaining.set(retry_after_secs);
+        }
+    });
+    Effect::new(move |_| {
+        if let Ok(handle) = set_interval_with_handle(
+            move || remaining.update(|s| *s = s.saturating_sub(1)),
+            std::time::Duration::from_secs(1),
+        ) {
+            on_cleanup(move || handle.clear());
+        }
+    });
+
+    // After a failed attempt, put the cursor back in the (cleared) code field.
+    let code_input = NodeRef::<Input>::new();
+    Effect::new(move |_| {
+        if verify_error.get().is_some()
+            && let Some(input) = code_input.get()
+        {
+            input.set_value("");
+            let _ = input.focus();
+        }
+    });
+
+    let heading = match view.flow {
+        Flow::StepUp => "Confirm it's you",
+        Flow::UpdateEmail => "Confirm your new email address",
+        Flow::UpdatePhone => "Confirm your new phone number",
+        _ => "Enter your code",
+    };
+    let channel = match view.method {
+        DeliveryMethod::Email => "emailed",
+        DeliveryMethod::Sms => "texted",
+        DeliveryMethod::Voice => "will read out by phone",
+        DeliveryMethod::Whatsapp => "sent on WhatsApp",
+    };
+    let step_up_note = view.then.as_ref().map(|what| {
+        view! {
+            <p class="note">
+                {format!(
+                    "Changing your {what} needs a recent sign-in. Enter this code first; then we'll send one to the new {what}."
+                )}
+            </p>
+        }
+    });
+
+    view! {
+        <h1>{heading}</h1>
+        {step_up_note}
+        <p>
+            "We " {channel} " a code to " <strong class="masked">{view.masked.clone()}</strong> "."
+        </p>
+        <ActionForm action=verify>
+            <ErrorBanner error=error/>
+            <div class="field">
+                <label for="code">"Code"</label>
+                <input
+                    id="code"
+                    name="code"
+                    node_ref=code_input
+                    class="code-input"
+                    type="text"
+                    inputmode="numeric"
+                    autocomplete="one-time-code"
+                    pattern="[0-9 ]*"
+                    maxlength="12"
+                    required
+                    autofocus
+                    aria-describedby=ERROR_ID
+                    aria-invalid=invalid_attr(error, "code")
+                />
+            </div>
+            <SubmitButton pending=verify.pending() label="Verify" pending_label="Checking…"/>
+        </ActionForm>
+        <div class="secondary-actions">
+            <ActionForm action=resend>
+                <button
+                    type="submit"
+                    class="link-button"
+                    disabled=move || remaining.get() > 0 || resend.pending().get()
+                >
+                    "Send a new code"
+                </button>
+                <span class="cooldown" aria-live="polite">
+                    {move || {
+                        let secs = remaining.get();
+                        (secs > 0).then(|| format!("You can ask for a new code in {secs} s."))
+                    }}
+                </span>
+            </ActionForm>
+            <ActionForm action=cancel>
+                <button type="submit" class="link-button">
+                    "Use a different address"
+                </button>
+            </ActionForm>
+        </div>
+    }
+}

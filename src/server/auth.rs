@@ -1,0 +1,365 @@
+//! The one-time-code journeys: send a code, send it again, verify it, sign out.
+//!
+//! Every journey has two halves. [`start`] makes the Descope call that sends a code and remembers
+//! it in the session as a [`PendingOtp`]; [`verify`] checks the code with Descope and does what the
+//! journey is for (sign in, confirm a step-up, finish an address change).
+
+use crate::descope::{
+    DescopeError, ErrorKind, LoginOptions, MaskedAddress, SignUpOptions, SignUpUser, TokenError,
+    UpdateOptions,
+};
+use secrecy::ExposeSecret;
+
+use crate::error::{AppError, new_error_id};
+use crate::models::{DeliveryMethod, Flow, PendingView};
+use crate::server::internal;
+use crate::server::session::{AuthSession, Change, OtpRequest, PendingOtp, SignedIn};
+use crate::server::state::AppState;
+
+/// Sends the code for `request` and remembers it as the code now waiting.
+pub async fn start(
+    state: &AppState,
+    session: &AuthSession,
+    request: OtpRequest,
+    next: Option<String>,
+) -> Result<(), AppError> {
+    let signed_in = session.signed_in().await?;
+    let masked = send(state, &request, signed_in.as_ref()).await?;
+    session
+        .set_pending(&PendingOtp {
+            request,
+            masked: masked.masked,
+            sent_at: state.clock.now(),
+            next,
+        })
+        .await
+}
+
+/// What the code-entry page shows; `None` when no code is waiting.
+pub async fn pending_view(
+    state: &AppState,
+    session: &AuthSession,
+) -> Result<Option<PendingView>, AppError> {
+    Ok(session.pending().await?.map(|p| view_of(state, &p)))
+}
+
+/// Sends the waiting code again, once the cooldown has passed.
+pub async fn resend(state: &AppState, session: &AuthSession) -> Result<PendingView, AppError> {
+    let mut pending = session.pending().await?.ok_or(AppError::NoPendingCode)?;
+    let wait = resend_wait(state, &pending);
+    if wait > 0 {
+        return Err(AppError::RateLimited {
+            retry_after_secs: wait,
+        });
+    }
+    let signed_in = session.signed_in().await?;
+    let masked = send(state, &pending.request, signed_in.as_ref()).await?;
+    pending.masked = masked.masked;
+    pending.sent_at = state.clock.now();
+    session.set_pending(&pending).await?;
+    Ok(view_of(state, &pending))
+}
+
+/// Forgets the waiting code ("use a different address") and says where to start again.
+pub async fn cancel(session: &AuthSession) -> Result<&'static str, AppError> {
+    let start = session
+        .pending()
+        .await?
+        .map(|p| p.request.flow().start_path())
+        .unwrap_or(Flow::SignUpOrIn.start_path());
+    session.clear_pending().await?;
+    Ok(start)
+}
+
+/// Checks `code` against the waiting code and completes its journey. Returns the local path the
+/// person should see next.
+pub async fn verify(
+    state: &AppState,
+    session: &AuthSession,
+    code: &str,
+) -> Result<String, AppError> {
+    let pending = session.pending().await?.ok_or(AppError::NoPendingCode)?;
+    let signed_in = session.signed_in().await?;
+
+    // Sign-in codes are checked against the address they went to. An update's code is checked
+    // against the user's existing login id (UNCONFIRMED in Descope's docs; see the API notes).
+    let (method, login_id) = match &pending.request {
+        OtpRequest::SignUpOrIn { method, login_id }
+        | OtpRequest::SignUp {
+            method, login_id, ..
+        }
+        | OtpRequest::SignIn { method, login_id }
+        | OtpRequest::StepUp {
+            method, login_id, ..
+        } => (*method, login_id.clone()),
+        OtpRequest::Update(change) => {
+            let current = signed_in.as_ref().ok_or(AppError::NotSignedIn)?;
+            (change_method(change), current.login_id.clone())
+        }
+    };
+
+    let response = state
+        .descope
+        .verify(method, &login_id, code)
+        .await
+        .map_err(|e| from_descope(e, pending.request.flow()))?;
+
+    // Like Descope's own SDKs, trust no token we have not verified against the project's keys.
+    let claims = state
+        .descope
+        .validate_session(response.session_jwt.expose_secret())
+        .await
+        .map_err(|e| token_failure(&e))?;
+    let refresh_jwt = match (&response.refresh_jwt, &signed_in) {
+        (Some(new), _) => new.expose_secret().to_owned(),
+        (None, Some(current)) => current.refresh_jwt.clone(),
+        (None, None) => return Err(internal("verify returned no refresh token")),
+    };
+    let now_ms = state.clock.now_ms();
+
+    match pending.request {
+        OtpRequest::SignUpOrIn { .. } | OtpRequest::SignUp { .. } | OtpRequest::SignIn { .. } => {
+            session
+                .sign_in(&SignedIn {
+                    user_id: claims.user_id().to_owned(),
+                    login_id,
+                    method,
+                    session_jwt: response.session_jwt.expose_secret().to_owned(),
+                    refresh_jwt,
+                    authenticated_at_ms: now_ms,
+                })
+                .await?;
+            session.clear_pending().await?;
+            tracing::info!(user_id = claims.user_id(), %method, first_seen = response.first_seen, "signed in");
+            Ok(pending.next.unwrap_or_else(|| "/profile".to_owned()))
+        }
+        OtpRequest::StepUp { then, .. } => {
+            let mut current = signed_in.ok_or(AppError::NotSignedIn)?;
+            current.session_jwt = response.session_jwt.expose_secret().to_owned();
+            current.refresh_jwt = refresh_jwt;
+            current.authenticated_at_ms = now_ms;
+            session.update(&current).await?;
+            tracing::info!(user_id = %current.user_id, "stepped up");
+            // The person proved it is them; now send the code for the change they asked for.
+            start(state, session, OtpRequest::Update(then), pending.next).await?;
+            Ok("/verify".to_owned())
+        }
+        OtpRequest::Update(_) => {
+            let mut current = signed_in.ok_or(AppError::NotSignedIn)?;
+            current.session_jwt = response.session_jwt.expose_secret().to_owned();
+            current.refresh_jwt = refresh_jwt;
+            session.update(&current).await?;
+            session.clear_pending().await?;
+            tracing::info!(user_id = %current.user_id, "address updated");
+            Ok(pending.next.unwrap_or_else(|| "/profile".to_owned()))
+        }
+    }
+}
+
+/// Signs this browser out: Descope revokes the refresh token, the session record is deleted.
+pub async fn sign_out(state: &AppState, session: &AuthSession) -> Result<(), AppError> {
+    if let Some(current) = session.signed_in().await? {
+        // Local sign-out must succeed even if Descope cannot be reached; the token then simply
+        // expires on its own.
+        if let Err(e) = state.descope.logout(&current.refresh_jwt).await {
+            tracing::warn!(user_id = %current.user_id, error = %e, "Descope logout failed; signing out locally");
+        }
+    }
+    session.sign_out().await
+}
+
+/// Signs the person out of every browser: Descope revokes all their refresh tokens, and the app
+/// marks the moment so that sessions elsewhere are refused on their next request even while their
+/// session JWT has not yet expired.
+pub async fn sign_out_everywhere(state: &AppState, session: &AuthSession) -> Result<(), AppError> {
+    let (current, _) = crate::server::gate::require_user(state, session).await?;
+    state
+        .descope
+        .logout_all(&current.refresh_jwt)
+        .await
+        .map_err(|e| from_descope(e, Flow::SignIn))?;
+    sqlx::query(
+        "insert into signed_out_everywhere (user_id, at_ms) values (?1, ?2)
+         on conflict (user_id) do update set at_ms = excluded.at_ms",
+    )
+    .bind(&current.user_id)
+    .bind(state.clock.now_ms())
+    .execute(&state.pool)
+    .await
+    .map_err(|e| internal(&format!("recording sign-out-everywhere: {e}")))?;
+    tracing::info!(user_id = %current.user_id, "signed out everywhere");
+    session.sign_out().await
+}
+
+async fn send(
+    state: &AppState,
+    request: &OtpRequest,
+    signed_in: Option<&SignedIn>,
+) -> Result<MaskedAddress, AppError> {
+    let client = &state.descope;
+    let result = match request {
+        OtpRequest::SignUpOrIn { method, login_id } => {
+            client
+                .sign_up_or_in(*method, login_id, &SignUpOptions::default())
+                .await
+        }
+        OtpRequest::SignUp {
+            method,
+            login_id,
+            name,
+            email,
+            phone,
+        } => {
+            // The login id is also the user's address for its channel; the other is optional.
+            let user = SignUpUser {
+                name: name.clone(),
+                email: if method.is_phone() {
+                    email.clone()
+                } else {
+                    Some(login_id.clone())
+                },
+                phone: if method.is_phone() {
+                    Some(login_id.clone())
+                } else {
+                    phone.clone()
+                },
+                ..SignUpUser::default()
+            };
+            client
+                .sign_up(*method, login_id, &user, &SignUpOptions::default())
+                .await
+        }
+        OtpRequest::SignIn { method, login_id } => {
+            client
+                .sign_in(*method, login_id, &LoginOptions::default(), None)
+                .await
+        }
+        OtpRequest::StepUp {
+            method, login_id, ..
+        } => {
+            let current = signed_in.ok_or(AppError::NotSignedIn)?;
+            let options = LoginOptions {
+                stepup: true,
+                ..LoginOptions::default()
+            };
+            client
+                .sign_in(*method, login_id, &options, Some(&current.refresh_jwt))
+                .await
+        }
+        OtpRequest::Update(change) => {
+            let current = signed_in.ok_or(AppError::NotSignedIn)?;
+            match change {
+                Change::Email {
+                    email,
+                    add_to_login_ids,
+                } => {
+                    let options = update_options(*add_to_login_ids);
+                    client
+                        .update_email(&current.login_id, email, &current.refresh_jwt, &options)
+                        .await
+                }
+                Change::Phone {
+                    method,
+                    phone,
+                    add_to_login_ids,
+                } => {
+                    let options = update_options(*add_to_login_ids);
+                    client
+                        .update_phone(
+                            *method,
+                            &current.login_id,
+                            phone,
+                            &current.refresh_jwt,
+                            &options,
+                        )
+                        .await
+                }
+            }
+        }
+    };
+    result.map_err(|e| from_descope(e, request.flow()))
+}
+
+fn update_options(add_to_login_ids: bool) -> UpdateOptions {
+    UpdateOptions {
+        add_to_login_ids,
+        // Never merge two people's accounts from a profile form: a conflict is reported instead.
+        on_merge_use_existing: false,
+        ..UpdateOptions::default()
+    }
+}
+
+fn change_method(change: &Change) -> DeliveryMethod {
+    match change {
+        Change::Email { .. } => DeliveryMethod::Email,
+        Change::Phone { method, .. } => *method,
+    }
+}
+
+fn resend_wait(state: &AppState, pending: &PendingOtp) -> u64 {
+    let ready_at = pending.sent_at + state.settings.resend_cooldown.as_secs() as i64;
+    (ready_at - state.clock.now()).max(0) as u64
+}
+
+fn view_of(state: &AppState, pending: &PendingOtp) -> PendingView {
+    PendingView {
+        flow: pending.request.flow(),
+        method: pending.request.method(),
+        masked: pending.masked.clone(),
+        resend_in_secs: resend_wait(state, pending),
+        then: match &pending.request {
+            OtpRequest::StepUp {
+                then: Change::Email { .. },
+                ..
+            } => Some("email".to_owned()),
+            OtpRequest::StepUp {
+                then: Change::Phone { .. },
+                ..
+            } => Some("phone".to_owned()),
+            _ => None,
+        },
+    }
+}
+
+/// Turns a Descope failure into what the person should be told, logging what they are not.
+pub fn from_descope(err: DescopeError, flow: Flow) -> AppError {
+    let updating = matches!(flow, Flow::UpdateEmail | Flow::UpdatePhone);
+    match err.kind() {
+        ErrorKind::WrongCode => AppError::WrongCode,
+        ErrorKind::TooManyAttempts => AppError::TooManyAttempts,
+        ErrorKind::CodeExpired => AppError::CodeExpired,
+        ErrorKind::UserAlreadyExists if updating => AppError::AddressInUse,
+        ErrorKind::UserAlreadyExists => AppError::AlreadyRegistered,
+        ErrorKind::UserNotFound => AppError::UnknownUser,
+        ErrorKind::RateLimited { retry_after_secs } => AppError::RateLimited {
+            retry_after_secs: retry_after_secs.max(1),
+        },
+        ErrorKind::Unauthorized => AppError::NotSignedIn,
+        ErrorKind::InvalidArgument if updating => {
+            tracing::warn!(error = %err, "Descope refused an update");
+            AppError::AddressInUse
+        }
+        ErrorKind::InvalidArgument => {
+            tracing::warn!(error = %err, "Descope refused the request");
+            AppError::invalid(
+                "login_id",
+                "That address was not accepted. Check it and try again.",
+            )
+        }
+        ErrorKind::Unreachable => AppError::ServiceUnavailable {
+            error_id: new_error_id(&format!("Descope unreachable: {err}")),
+        },
+        _ => internal(&format!("Descope error: {err}")),
+    }
+}
+
+/// A token Descope just issued failed validation: a configuration problem (wrong project, wrong
+/// audience, keys unreachable), never the person's fault.
+pub fn token_failure(err: &TokenError) -> AppError {
+    match err {
+        TokenError::KeysUnavailable(_) => AppError::ServiceUnavailable {
+            error_id: new_error_id(&format!("JWKS unavailable: {err}")),
+        },
+        _ => internal(&format!("freshly issued session token rejected: {err}")),
+    }
+}

@@ -1,0 +1,117 @@
+//! The gate in front of everything that needs a signed-in person.
+//!
+//! Each gated request validates the session JWT against Descope's keys (cached; no network call
+//! on a hit). An expired session JWT is refreshed with the refresh JWT and the new tokens stored.
+//! A failed refresh, an invalid token or a sign-out-everywhere mark clears the session.
+
+use axum::extract::{Request, State};
+use axum::http::{Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use secrecy::ExposeSecret;
+use tower_sessions::Session;
+
+use crate::descope::{ErrorKind, SessionClaims, TokenError};
+use crate::error::{AppError, new_error_id};
+use crate::server::internal;
+use crate::server::session::{AuthSession, SignedIn};
+use crate::server::state::AppState;
+
+/// Pages that only a signed-in person may see. Their server functions call [`require_user`] too;
+/// this list only decides where a browser that navigates to them is sent when signed out.
+pub const GATED_PAGES: &[&str] = &["/profile", "/profile/email", "/profile/phone"];
+
+/// The signed-in person and their validated session claims, refreshing the session if needed.
+pub async fn require_user(
+    state: &AppState,
+    session: &AuthSession,
+) -> Result<(SignedIn, SessionClaims), AppError> {
+    let mut current = session.signed_in().await?.ok_or(AppError::NotSignedIn)?;
+
+    if signed_out_everywhere_since(state, &current).await? {
+        session.sign_out().await?;
+        return Err(AppError::NotSignedIn);
+    }
+
+    match state.descope.validate_session(&current.session_jwt).await {
+        Ok(claims) => Ok((current, claims)),
+        Err(TokenError::Expired) => {
+            let response = match state.descope.refresh(&current.refresh_jwt).await {
+                Ok(response) => response,
+                Err(e) if matches!(e.kind(), ErrorKind::Unreachable) => {
+                    return Err(AppError::ServiceUnavailable {
+                        error_id: new_error_id(&format!("refresh: Descope unreachable: {e}")),
+                    });
+                }
+                Err(e) => {
+                    tracing::info!(user_id = %current.user_id, error = %e, "refresh refused; signing out");
+                    session.sign_out().await?;
+                    return Err(AppError::NotSignedIn);
+                }
+            };
+            let claims = state
+                .descope
+                .validate_session(response.session_jwt.expose_secret())
+                .await
+                .map_err(|e| crate::server::auth::token_failure(&e))?;
+            current.session_jwt = response.session_jwt.expose_secret().to_owned();
+            if let Some(rotated) = &response.refresh_jwt {
+                current.refresh_jwt = rotated.expose_secret().to_owned();
+            }
+            session.update(&current).await?;
+            tracing::debug!(user_id = %current.user_id, "session refreshed");
+            Ok((current, claims))
+        }
+        Err(TokenError::KeysUnavailable(e)) => Err(AppError::ServiceUnavailable {
+            error_id: new_error_id(&format!("JWKS unavailable: {e}")),
+        }),
+        Err(other) => {
+            tracing::warn!(user_id = %current.user_id, error = %other, "invalid session token; signing out");
+            session.sign_out().await?;
+            Err(AppError::NotSignedIn)
+        }
+    }
+}
+
+async fn signed_out_everywhere_since(
+    state: &AppState,
+    current: &SignedIn,
+) -> Result<bool, AppError> {
+    let mark: Option<i64> =
+        sqlx::query_scalar("select at_ms from signed_out_everywhere where user_id = ?1")
+            .bind(&current.user_id)
+            .fetch_optional(&state.pool)
+            .await
+            .map_err(|e| internal(&format!("reading sign-out-everywhere mark: {e}")))?;
+    Ok(mark.is_some_and(|at_ms| current.authenticated_at_ms <= at_ms))
+}
+
+/// Middleware: a browser that asks for a gated page while signed out is sent to sign in, and
+/// brought back afterwards. Runs before the page renders, so the redirect is a real HTTP 303.
+pub async fn protect_pages(
+    State(state): State<AppState>,
+    session: Session,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path();
+    if request.method() != Method::GET || !GATED_PAGES.contains(&path) {
+        return next.run(request).await;
+    }
+    let session = AuthSession::new(session);
+    let mut response = match require_user(&state, &session).await {
+        Err(AppError::NotSignedIn) => {
+            let next_path: String = url::form_urlencoded::byte_serialize(path.as_bytes()).collect();
+            return Redirect::to(&format!("/sign-in?next={next_path}")).into_response();
+        }
+        // Anything else (Descope unreachable, a store failure) is for the page to show: it calls
+        // the gate again through its server function and renders the error with its status.
+        Ok(_) | Err(_) => next.run(request).await,
+    };
+    // A page about a signed-in person is never cached, by the browser or anything between.
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    response
+}

@@ -1,0 +1,66 @@
+//! The signed-in person's profile, and changes to their email address and phone number.
+
+use crate::descope::SessionClaims;
+use crate::error::AppError;
+use crate::models::{Flow, Profile};
+use crate::server::auth::{self, from_descope};
+use crate::server::gate::require_user;
+use crate::server::session::{AuthSession, Change, OtpRequest};
+use crate::server::state::AppState;
+
+/// Builds the profile from the validated session claims and Descope's current user record.
+pub async fn load(state: &AppState, session: &AuthSession) -> Result<Profile, AppError> {
+    let (current, claims) = require_user(state, session).await?;
+    let user = state
+        .descope
+        .me(&current.refresh_jwt)
+        .await
+        .map_err(|e| from_descope(e, Flow::SignIn))?;
+    Ok(Profile {
+        user_id: claims.user_id().to_owned(),
+        name: user.name.filter(|n| !n.is_empty()),
+        login_ids: user.login_ids,
+        email: user.email.filter(|e| !e.is_empty()),
+        verified_email: user.verified_email,
+        phone: user.phone.filter(|p| !p.is_empty()),
+        verified_phone: user.verified_phone,
+        session_expires_at: claims.exp,
+        authenticated_at: current.authenticated_at_ms / 1000,
+        amr: claims.amr.clone(),
+        stepped_up: claims.su,
+        custom_claims: custom_claims(&claims),
+    })
+}
+
+/// Asks for a change of email or phone. When the person's last verified code is older than the
+/// step-up window, they are first sent a code to their current login id; the change itself is
+/// requested once that code is verified.
+pub async fn request_change(
+    state: &AppState,
+    session: &AuthSession,
+    change: Change,
+) -> Result<(), AppError> {
+    let (current, _) = require_user(state, session).await?;
+    let age_ms = state.clock.now_ms() - current.authenticated_at_ms;
+    let fresh = age_ms <= state.settings.step_up_max_age.as_millis() as i64;
+    let request = if fresh {
+        OtpRequest::Update(change)
+    } else {
+        OtpRequest::StepUp {
+            method: current.method,
+            login_id: current.login_id.clone(),
+            then: change,
+        }
+    };
+    auth::start(state, session, request, Some("/profile".to_owned())).await
+}
+
+fn custom_claims(claims: &SessionClaims) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = claims
+        .custom
+        .iter()
+        .map(|(name, value)| (name.clone(), value.to_string()))
+        .collect();
+    out.sort();
+    out
+}

@@ -1,0 +1,173 @@
+//! The only code that knows what the app keeps in a session, and under which keys.
+//!
+//! The session lives server-side in SQLite; the browser holds an opaque id in an HttpOnly cookie.
+//! Tokens are kept here and nowhere else: never in a page, a URL or a log.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use tower_sessions::Session;
+
+use crate::error::{AppError, new_error_id};
+use crate::models::{DeliveryMethod, Flow};
+
+const SIGNED_IN: &str = "signed_in";
+const PENDING: &str = "pending_otp";
+
+/// A person who has verified a code, with the tokens Descope gave them.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct SignedIn {
+    pub user_id: String,
+    /// The login id they signed in with (the update calls need it).
+    pub login_id: String,
+    pub method: DeliveryMethod,
+    pub session_jwt: String,
+    pub refresh_jwt: String,
+    /// Milliseconds since the epoch of the last code they verified (sign-in or step-up).
+    pub authenticated_at_ms: i64,
+}
+
+impl fmt::Debug for SignedIn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignedIn")
+            .field("user_id", &self.user_id)
+            .field("method", &self.method)
+            .field("authenticated_at_ms", &self.authenticated_at_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A change of address asked for before the person had a fresh enough step-up.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Change {
+    Email {
+        email: String,
+        add_to_login_ids: bool,
+    },
+    Phone {
+        method: DeliveryMethod,
+        phone: String,
+        add_to_login_ids: bool,
+    },
+}
+
+/// The Descope call that sent the code now waiting, with everything needed to send it again.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum OtpRequest {
+    SignUpOrIn {
+        method: DeliveryMethod,
+        login_id: String,
+    },
+    SignUp {
+        method: DeliveryMethod,
+        login_id: String,
+        name: Option<String>,
+        email: Option<String>,
+        phone: Option<String>,
+    },
+    SignIn {
+        method: DeliveryMethod,
+        login_id: String,
+    },
+    StepUp {
+        method: DeliveryMethod,
+        login_id: String,
+        then: Change,
+    },
+    Update(Change),
+}
+
+impl OtpRequest {
+    pub fn flow(&self) -> Flow {
+        match self {
+            Self::SignUpOrIn { .. } => Flow::SignUpOrIn,
+            Self::SignUp { .. } => Flow::SignUp,
+            Self::SignIn { .. } => Flow::SignIn,
+            Self::StepUp { .. } => Flow::StepUp,
+            Self::Update(Change::Email { .. }) => Flow::UpdateEmail,
+            Self::Update(Change::Phone { .. }) => Flow::UpdatePhone,
+        }
+    }
+
+    /// The channel the code travels by.
+    pub fn method(&self) -> DeliveryMethod {
+        match self {
+            Self::SignUpOrIn { method, .. }
+            | Self::SignUp { method, .. }
+            | Self::SignIn { method, .. }
+            | Self::StepUp { method, .. }
+            | Self::Update(Change::Phone { method, .. }) => *method,
+            Self::Update(Change::Email { .. }) => DeliveryMethod::Email,
+        }
+    }
+}
+
+/// A code that was sent and not yet verified.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PendingOtp {
+    pub request: OtpRequest,
+    /// The destination as Descope masked it.
+    pub masked: String,
+    /// Unix seconds when the latest code was sent.
+    pub sent_at: i64,
+    /// Local path to go to once the code is verified.
+    pub next: Option<String>,
+}
+
+/// Typed access to the session.
+#[derive(Clone)]
+pub struct AuthSession(Session);
+
+impl AuthSession {
+    pub fn new(session: Session) -> Self {
+        Self(session)
+    }
+
+    pub async fn signed_in(&self) -> Result<Option<SignedIn>, AppError> {
+        self.0.get(SIGNED_IN).await.map_err(store_error)
+    }
+
+    /// Records a fresh sign-in under a new session id, so an id planted before sign-in
+    /// (session fixation) is worth nothing after it.
+    pub async fn sign_in(&self, signed_in: &SignedIn) -> Result<(), AppError> {
+        self.0.cycle_id().await.map_err(store_error)?;
+        self.0
+            .insert(SIGNED_IN, signed_in)
+            .await
+            .map_err(store_error)
+    }
+
+    /// Replaces the tokens of the current sign-in (after a refresh, a step-up or an update).
+    pub async fn update(&self, signed_in: &SignedIn) -> Result<(), AppError> {
+        self.0
+            .insert(SIGNED_IN, signed_in)
+            .await
+            .map_err(store_error)
+    }
+
+    pub async fn pending(&self) -> Result<Option<PendingOtp>, AppError> {
+        self.0.get(PENDING).await.map_err(store_error)
+    }
+
+    pub async fn set_pending(&self, pending: &PendingOtp) -> Result<(), AppError> {
+        self.0.insert(PENDING, pending).await.map_err(store_error)
+    }
+
+    pub async fn clear_pending(&self) -> Result<(), AppError> {
+        self.0
+            .remove::<PendingOtp>(PENDING)
+            .await
+            .map(drop)
+            .map_err(store_error)
+    }
+
+    /// Forgets everything and deletes the session record; the cookie is expired.
+    pub async fn sign_out(&self) -> Result<(), AppError> {
+        self.0.flush().await.map_err(store_error)
+    }
+}
+
+fn store_error(err: tower_sessions::session::Error) -> AppError {
+    AppError::Internal {
+        error_id: new_error_id(&format!("session store: {err}")),
+    }
+}

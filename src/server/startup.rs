@@ -1,0 +1,232 @@
+//! Builds the application: database and migrations, the Descope client (and the embedded
+//! emulator when no Descope project is configured), the session layer, and the router.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::middleware::from_fn_with_state;
+use leptos::config::LeptosOptions;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+use tower_sessions_sqlx_store::SqliteStore;
+
+use crate::app::{App, shell};
+use crate::clock::Clock;
+use crate::descope::{DescopeClient, DescopeConfig};
+use crate::emulator::{DbLocation, Emulator, EmulatorConfig};
+use crate::server::gate::protect_pages;
+use crate::server::settings::{DescopeTarget, Settings};
+use crate::server::state::AppState;
+
+/// The name of the session cookie. It holds only an opaque id.
+pub const SESSION_COOKIE: &str = "sid";
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+    /// Kept alive for as long as the app runs; dropping it stops the emulator.
+    emulator: Option<Emulator>,
+}
+
+impl Application {
+    pub async fn build(
+        settings: Settings,
+        leptos_options: LeptosOptions,
+        clock: Clock,
+    ) -> anyhow::Result<Self> {
+        let (emulator, descope_config) = match &settings.descope {
+            DescopeTarget::Project {
+                project_id,
+                base_url,
+            } => {
+                let mut config = DescopeConfig::new(project_id.clone());
+                config.base_url = base_url.clone();
+                (None, config)
+            }
+            DescopeTarget::Emulator { addr, db } => {
+                ensure_parent_dir(db)?;
+                let emulator = Emulator::start(
+                    EmulatorConfig {
+                        db: DbLocation::File(db.clone()),
+                        ..EmulatorConfig::default()
+                    },
+                    *addr,
+                    clock.clone(),
+                )
+                .await
+                .with_context(|| format!("starting the embedded Descope emulator on {addr}"))?;
+                tracing::info!(
+                    base_url = emulator.base_url(),
+                    outbox = %emulator.outbox_url(),
+                    "DESCOPE_PROJECT_ID is not set: using the embedded Descope emulator; codes appear in its outbox"
+                );
+                let mut config = DescopeConfig::new(emulator.project_id().to_owned());
+                config.base_url = Some(emulator.base_url().to_owned());
+                (Some(emulator), config)
+            }
+        };
+        let mut descope_config = descope_config;
+        descope_config.audience = settings.audience.clone();
+        let descope = DescopeClient::new(descope_config, clock.clone())
+            .context("building the Descope client")?;
+
+        let pool = connect(&settings.database_url).await?;
+        sqlx::migrate!("./migrations/app")
+            .run(&pool)
+            .await
+            .context("running the app's database migrations")?;
+
+        let store = SqliteStore::new(pool.clone());
+        // Expired sessions are deleted in the background, off the request path.
+        tokio::spawn({
+            use tower_sessions::session_store::ExpiredDeletion;
+            let store = store.clone();
+            async move {
+                if let Err(e) = store
+                    .continuously_delete_expired(Duration::from_secs(3600))
+                    .await
+                {
+                    tracing::error!(error = %e, "deleting expired sessions stopped");
+                }
+            }
+        });
+        let session_layer = SessionManagerLayer::new(store)
+            .with_name(SESSION_COOKIE)
+            .with_http_only(true)
+            .with_same_site(SameSite::Lax)
+            .with_secure(settings.cookie_secure)
+            .with_path("/")
+            .with_expiry(Expiry::OnInactivity(
+                tower_sessions::cookie::time::Duration::seconds(
+                    settings.session_idle.as_secs() as i64
+                ),
+            ));
+
+        let state = AppState {
+            leptos_options: leptos_options.clone(),
+            descope,
+            pool,
+            settings: Arc::new(settings),
+            clock,
+            emulator_outbox_url: emulator.as_ref().map(Emulator::outbox_url),
+        };
+
+        let routes = generate_route_list(App);
+        let router = Router::new()
+            .leptos_routes(&state, routes, {
+                let options = leptos_options.clone();
+                move || shell(options.clone())
+            })
+            .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+            .layer(from_fn_with_state(state.clone(), protect_pages))
+            .layer(session_layer)
+            .layer(TraceLayer::new_for_http())
+            .with_state(state.clone());
+
+        let listener = TcpListener::bind(leptos_options.site_addr)
+            .await
+            .with_context(|| format!("binding {}", leptos_options.site_addr))?;
+
+        Ok(Self {
+            listener,
+            router,
+            state,
+            emulator,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn emulator(&self) -> Option<&Emulator> {
+        self.emulator.as_ref()
+    }
+
+    /// Serves until Ctrl-C / SIGTERM (or forever, in tests that drop the task).
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let Self {
+            listener,
+            router,
+            emulator,
+            ..
+        } = self;
+        axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .context("serving HTTP")?;
+        if let Some(emulator) = emulator {
+            emulator.shutdown().await;
+        }
+        Ok(())
+    }
+}
+
+/// Opens the app's one pool. WAL lets readers and the writer work side by side; the busy timeout
+/// makes a brief lock wait instead of failing a request.
+async fn connect(database_url: &str) -> anyhow::Result<SqlitePool> {
+    let options = SqliteConnectOptions::from_str(database_url)
+        .with_context(|| format!("DATABASE_URL {database_url:?} is not a SQLite URL"))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .busy_timeout(Duration::from_secs(5));
+    if let Some(path) = options
+        .get_filename()
+        .to_str()
+        .filter(|p| !p.is_empty() && *p != ":memory:")
+    {
+        ensure_parent_dir(Path::new(path))?;
+    }
+    SqlitePoolOptions::new()
+        .max_connections(8)
+        .connect_with(options)
+        .await
+        .with_context(|| format!("opening the database {database_url:?}"))
+}
+
+fn ensure_parent_dir(path: &Path) -> anyhow::Result<()> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

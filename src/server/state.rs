@@ -1,0 +1,28 @@
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use sqlx::SqlitePool;
+
+use crate::clock::Clock;
+use crate::descope::DescopeClient;
+use crate::server::settings::Settings;
+
+/// Everything a request may need, cloned cheaply into each handler (all fields are handles).
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub descope: DescopeClient,
+    /// The app's one connection pool (sessions and sign-out-everywhere marks).
+    pub pool: SqlitePool,
+    pub settings: Arc<Settings>,
+    pub clock: Clock,
+    /// Set when the app runs on its embedded emulator: the dev outbox page.
+    pub emulator_outbox_url: Option<String>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}

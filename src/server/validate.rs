@@ -1,0 +1,168 @@
+//! Checks on what people type, done before any call to Descope so that a login id that does not
+//! fit its delivery method gets a clear message and costs no message.
+
+use phonenumber::Mode;
+
+use crate::error::AppError;
+use crate::models::DeliveryMethod;
+
+/// A login id checked against the method it will be used with: an email address for email, an
+/// E.164 phone number for sms, voice and WhatsApp.
+pub fn login_id(method: DeliveryMethod, raw: &str) -> Result<String, AppError> {
+    if method.is_phone() {
+        phone("login_id", raw)
+    } else {
+        email("login_id", raw)
+    }
+}
+
+pub fn email(field: &str, raw: &str) -> Result<String, AppError> {
+    let trimmed = raw.trim();
+    if trimmed.is_empty() {
+        return Err(AppError::invalid(field, "Enter an email address."));
+    }
+    match trimmed.parse::<email_address::EmailAddress>() {
+        // Descope treats the domain case-insensitively; keep the local part as typed.
+        Ok(addr) if addr.domain().contains('.') => Ok(format!(
+            "{}@{}",
+            addr.local_part(),
+            addr.domain().to_ascii_lowercase()
+        )),
+        _ => Err(AppError::invalid(
+            field,
+            "That doesn't look like an email address. It should look like name@example.com.",
+        )),
+    }
+}
+
+/// Normalises a phone number to E.164 (`+14155550100`), which is what Descope expects.
+pub fn phone(field: &str, raw: &str) -> Result<String, AppError> {
+    let trimmed = raw.trim();
+    if trimmed.is_empty() {
+        return Err(AppError::invalid(field, "Enter a phone number."));
+    }
+    if !trimmed.starts_with('+') {
+        return Err(AppError::invalid(
+            field,
+            "Start the number with + and its country code, for example +1 415 555 2671.",
+        ));
+    }
+    match phonenumber::parse(None, trimmed) {
+        Ok(number) if phonenumber::is_valid(&number) => {
+            Ok(number.format().mode(Mode::E164).to_string())
+        }
+        _ => Err(AppError::invalid(
+            field,
+            "That isn't a valid phone number. Include the country code, for example +1 415 555 2671.",
+        )),
+    }
+}
+
+/// An optional display name: trimmed, at most 100 characters.
+pub fn name(raw: Option<&str>) -> Result<Option<String>, AppError> {
+    let Some(trimmed) = raw.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    if trimmed.chars().count() > 100 {
+        return Err(AppError::invalid(
+            "name",
+            "Keep the name under 100 characters.",
+        ));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(AppError::invalid(
+            "name",
+            "The name has characters that can't be used.",
+        ));
+    }
+    Ok(Some(trimmed.to_owned()))
+}
+
+/// A one-time code as typed: spaces and dashes are ignored, the rest must be digits.
+pub fn code(raw: &str) -> Result<String, AppError> {
+    let digits: String = raw
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect();
+    if digits.is_empty() {
+        return Err(AppError::invalid(
+            "code",
+            "Enter the code from your message.",
+        ));
+    }
+    if digits.len() > 12 || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return Err(AppError::invalid(
+            "code",
+            "The code is made of digits only.",
+        ));
+    }
+    Ok(digits)
+}
+
+/// A post-sign-in destination: only a local path, never another site (no open redirect).
+pub fn next_path(raw: Option<&str>) -> Option<String> {
+    let path = raw?.trim();
+    let local = path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.contains('\\')
+        && !path.chars().any(char::is_control);
+    local.then(|| path.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phone_numbers_are_normalised_to_e164() {
+        assert_eq!(
+            phone("p", "+1 (415) 555-2671").expect("valid"),
+            "+14155552671"
+        );
+        assert_eq!(
+            phone("p", "+44 7700 900123").expect("valid"),
+            "+447700900123"
+        );
+    }
+
+    #[test]
+    fn phone_numbers_without_a_country_code_or_invalid_are_refused() {
+        assert!(phone("p", "4155552671").is_err());
+        assert!(phone("p", "+1 123").is_err());
+        assert!(phone("p", "+1 abc def ghij").is_err());
+    }
+
+    #[test]
+    fn a_login_id_must_fit_its_method() {
+        assert!(login_id(DeliveryMethod::Email, "+14155552671").is_err());
+        assert!(login_id(DeliveryMethod::Sms, "ada@example.com").is_err());
+        assert_eq!(
+            login_id(DeliveryMethod::Email, " Ada@Example.COM ").expect("valid"),
+            "Ada@example.com"
+        );
+        let err = login_id(DeliveryMethod::Whatsapp, "").expect_err("empty");
+        assert_eq!(err.field(), Some("login_id"));
+    }
+
+    #[test]
+    fn emails_need_a_dotted_domain() {
+        assert!(email("e", "ada@localhost").is_err());
+        assert!(email("e", "not an email").is_err());
+    }
+
+    #[test]
+    fn codes_allow_spaces_but_only_digits() {
+        assert_eq!(code(" 123 456 ").expect("valid"), "123456");
+        assert!(code("12a456").is_err());
+        assert!(code("").is_err());
+    }
+
+    #[test]
+    fn only_local_paths_are_followed_after_sign_in() {
+        assert_eq!(next_path(Some("/profile")), Some("/profile".into()));
+        assert_eq!(next_path(Some("//evil.example")), None);
+        assert_eq!(next_path(Some("https://evil.example")), None);
+        assert_eq!(next_path(Some("/\\evil.example")), None);
+        assert_eq!(next_path(None), None);
+    }
+}
