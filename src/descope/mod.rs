@@ -10,11 +10,16 @@
 //! - [`jwt`]: [`JwksCache`], [`SessionClaims`] and [`TokenError`].
 
 pub mod error;
+pub mod jwt;
 pub mod types;
+
+#[cfg(test)]
+mod test_support;
 
 use std::time::Duration;
 
 pub use error::{DescopeError, ErrorKind};
+pub use jwt::{JwksCache, SessionClaims, TokenError};
 pub use types::{
     AuthResponse, Jwk, Jwks, LoginOptions, MaskedAddress, SignUpOptions, SignUpUser, UpdateOptions,
     UserResponse,
