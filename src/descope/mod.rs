@@ -9,6 +9,7 @@
 //! - [`types`]: what goes over the wire. Tokens are `SecretString`, so `Debug` never shows them.
 //! - [`jwt`]: [`JwksCache`], [`SessionClaims`] and [`TokenError`].
 
+pub mod client;
 pub mod error;
 pub mod jwt;
 pub mod types;
@@ -18,6 +19,7 @@ mod test_support;
 
 use std::time::Duration;
 
+pub use client::DescopeClient;
 pub use error::{DescopeError, ErrorKind};
 pub use jwt::{JwksCache, SessionClaims, TokenError};
 pub use types::{
