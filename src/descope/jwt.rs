@@ -520,7 +520,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_token_for_another_project_has_the_wrong_issuer() {
-        for iss in ["P2other", "https://api.descope.com/P2other", ""] {
+        let lookalikes = [
+            format!("https://api.descope.com/X{PROJECT_ID}"),
+            format!("{PROJECT_ID}/other"),
+            format!("X{PROJECT_ID}"),
+        ];
+        let others = ["P2other", "https://api.descope.com/P2other", ""].map(String::from);
+        for iss in others.iter().chain(&lookalikes) {
             let err = check(&sign(&with(json!({"iss": iss}))), &expected(NOW))
                 .await
                 .expect_err("wrong issuer");
