@@ -78,7 +78,12 @@ impl DescopeClient {
     /// Builds the client once at start-up. Fails on an empty or odd project id (it goes into
     /// a header and a URL path) or a base URL that is not http(s).
     pub fn new(config: DescopeConfig, clock: Clock) -> Result<Self, DescopeError> {
-        let project_id = config.project_id.trim();
+        // Trimmed once here, so a stray space from the environment cannot end up in a header.
+        let config = DescopeConfig {
+            project_id: config.project_id.trim().to_owned(),
+            ..config
+        };
+        let project_id = config.project_id.as_str();
         if project_id.is_empty()
             || !project_id
                 .chars()
@@ -120,10 +125,6 @@ impl DescopeClient {
             .map_err(|e| DescopeError::Config(format!("cannot build the HTTP client: {e}")))?;
 
         let jwks = JwksCache::new(config.jwks_refetch_cooldown);
-        let config = DescopeConfig {
-            project_id: project_id.to_owned(),
-            ..config
-        };
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
@@ -460,7 +461,7 @@ mod tests {
         let mut config = DescopeConfig::new("P2abc");
         config.base_url = Some("ftp://example.com".into());
         assert!(DescopeClient::new(config, clock()).is_err());
-        let client = DescopeClient::new(DescopeConfig::new("P2abc"), clock()).expect("ok");
+        let client = DescopeClient::new(DescopeConfig::new(" P2abc\n"), clock()).expect("ok");
         assert_eq!(client.base_url(), "https://api.descope.com");
         assert_eq!(client.project_id(), "P2abc");
         assert!(!format!("{client:?}").is_empty());
