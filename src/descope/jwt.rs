@@ -1,0 +1,781 @@
+//! Local validation of Descope session and refresh JWTs against a cached JWKS (spec §4, §5).
+//!
+//! The rules, and why:
+//! - The algorithm comes from the JWK, never from the token: a token cannot talk us into `none`
+//!   or into HMAC keyed with the public key. A header `alg` that differs from the JWK's is refused.
+//! - Time is read from the injected [`Clock`](crate::clock::Clock) (jsonwebtoken's own time
+//!   checks are off), so tests expire tokens by moving the clock.
+//! - `exp` and `nbf` get 5 s of leeway, as in all three SDKs.
+//! - An unknown `kid` triggers a JWKS fetch, but at most one per cooldown, and concurrent misses
+//!   share that one fetch, so a stream of forged tokens cannot hammer Descope.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, Validation};
+use serde_json::{Map, Value};
+use tokio::sync::{Mutex, RwLock};
+
+use super::error::DescopeError;
+use super::types::{Jwk, Jwks};
+
+/// Seconds of clock skew tolerated on `exp` and `nbf` (Python's and Go's default, Node's fixed
+/// value).
+pub const LEEWAY_SECS: i64 = 5;
+
+/// `drn` of a session token.
+pub const SESSION_DRN: &str = "DS";
+/// `drn` of a refresh token.
+pub const REFRESH_DRN: &str = "DSR";
+
+/// Why a token was refused. [`TokenError::Expired`] means "refresh and try again"; everything
+/// else except [`TokenError::KeysUnavailable`] means "this token is no good: sign out".
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("token has expired")]
+    Expired,
+    #[error("token is not valid yet")]
+    NotYetValid,
+    #[error("token signature or algorithm is not acceptable")]
+    BadSignature,
+    #[error("token was signed with a key Descope does not publish")]
+    UnknownKey,
+    #[error("token was issued for another project")]
+    WrongIssuer,
+    #[error("token was issued for another audience")]
+    WrongAudience,
+    #[error("token is not the expected kind (session or refresh)")]
+    WrongTokenType,
+    #[error("token is not a well-formed JWT")]
+    Malformed,
+    /// We could not fetch the signing keys: Descope's problem, not the user's. Do not sign out.
+    #[error("Descope signing keys are unavailable")]
+    KeysUnavailable(#[source] DescopeError),
+}
+
+impl TokenError {
+    /// True when refreshing the session may help.
+    pub fn is_expired(&self) -> bool {
+        matches!(self, Self::Expired)
+    }
+}
+
+/// The validated claims of a session (or refresh) JWT (spec §5).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SessionClaims {
+    pub sub: String,
+    /// Overrides `sub` as the user id when a JWT template customised `sub`.
+    pub dsub: Option<String>,
+    pub iss: String,
+    pub iat: Option<i64>,
+    pub exp: i64,
+    pub nbf: Option<i64>,
+    /// `aud`, as a list even when the token has a single string.
+    pub aud: Vec<String>,
+    /// Authentication methods, e.g. `["email"]`; more than one means MFA.
+    pub amr: Vec<String>,
+    /// The `su` claim (step-up), false when absent.
+    pub su: bool,
+    /// `DS` for session tokens, `DSR` for refresh tokens.
+    pub drn: String,
+    /// Project-level roles and permissions.
+    pub roles: Vec<String>,
+    pub permissions: Vec<String>,
+    /// `{ tenantId: { roles, permissions } }`.
+    pub tenants: Map<String, Value>,
+    /// The current tenant.
+    pub dct: Option<String>,
+    /// Every other claim, e.g. custom claims from `loginOptions.customClaims`.
+    pub custom: Map<String, Value>,
+}
+
+impl SessionClaims {
+    /// The Descope user id: `dsub` if present, else `sub` (what Python and Go do).
+    pub fn user_id(&self) -> &str {
+        self.dsub.as_deref().unwrap_or(&self.sub)
+    }
+
+    /// More than one authentication factor (Go's `IsMFA`).
+    pub fn is_mfa(&self) -> bool {
+        self.amr.len() > 1
+    }
+
+    /// A custom claim by name.
+    pub fn claim(&self, name: &str) -> Option<&Value> {
+        self.custom.get(name)
+    }
+}
+
+/// One usable public key, with the validation settings for its algorithm prepared once.
+pub(crate) struct VerifyingKey {
+    alg: Algorithm,
+    key: DecodingKey,
+    validation: Validation,
+}
+
+impl VerifyingKey {
+    /// Builds a key from a JWK, or `None` for a key we must not or cannot use: no `kid` or
+    /// `alg` (Python skips those too), a `use` other than `sig` (Go skips those), or a
+    /// symmetric algorithm (a published key can never be an HMAC secret).
+    fn from_jwk(jwk: &Jwk) -> Option<(String, Self)> {
+        let kid = jwk.kid.as_deref().filter(|k| !k.is_empty())?;
+        if jwk.use_.as_deref().is_some_and(|u| u != "sig") {
+            return None;
+        }
+        let alg: Algorithm = jwk.alg.as_deref()?.parse().ok()?;
+        let key = match (alg.family(), jwk.kty.as_str()) {
+            (AlgorithmFamily::Rsa, "RSA") => {
+                DecodingKey::from_rsa_components(jwk.n.as_deref()?, jwk.e.as_deref()?).ok()?
+            }
+            (AlgorithmFamily::Ec, "EC") => {
+                DecodingKey::from_ec_components(jwk.x.as_deref()?, jwk.y.as_deref()?).ok()?
+            }
+            (AlgorithmFamily::Ed, "OKP") => {
+                DecodingKey::from_ed_components(jwk.x.as_deref()?).ok()?
+            }
+            _ => return None,
+        };
+        let mut validation = Validation::new(alg);
+        // Time, audience and issuer are checked by us, against the injected clock.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims.clear();
+        validation.leeway = 0;
+        Some((
+            kid.to_owned(),
+            Self {
+                alg,
+                key,
+                validation,
+            },
+        ))
+    }
+}
+
+/// Public keys by `kid`, refetched on a miss at most once per cooldown.
+pub struct JwksCache {
+    keys: RwLock<HashMap<String, Arc<VerifyingKey>>>,
+    /// Held while fetching: concurrent misses queue here and then find the fresh keys.
+    fetch: Mutex<FetchState>,
+    cooldown_secs: i64,
+}
+
+#[derive(Default)]
+struct FetchState {
+    last_attempt: Option<i64>,
+    last_failed: bool,
+}
+
+impl JwksCache {
+    pub fn new(cooldown: Duration) -> Self {
+        Self {
+            keys: RwLock::default(),
+            fetch: Mutex::default(),
+            cooldown_secs: i64::try_from(cooldown.as_secs()).unwrap_or(i64::MAX),
+        }
+    }
+
+    /// How many usable keys are cached.
+    pub async fn len(&self) -> usize {
+        self.keys.read().await.len()
+    }
+
+    pub async fn is_empty(&self) -> bool {
+        self.len().await == 0
+    }
+
+    /// Replaces the cached keys with the usable keys of `jwks` (the whole set, as Python does, so
+    /// keys Descope stopped publishing stop working).
+    pub async fn replace(&self, jwks: &Jwks) {
+        let fresh: HashMap<_, _> = jwks
+            .keys
+            .iter()
+            .filter_map(VerifyingKey::from_jwk)
+            .map(|(kid, key)| (kid, Arc::new(key)))
+            .collect();
+        if fresh.len() < jwks.keys.len() {
+            tracing::warn!(
+                published = jwks.keys.len(),
+                usable = fresh.len(),
+                "skipped JWKS keys without kid/alg, not for signing, or of an unsupported type"
+            );
+        }
+        *self.keys.write().await = fresh;
+    }
+
+    /// The key for `kid`, fetching the JWKS with `fetch` on a miss unless one was fetched less
+    /// than the cooldown ago. `now` is the injected clock's time.
+    ///
+    /// The fetch mutex is held across the HTTP call on purpose: that is what makes concurrent
+    /// misses wait for one fetch instead of each starting its own. The key map's lock is never
+    /// held across it, so cache hits are never blocked by a fetch, and the client's timeout
+    /// bounds the wait.
+    pub(crate) async fn key<F, Fut>(
+        &self,
+        kid: &str,
+        now: i64,
+        fetch: F,
+    ) -> Result<Arc<VerifyingKey>, TokenError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Jwks, DescopeError>>,
+    {
+        if let Some(key) = self.keys.read().await.get(kid) {
+            return Ok(Arc::clone(key));
+        }
+        let mut state = self.fetch.lock().await;
+        // Whoever held the lock before us may have just fetched this key.
+        if let Some(key) = self.keys.read().await.get(kid) {
+            return Ok(Arc::clone(key));
+        }
+        if let Some(last) = state.last_attempt {
+            let elapsed = now - last;
+            // A negative `elapsed` means the clock went back; fetching beats being stuck.
+            if (0..self.cooldown_secs).contains(&elapsed) {
+                return Err(if state.last_failed {
+                    TokenError::KeysUnavailable(DescopeError::KeysCoolingDown {
+                        retry_after_secs: u64::try_from(self.cooldown_secs - elapsed).unwrap_or(0),
+                    })
+                } else {
+                    TokenError::UnknownKey
+                });
+            }
+        }
+        state.last_attempt = Some(now);
+        match fetch().await {
+            Ok(jwks) => {
+                state.last_failed = false;
+                self.replace(&jwks).await;
+            }
+            Err(err) => {
+                state.last_failed = true;
+                return Err(TokenError::KeysUnavailable(err));
+            }
+        }
+        drop(state);
+        self.keys
+            .read()
+            .await
+            .get(kid)
+            .cloned()
+            .ok_or(TokenError::UnknownKey)
+    }
+}
+
+/// What a token must satisfy besides its signature.
+pub(crate) struct Expected<'a> {
+    pub project_id: &'a str,
+    pub audience: Option<&'a str>,
+    /// [`SESSION_DRN`] or [`REFRESH_DRN`].
+    pub drn: &'static str,
+    pub now: i64,
+}
+
+/// Validates `token` fully: header, key lookup (maybe fetching), signature, then claims.
+pub(crate) async fn validate<F, Fut>(
+    token: &str,
+    cache: &JwksCache,
+    expected: &Expected<'_>,
+    fetch: F,
+) -> Result<SessionClaims, TokenError>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<Jwks, DescopeError>>,
+{
+    // An unparseable header includes `alg: "none"`, which jsonwebtoken has no variant for.
+    let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+    let kid = header.kid.as_deref().ok_or(TokenError::Malformed)?;
+    let key = cache.key(kid, expected.now, fetch).await?;
+    if header.alg != key.alg {
+        return Err(TokenError::BadSignature);
+    }
+    verify_with_key(token, &key, expected)
+}
+
+fn verify_with_key(
+    token: &str,
+    key: &VerifyingKey,
+    expected: &Expected<'_>,
+) -> Result<SessionClaims, TokenError> {
+    use jsonwebtoken::errors::ErrorKind as Jwt;
+    let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &key.validation)
+        .map_err(|err| match err.kind() {
+            Jwt::InvalidSignature | Jwt::InvalidAlgorithm => TokenError::BadSignature,
+            _ => TokenError::Malformed,
+        })?;
+    let claims = claims_from_map(data.claims)?;
+    check_claims(&claims, expected)?;
+    Ok(claims)
+}
+
+/// Checks in an order that makes [`TokenError::Expired`] mean "a good token, only old": a
+/// refresh token offered as a session, or a token for another project, is reported as such even
+/// when it has also expired, so the app does not try to refresh with it.
+fn check_claims(c: &SessionClaims, expected: &Expected<'_>) -> Result<(), TokenError> {
+    if !issuer_matches(&c.iss, expected.project_id) {
+        return Err(TokenError::WrongIssuer);
+    }
+    if c.drn != expected.drn {
+        return Err(TokenError::WrongTokenType);
+    }
+    match expected.audience {
+        Some(aud) if !c.aud.iter().any(|a| a == aud) => return Err(TokenError::WrongAudience),
+        // No audience configured: only the project id itself may appear (see DescopeConfig).
+        None if !c.aud.is_empty() && !c.aud.iter().any(|a| a == expected.project_id) => {
+            return Err(TokenError::WrongAudience);
+        }
+        _ => {}
+    }
+    if expected.now > c.exp.saturating_add(LEEWAY_SECS) {
+        return Err(TokenError::Expired);
+    }
+    if c.nbf
+        .is_some_and(|nbf| nbf > expected.now.saturating_add(LEEWAY_SECS))
+    {
+        return Err(TokenError::NotYetValid);
+    }
+    Ok(())
+}
+
+/// `iss` is the project id, or a URL or `/`-path whose last segment is it
+/// (`https://api.descope.com/P2abc`). One trailing slash is tolerated, which covers Node's
+/// "second-to-last segment" case for `.../P2abc/`.
+fn issuer_matches(iss: &str, project_id: &str) -> bool {
+    let trimmed = iss.strip_suffix('/').unwrap_or(iss);
+    trimmed.rsplit('/').next() == Some(project_id)
+}
+
+/// Moves the registered and Descope-specific claims out of the map; what is left is custom.
+fn claims_from_map(mut map: Map<String, Value>) -> Result<SessionClaims, TokenError> {
+    fn string(map: &mut Map<String, Value>, name: &str) -> Result<Option<String>, TokenError> {
+        match map.remove(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(TokenError::Malformed),
+        }
+    }
+    fn int(map: &mut Map<String, Value>, name: &str) -> Result<Option<i64>, TokenError> {
+        match map.remove(name) {
+            None | Some(Value::Null) => Ok(None),
+            // NumericDate may have a fraction; whole seconds are all we compare.
+            Some(Value::Number(n)) => n
+                .as_i64()
+                .or_else(|| n.as_f64().map(|f| f as i64))
+                .map(Some)
+                .ok_or(TokenError::Malformed),
+            Some(_) => Err(TokenError::Malformed),
+        }
+    }
+    fn strings(map: &mut Map<String, Value>, name: &str) -> Result<Vec<String>, TokenError> {
+        match map.remove(name) {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::String(s)) => Ok(vec![s]),
+            Some(Value::Array(items)) => items
+                .into_iter()
+                .map(|v| match v {
+                    Value::String(s) => Ok(s),
+                    _ => Err(TokenError::Malformed),
+                })
+                .collect(),
+            Some(_) => Err(TokenError::Malformed),
+        }
+    }
+
+    let sub = string(&mut map, "sub")?.ok_or(TokenError::Malformed)?;
+    // A token without an issuer names no project: Node refuses it too.
+    let iss = string(&mut map, "iss")?.ok_or(TokenError::WrongIssuer)?;
+    // A token without an expiry would be valid forever.
+    let exp = int(&mut map, "exp")?.ok_or(TokenError::Malformed)?;
+    // Go classifies tokens by `drn`; a token without one is neither kind.
+    let drn = string(&mut map, "drn")?.ok_or(TokenError::WrongTokenType)?;
+    let tenants = match map.remove("tenants") {
+        Some(Value::Object(t)) => t,
+        None | Some(Value::Null) => Map::new(),
+        Some(_) => return Err(TokenError::Malformed),
+    };
+    Ok(SessionClaims {
+        sub,
+        dsub: string(&mut map, "dsub")?,
+        iss,
+        iat: int(&mut map, "iat")?,
+        exp,
+        nbf: int(&mut map, "nbf")?,
+        aud: strings(&mut map, "aud")?,
+        amr: strings(&mut map, "amr")?,
+        su: map.remove("su").and_then(|v| v.as_bool()).unwrap_or(false),
+        drn,
+        roles: strings(&mut map, "roles")?,
+        permissions: strings(&mut map, "permissions")?,
+        tenants,
+        dct: string(&mut map, "dct")?,
+        // `jti` and the rest stay here: they are not checked, but the app may want them.
+        custom: map,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::descope::test_support::{KID, PROJECT_ID, jwks, sign, sign_with, test_key};
+    use serde_json::json;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    const NOW: i64 = 1_800_000_000;
+
+    fn session_claims() -> Value {
+        json!({"sub": "U2user", "iss": format!("https://api.descope.com/{PROJECT_ID}"),
+               "iat": NOW - 10, "exp": NOW + 600, "drn": "DS", "amr": ["email"],
+               "roles": ["admin"], "tenants": {"T1": {"roles": ["r"]}}, "plan": "pro"})
+    }
+
+    fn expected(now: i64) -> Expected<'static> {
+        Expected {
+            project_id: PROJECT_ID,
+            audience: None,
+            drn: SESSION_DRN,
+            now,
+        }
+    }
+
+    async fn cache_with_key() -> JwksCache {
+        let cache = JwksCache::new(Duration::from_secs(30));
+        cache.replace(&jwks()).await;
+        cache
+    }
+
+    async fn check(token: &str, expected: &Expected<'_>) -> Result<SessionClaims, TokenError> {
+        let cache = cache_with_key().await;
+        validate(token, &cache, expected, || async {
+            panic!("a cached key must not trigger a fetch")
+        })
+        .await
+    }
+
+    fn with(changes: Value) -> Value {
+        let mut claims = session_claims();
+        for (k, v) in changes.as_object().expect("object") {
+            if v.is_null() {
+                claims.as_object_mut().expect("object").remove(k);
+            } else {
+                claims[k] = v.clone();
+            }
+        }
+        claims
+    }
+
+    #[tokio::test]
+    async fn a_valid_session_token_is_accepted_with_its_claims() {
+        let claims = check(&sign(&session_claims()), &expected(NOW))
+            .await
+            .expect("valid");
+        assert_eq!(claims.user_id(), "U2user");
+        assert_eq!(claims.amr, vec!["email"]);
+        assert_eq!(claims.roles, vec!["admin"]);
+        assert!(claims.tenants.contains_key("T1"));
+        assert_eq!(claims.claim("plan"), Some(&json!("pro")));
+        assert!(
+            !claims.custom.contains_key("sub"),
+            "registered claims are removed"
+        );
+        assert!(!claims.su);
+        assert!(!claims.is_mfa());
+    }
+
+    #[tokio::test]
+    async fn dsub_overrides_sub_as_the_user_id() {
+        let token = sign(&with(json!({"dsub": "U2real", "su": true})));
+        let claims = check(&token, &expected(NOW)).await.expect("valid");
+        assert_eq!(claims.user_id(), "U2real");
+        assert!(claims.su);
+    }
+
+    #[tokio::test]
+    async fn a_token_past_its_expiry_and_the_leeway_is_expired() {
+        let token = sign(&session_claims());
+        let err = check(&token, &expected(NOW + 600 + LEEWAY_SECS + 1))
+            .await
+            .expect_err("expired");
+        assert!(err.is_expired(), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_token_expired_within_the_leeway_is_accepted() {
+        let token = sign(&session_claims());
+        check(&token, &expected(NOW + 600 + 3))
+            .await
+            .expect("within leeway");
+    }
+
+    #[tokio::test]
+    async fn a_token_not_valid_yet_is_rejected() {
+        let token = sign(&with(json!({"nbf": NOW + 60})));
+        let err = check(&token, &expected(NOW)).await.expect_err("too early");
+        assert!(matches!(err, TokenError::NotYetValid), "{err:?}");
+        check(&sign(&with(json!({"nbf": NOW + 4}))), &expected(NOW))
+            .await
+            .expect("nbf within leeway");
+    }
+
+    #[tokio::test]
+    async fn a_token_for_another_project_has_the_wrong_issuer() {
+        let lookalikes = [
+            format!("https://api.descope.com/X{PROJECT_ID}"),
+            format!("{PROJECT_ID}/other"),
+            format!("X{PROJECT_ID}"),
+        ];
+        let others = ["P2other", "https://api.descope.com/P2other", ""].map(String::from);
+        for iss in others.iter().chain(&lookalikes) {
+            let err = check(&sign(&with(json!({"iss": iss}))), &expected(NOW))
+                .await
+                .expect_err("wrong issuer");
+            assert!(matches!(err, TokenError::WrongIssuer), "{iss}: {err:?}");
+        }
+        let err = check(&sign(&with(json!({"iss": null}))), &expected(NOW))
+            .await
+            .expect_err("no issuer");
+        assert!(matches!(err, TokenError::WrongIssuer), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn the_issuer_may_be_the_bare_project_id_or_a_url_ending_in_it() {
+        for iss in [
+            PROJECT_ID.to_owned(),
+            format!("http://127.0.0.1:9999/{PROJECT_ID}"),
+            format!("https://api.descope.com/{PROJECT_ID}/"),
+        ] {
+            check(&sign(&with(json!({"iss": iss}))), &expected(NOW))
+                .await
+                .unwrap_or_else(|e| panic!("{iss}: {e:?}"));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refresh_token_is_not_accepted_as_a_session_token() {
+        let token = sign(&with(json!({"drn": "DSR"})));
+        let err = check(&token, &expected(NOW)).await.expect_err("wrong kind");
+        assert!(matches!(err, TokenError::WrongTokenType), "{err:?}");
+        let refresh = Expected {
+            drn: REFRESH_DRN,
+            ..expected(NOW)
+        };
+        check(&token, &refresh).await.expect("valid refresh token");
+        let err = check(&sign(&with(json!({"drn": null}))), &expected(NOW))
+            .await
+            .expect_err("no drn");
+        assert!(matches!(err, TokenError::WrongTokenType), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn the_token_type_is_reported_before_expiry() {
+        let token = sign(&with(json!({"drn": "DSR"})));
+        let err = check(&token, &expected(NOW + 10_000))
+            .await
+            .expect_err("wrong kind");
+        assert!(matches!(err, TokenError::WrongTokenType), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn without_a_configured_audience_only_the_project_id_may_appear_in_aud() {
+        check(&sign(&with(json!({"aud": PROJECT_ID}))), &expected(NOW))
+            .await
+            .expect("aud = project id");
+        check(
+            &sign(&with(json!({"aud": ["x", PROJECT_ID]}))),
+            &expected(NOW),
+        )
+        .await
+        .expect("aud list with the project id");
+        let err = check(&sign(&with(json!({"aud": "someone-else"}))), &expected(NOW))
+            .await
+            .expect_err("foreign audience");
+        assert!(matches!(err, TokenError::WrongAudience), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_configured_audience_must_be_in_aud() {
+        let with_aud = Expected {
+            audience: Some("my-app"),
+            ..expected(NOW)
+        };
+        check(&sign(&with(json!({"aud": ["my-app", "other"]}))), &with_aud)
+            .await
+            .expect("contains audience");
+        for claims in [with(json!({"aud": "other"})), session_claims()] {
+            let err = check(&sign(&claims), &with_aud)
+                .await
+                .expect_err("audience missing");
+            assert!(matches!(err, TokenError::WrongAudience), "{err:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_token_with_alg_none_is_rejected() {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let header = b64.encode(json!({"alg": "none", "kid": KID}).to_string());
+        let payload = b64.encode(session_claims().to_string());
+        let err = check(&format!("{header}.{payload}."), &expected(NOW))
+            .await
+            .expect_err("alg none");
+        assert!(matches!(err, TokenError::Malformed), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn an_hs256_token_keyed_with_the_public_key_is_rejected() {
+        let public_pem = test_key().public_pem.as_bytes();
+        let token = sign_with(
+            Algorithm::HS256,
+            &jsonwebtoken::EncodingKey::from_secret(public_pem),
+            KID,
+            &session_claims(),
+        );
+        let err = check(&token, &expected(NOW)).await.expect_err("HS256");
+        assert!(matches!(err, TokenError::BadSignature), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_tampered_payload_fails_the_signature_check() {
+        let token = sign(&session_claims());
+        let mut parts: Vec<&str> = token.split('.').collect();
+        use base64::Engine;
+        let forged = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(with(json!({"sub": "U2admin"})).to_string());
+        parts[1] = &forged;
+        let err = check(&parts.join("."), &expected(NOW))
+            .await
+            .expect_err("tampered");
+        assert!(matches!(err, TokenError::BadSignature), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn garbage_is_malformed() {
+        for token in ["", "abc", "a.b.c", "eyJhbGciOiJSUzI1NiJ9.e30.sig"] {
+            let err = check(token, &expected(NOW)).await.expect_err("garbage");
+            assert!(matches!(err, TokenError::Malformed), "{token}: {err:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn jwks_keys_without_alg_or_for_encryption_or_symmetric_are_skipped() {
+        let mut set = jwks();
+        let good = set.keys[0].clone();
+        set.keys = vec![
+            Jwk {
+                kid: Some("no-alg".into()),
+                alg: None,
+                ..good.clone()
+            },
+            Jwk {
+                kid: Some("enc".into()),
+                use_: Some("enc".into()),
+                ..good.clone()
+            },
+            Jwk {
+                kid: Some("hmac".into()),
+                alg: Some("HS256".into()),
+                kty: "oct".into(),
+                ..good.clone()
+            },
+            good,
+        ];
+        let cache = JwksCache::new(Duration::from_secs(30));
+        cache.replace(&set).await;
+        assert_eq!(cache.len().await, 1);
+    }
+
+    fn counting_fetch(
+        count: &Arc<AtomicUsize>,
+    ) -> impl FnOnce() -> std::future::Ready<Result<Jwks, DescopeError>> + use<> {
+        let count = Arc::clone(count);
+        move || {
+            count.fetch_add(1, Ordering::SeqCst);
+            std::future::ready(Ok(jwks()))
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unknown_kid_fetches_once_then_waits_for_the_cooldown() {
+        let cache = JwksCache::new(Duration::from_secs(30));
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let forged = sign_with(
+            Algorithm::RS256,
+            &test_key().encoding,
+            "unknown-kid",
+            &session_claims(),
+        );
+        for _ in 0..3 {
+            let err = validate(&forged, &cache, &expected(NOW), counting_fetch(&fetches))
+                .await
+                .expect_err("unknown kid");
+            assert!(matches!(err, TokenError::UnknownKey), "{err:?}");
+        }
+        assert_eq!(fetches.load(Ordering::SeqCst), 1);
+        // The known key was loaded by that fetch and needs no further one.
+        validate(
+            &sign(&session_claims()),
+            &cache,
+            &expected(NOW),
+            counting_fetch(&fetches),
+        )
+        .await
+        .expect("known key");
+        assert_eq!(fetches.load(Ordering::SeqCst), 1);
+        // After the cooldown, a miss may fetch again.
+        let later = expected(NOW + 31);
+        let _ = validate(&forged, &cache, &later, counting_fetch(&fetches)).await;
+        assert_eq!(fetches.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn concurrent_misses_share_one_fetch() {
+        let cache = Arc::new(JwksCache::new(Duration::from_secs(30)));
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let token = sign(&session_claims());
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let (cache, fetches, token) = (cache.clone(), fetches.clone(), token.clone());
+                tokio::spawn(async move {
+                    validate(&token, &cache, &expected(NOW), || async move {
+                        fetches.fetch_add(1, Ordering::SeqCst);
+                        // Give the other tasks time to pile up behind this fetch.
+                        tokio::task::yield_now().await;
+                        Ok(jwks())
+                    })
+                    .await
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.expect("joined").expect("valid");
+        }
+        assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_failed_fetch_reports_keys_unavailable_and_is_not_retried_within_the_cooldown() {
+        let cache = JwksCache::new(Duration::from_secs(30));
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let token = sign(&session_claims());
+        let failing = || {
+            fetches.fetch_add(1, Ordering::SeqCst);
+            std::future::ready(Err(DescopeError::InvalidArgument("down")))
+        };
+        let err = validate(&token, &cache, &expected(NOW), failing)
+            .await
+            .expect_err("no keys");
+        assert!(matches!(err, TokenError::KeysUnavailable(_)), "{err:?}");
+        let err = validate(&token, &cache, &expected(NOW + 1), failing)
+            .await
+            .expect_err("cooling down");
+        assert!(
+            matches!(
+                err,
+                TokenError::KeysUnavailable(DescopeError::KeysCoolingDown { .. })
+            ),
+            "{err:?}"
+        );
+        assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    }
+}
