@@ -332,7 +332,8 @@ pub fn from_descope(err: DescopeError, flow: Flow) -> AppError {
         ErrorKind::UserAlreadyExists => AppError::AlreadyRegistered,
         ErrorKind::UserNotFound => AppError::UnknownUser,
         ErrorKind::RateLimited { retry_after_secs } => AppError::RateLimited {
-            retry_after_secs: retry_after_secs.max(1),
+            // Descope sends Retry-After; if it ever does not, a short wait is still honest.
+            retry_after_secs: retry_after_secs.unwrap_or(5).max(1),
         },
         ErrorKind::Unauthorized => AppError::NotSignedIn,
         ErrorKind::InvalidArgument if updating => {

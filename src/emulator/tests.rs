@@ -1,0 +1,1 @@
+// Integration-style tests of the emulator through its router; filled in below.
