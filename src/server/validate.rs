@@ -47,7 +47,15 @@ pub fn phone(field: &str, raw: &str) -> Result<String, AppError> {
             "Start the number with + and its country code, for example +1 415 555 2671.",
         ));
     }
-    match phonenumber::parse(None, trimmed) {
+    // People write numbers with spaces, dashes, dots and brackets; the parser wants them bare.
+    if !trimmed[1..].chars().all(|c| c.is_ascii_digit() || " -.()".contains(c)) {
+        return Err(AppError::invalid(
+            field,
+            "A phone number has only digits after the +, for example +1 415 555 2671.",
+        ));
+    }
+    let bare: String = trimmed.chars().filter(|c| *c == '+' || c.is_ascii_digit()).collect();
+    match phonenumber::parse(None, &bare) {
         Ok(number) if phonenumber::is_valid(&number) => {
             Ok(number.format().mode(Mode::E164).to_string())
         }
@@ -120,8 +128,8 @@ mod tests {
             "+14155552671"
         );
         assert_eq!(
-            phone("p", "+44 7700 900123").expect("valid"),
-            "+447700900123"
+            phone("p", "+44 7911 123456").expect("valid"),
+            "+447911123456"
         );
     }
 
