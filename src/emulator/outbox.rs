@@ -116,6 +116,11 @@ impl Outbox {
             .collect()
     }
 
+    /// How many long polls are parked right now (lets tests wait for one without sleeping).
+    pub fn waiters(&self) -> usize {
+        self.latest.receiver_count()
+    }
+
     pub fn clear(&self) {
         // Ids keep increasing across a clear so `after=` cursors stay meaningful.
         self.lock().clear();
