@@ -188,7 +188,7 @@ impl Delivery<'_> {
                 &self.destination,
                 now,
                 state.config.rate_limit_max,
-                state.config.rate_limit_window.as_secs() as i64,
+                super::secs(state.config.rate_limit_window),
             )?;
         }
         let code = otp::generate_code();
@@ -197,7 +197,7 @@ impl Delivery<'_> {
             alias: self.alias,
             method: self.method,
             code: code.clone(),
-            expires_at: now + state.config.code_ttl.as_secs() as i64,
+            expires_at: now.saturating_add(super::secs(state.config.code_ttl)),
             wrong_attempts: 0,
             locked: false,
             completion: self.completion,

@@ -161,6 +161,11 @@ struct AdvanceBody {
 
 /// Moves the emulator's clock forward, so HTTP-level tests can expire codes and tokens without
 /// sleeping. Off unless the emulator was started with `allow_time_travel`.
+///
+/// Caveat for SDK tests: only the emulator's clock moves. Tokens issued afterwards carry an
+/// `iat` in the SDK's future, which Python (PyJWT) rejects beyond its 5 s leeway; use time
+/// travel to expire codes and stored tokens, then verify with the SDK only what was issued
+/// before the jump.
 async fn advance_clock(
     State(state): State<SharedState>,
     JsonBody(body): JsonBody<AdvanceBody>,
