@@ -747,6 +747,28 @@ pub async fn me(State(state): State<SharedState>, headers: HeaderMap) -> ApiResu
     Ok(axum::Json(user.to_json()).into_response())
 }
 
+/// `me/history`: the emulator keeps no login history, so an empty list (a bare array, as the
+/// real endpoint returns).
+pub async fn me_history(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let bearer = auth_header::require_project(&headers, &state.config.project_id)?;
+    state.check_refresh(&bearer).await?;
+    Ok(axum::Json(json!([])).into_response())
+}
+
+/// `me/tenants`: the emulator has no tenants.
+pub async fn me_tenants(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    JsonBody(_): JsonBody<Value>,
+) -> ApiResult<Response> {
+    let bearer = auth_header::require_project(&headers, &state.config.project_id)?;
+    state.check_refresh(&bearer).await?;
+    Ok(axum::Json(json!({ "tenants": [] })).into_response())
+}
+
 /// JWKS. No auth needed (the SDKs send `Bearer <projectId>` anyway).
 pub async fn keys_v2(
     State(state): State<SharedState>,

@@ -45,6 +45,8 @@ pub fn router(state: SharedState) -> Router {
         .route("/v1/auth/logout", post(handlers::logout))
         .route("/v1/auth/logoutall", post(handlers::logout_all))
         .route("/v1/auth/me", get(handlers::me))
+        .route("/v1/auth/me/history", get(handlers::me_history))
+        .route("/v1/auth/me/tenants", post(handlers::me_tenants))
         .route("/v2/keys/{project_id}", get(handlers::keys_v2))
         .route("/v1/keys/{project_id}", get(handlers::keys_v1))
         // Management

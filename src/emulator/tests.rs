@@ -473,6 +473,7 @@ async fn refresh_works_until_logout_revokes_that_token() {
     );
     let me = h.get("/v1/auth/me", &bearer).await;
     assert_eq!(me.body["email"], "out@example.com");
+    assert_eq!(h.get("/v1/auth/me/history", &bearer).await.body, json!([]));
 
     let out = h.post("/v1/auth/logout", &bearer, json!({})).await;
     assert_eq!(out.status, StatusCode::OK);
