@@ -188,7 +188,7 @@ impl Delivery<'_> {
                 &self.destination,
                 now,
                 state.config.rate_limit_max,
-                state.config.rate_limit_window.as_secs() as i64,
+                super::secs(state.config.rate_limit_window),
             )?;
         }
         let code = otp::generate_code();
@@ -197,7 +197,7 @@ impl Delivery<'_> {
             alias: self.alias,
             method: self.method,
             code: code.clone(),
-            expires_at: now + state.config.code_ttl.as_secs() as i64,
+            expires_at: now.saturating_add(super::secs(state.config.code_ttl)),
             wrong_attempts: 0,
             locked: false,
             completion: self.completion,
@@ -745,6 +745,28 @@ pub async fn me(State(state): State<SharedState>, headers: HeaderMap) -> ApiResu
     let bearer = auth_header::require_project(&headers, &state.config.project_id)?;
     let (_, user) = state.check_refresh(&bearer).await?;
     Ok(axum::Json(user.to_json()).into_response())
+}
+
+/// `me/history`: the emulator keeps no login history, so an empty list (a bare array, as the
+/// real endpoint returns).
+pub async fn me_history(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let bearer = auth_header::require_project(&headers, &state.config.project_id)?;
+    state.check_refresh(&bearer).await?;
+    Ok(axum::Json(json!([])).into_response())
+}
+
+/// `me/tenants`: the emulator has no tenants.
+pub async fn me_tenants(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    JsonBody(_): JsonBody<Value>,
+) -> ApiResult<Response> {
+    let bearer = auth_header::require_project(&headers, &state.config.project_id)?;
+    state.check_refresh(&bearer).await?;
+    Ok(axum::Json(json!({ "tenants": [] })).into_response())
 }
 
 /// JWKS. No auth needed (the SDKs send `Bearer <projectId>` anyway).

@@ -12,6 +12,21 @@
 //! - `session.rs`: JWT minting and refresh-token checks; `keys.rs`: RSA key, JWKS, signing
 //! - `store.rs`: SQLite (users, refresh tokens, signing key); `outbox.rs`: outbox + page
 //! - `auth_header.rs`: `Bearer <projectId>[:<jwt>][:<key>]`; `error.rs`: JSON errors
+//!
+//! Endpoints (all JSON, errors as `{"errorCode","errorDescription","errorMessage"}`):
+//! - `POST /v1/auth/otp/{signup,signin,signup-in,verify}/{email,sms,voice,whatsapp}`
+//! - `POST /v1/auth/otp/update/email`, `POST /v1/auth/otp/update/phone/{sms,voice,whatsapp}`
+//! - `POST /v1/auth/refresh`, `/v1/auth/logout`, `/v1/auth/logoutall`; `GET /v1/auth/me`
+//! - `GET /v2/keys/{projectId}` (200 here means ready), `GET /v1/keys/{projectId}`
+//! - management (see `mgmt.rs`): test users, generated codes, license stub
+//! - `GET /emulator/outbox[?destination=&loginId=]`, `GET /emulator/outbox/wait?...&after=&timeoutMs=`,
+//!   `DELETE /emulator/outbox`, `GET /outbox` (HTML), `POST /emulator/clock/advance` (opt-in)
+//!
+//! Choices where Descope's behaviour is not documented (each marked `UNCONFIRMED` in code):
+//! an expired code is 401 `E061104`; too many wrong attempts is 401 `E061103` (the attempt that
+//! reaches the limit burns the code, and every later try fails with `E061103` until a new code
+//! is sent); the voice `amr` is `"voice"`. One pending code per login id: a new code (on any
+//! channel) voids the older one, and a verify on another channel counts as a wrong attempt.
 
 pub mod auth_header;
 pub mod error;
@@ -50,6 +65,12 @@ pub const DEFAULT_PROJECT_ID: &str = "P2EmuLatorLocalProject000001";
 /// The management key accepted unless configured otherwise (`Bearer <projectId>:<key>`).
 /// Local use only: it protects nothing but the emulator's test-user API.
 pub const DEFAULT_MANAGEMENT_KEY: &str = "K2EmuLatorLocalManagementKey000001";
+
+/// A configured duration in whole seconds, saturating: a silly `--refresh-ttl-secs` must not
+/// wrap into the past.
+fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
 
 /// Where the emulator keeps users, refresh tokens and its signing key.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -81,6 +81,8 @@ impl Outbox {
     /// Records a delivery and wakes long polls. Logs it without the code: codes never reach logs.
     pub fn deliver(&self, new: NewMessage) -> Message {
         let mut messages = self.lock();
+        // The id is taken and published under the lock, so concurrent deliveries can neither
+        // share an id nor publish them out of order.
         let id = *self.latest.borrow() + 1;
         let message = Message {
             id,
@@ -93,8 +95,8 @@ impl Outbox {
             template_options: new.template_options,
         };
         messages.push(message.clone());
-        drop(messages);
         self.latest.send_replace(id);
+        drop(messages);
         tracing::info!(
             id,
             channel = %message.channel,
@@ -114,6 +116,11 @@ impl Outbox {
             .filter(|m| filter.matches(m))
             .cloned()
             .collect()
+    }
+
+    /// How many long polls are parked right now (lets tests wait for one without sleeping).
+    pub fn waiters(&self) -> usize {
+        self.latest.receiver_count()
     }
 
     pub fn clear(&self) {
@@ -301,6 +308,23 @@ mod tests {
             escape("<b a=\"x\">&'"),
             "&lt;b a=&quot;x&quot;&gt;&amp;&#39;"
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_deliveries_get_distinct_increasing_ids() {
+        let outbox = std::sync::Arc::new(Outbox::default());
+        let tasks: Vec<_> = (0..32)
+            .map(|i| {
+                let outbox = outbox.clone();
+                tokio::spawn(async move { outbox.deliver(new(&format!("{i}@x.io"))).id })
+            })
+            .collect();
+        let mut ids = Vec::new();
+        for t in tasks {
+            ids.push(t.await.unwrap());
+        }
+        ids.sort_unstable();
+        assert_eq!(ids, (1..=32).collect::<Vec<u64>>());
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::Uri;
+use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use serde::Deserialize;
@@ -45,6 +45,8 @@ pub fn router(state: SharedState) -> Router {
         .route("/v1/auth/logout", post(handlers::logout))
         .route("/v1/auth/logoutall", post(handlers::logout_all))
         .route("/v1/auth/me", get(handlers::me))
+        .route("/v1/auth/me/history", get(handlers::me_history))
+        .route("/v1/auth/me/tenants", post(handlers::me_tenants))
         .route("/v2/keys/{project_id}", get(handlers::keys_v2))
         .route("/v1/keys/{project_id}", get(handlers::keys_v1))
         // Management
@@ -67,7 +69,51 @@ pub fn router(state: SharedState) -> Router {
         .route("/emulator/clock/advance", post(advance_clock))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::map_response(ensure_json_errors))
         .with_state(state)
+}
+
+/// A safety net for "every error is JSON": extractor rejections (a malformed query string, a
+/// path that is not UTF-8) are plain text from axum, and core-js throws on a non-JSON error
+/// body while Go needs a non-empty `errorCode`. Also keeps 503/52x (which make Python and Go
+/// retry for ~10 s) from ever leaving the emulator.
+async fn ensure_json_errors(response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let retryable = status == StatusCode::SERVICE_UNAVAILABLE || status.as_u16() >= 520;
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json && !retryable {
+        return response;
+    }
+    let status = if retryable {
+        StatusCode::INTERNAL_SERVER_ERROR
+    } else {
+        status
+    };
+    let text = axum::body::to_bytes(response.into_body(), 16 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let description = if text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("Request failed")
+            .to_string()
+    } else {
+        text
+    };
+    let code = if status.is_server_error() {
+        codes::INTERNAL
+    } else {
+        codes::BAD_REQUEST
+    };
+    ApiError::new(status, code, description).into_response()
 }
 
 /// Collapses runs of `/` in the path, keeping the query.
@@ -102,7 +148,7 @@ async fn not_found(uri: Uri) -> Response {
 
 async fn method_not_allowed() -> Response {
     ApiError::new(
-        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        StatusCode::METHOD_NOT_ALLOWED,
         codes::BAD_REQUEST,
         "Method not allowed for this endpoint",
     )
@@ -117,6 +163,11 @@ struct AdvanceBody {
 
 /// Moves the emulator's clock forward, so HTTP-level tests can expire codes and tokens without
 /// sleeping. Off unless the emulator was started with `allow_time_travel`.
+///
+/// Caveat for SDK tests: only the emulator's clock moves. Tokens issued afterwards carry an
+/// `iat` in the SDK's future, which Python (PyJWT) rejects beyond its 5 s leeway; use time
+/// travel to expire codes and stored tokens, then verify with the SDK only what was issued
+/// before the jump.
 async fn advance_clock(
     State(state): State<SharedState>,
     JsonBody(body): JsonBody<AdvanceBody>,
@@ -126,7 +177,10 @@ async fn advance_clock(
             "Time travel is disabled; start the emulator with --allow-time-travel",
         ));
     }
-    state.clock.advance(Duration::from_secs(body.seconds));
+    // Capped at ~100 years so a silly value cannot overflow the clock's arithmetic.
+    state
+        .clock
+        .advance(Duration::from_secs(body.seconds.min(3_153_600_000)));
     Ok(axum::Json(json!({ "now": state.now() })).into_response())
 }
 

@@ -42,7 +42,7 @@ impl AppState {
     /// is stored with the refresh token so every refresh re-issues the same session shape.
     pub async fn issue_tokens(&self, user: &User, session_claims: &Value) -> ApiResult<Tokens> {
         let now = self.now();
-        let refresh_exp = now + self.config.refresh_ttl.as_secs() as i64;
+        let refresh_exp = now.saturating_add(super::secs(self.config.refresh_ttl));
         let jti = uuid::Uuid::new_v4().simple().to_string();
         let mut refresh = self.base_claims(&user.user_id, now, refresh_exp, "DSR");
         refresh.insert("jti".into(), json!(jti));
@@ -68,7 +68,7 @@ impl AppState {
     /// A session JWT: our claims on top of the stored session claims.
     pub fn mint_session(&self, user_id: &str, session_claims: &Value) -> ApiResult<(String, i64)> {
         let now = self.now();
-        let exp = now + self.config.session_ttl.as_secs() as i64;
+        let exp = now.saturating_add(super::secs(self.config.session_ttl));
         let mut claims = session_claims.as_object().cloned().unwrap_or_default();
         claims.extend(self.base_claims(user_id, now, exp, "DS"));
         let jwt = self
