@@ -21,7 +21,12 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let leptos_options = match leptos::config::get_configuration(None) {
+    // cargo-leptos passes the site options in LEPTOS_* variables; a plain `cargo run` reads
+    // them from Cargo.toml's [package.metadata.leptos] instead.
+    let config_file = std::path::Path::new("Cargo.toml")
+        .exists()
+        .then_some("Cargo.toml");
+    let leptos_options = match leptos::config::get_configuration(config_file) {
         Ok(conf) => conf.leptos_options,
         Err(e) => {
             eprintln!("configuration error: Leptos options: {e}");
