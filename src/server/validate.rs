@@ -48,13 +48,19 @@ pub fn phone(field: &str, raw: &str) -> Result<String, AppError> {
         ));
     }
     // People write numbers with spaces, dashes, dots and brackets; the parser wants them bare.
-    if !trimmed[1..].chars().all(|c| c.is_ascii_digit() || " -.()".contains(c)) {
+    if !trimmed[1..]
+        .chars()
+        .all(|c| c.is_ascii_digit() || " -.()".contains(c))
+    {
         return Err(AppError::invalid(
             field,
             "A phone number has only digits after the +, for example +1 415 555 2671.",
         ));
     }
-    let bare: String = trimmed.chars().filter(|c| *c == '+' || c.is_ascii_digit()).collect();
+    let bare: String = trimmed
+        .chars()
+        .filter(|c| *c == '+' || c.is_ascii_digit())
+        .collect();
     match phonenumber::parse(None, &bare) {
         Ok(number) if phonenumber::is_valid(&number) => {
             Ok(number.format().mode(Mode::E164).to_string())

@@ -1,0 +1,965 @@
+//! Every journey over real HTTP, through the real router: the app and its embedded emulator on
+//! port 0, a temporary SQLite file each, and a cookie-keeping client that behaves like a browser
+//! with JavaScript off (forms post with `Accept: text/html`; redirects are inspected, not followed).
+
+use std::time::Duration;
+
+use descope_otp::clock::Clock;
+use descope_otp::server::settings::{DescopeTarget, Settings};
+use descope_otp::server::startup::Application;
+use leptos::config::LeptosOptions;
+use reqwest::StatusCode;
+use reqwest::header::{ACCEPT, LOCATION, REFERER, SET_COOKIE};
+use serde_json::Value;
+
+struct TestApp {
+    base: String,
+    emulator: String,
+    clock: Clock,
+    _dir: tempfile::TempDir,
+}
+
+/// A browser: one cookie jar, no redirect following, remembers every body it saw.
+struct Browser {
+    app_base: String,
+    http: reqwest::Client,
+}
+
+struct Page {
+    status: StatusCode,
+    location: Option<String>,
+    set_cookies: Vec<String>,
+    body: String,
+}
+
+async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut settings = Settings::from_lookup(|_| None).expect("default settings");
+    settings.descope = DescopeTarget::Emulator {
+        addr: "127.0.0.1:0".parse().expect("literal"),
+        db: dir.path().join("emulator.db"),
+    };
+    settings.database_url = format!("sqlite://{}", dir.path().join("app.db").display());
+    adjust(&mut settings);
+    let options = LeptosOptions::builder()
+        .output_name("descope-otp")
+        .site_addr(
+            "127.0.0.1:0"
+                .parse::<std::net::SocketAddr>()
+                .expect("literal"),
+        )
+        .build();
+    let clock = Clock::system();
+    let app = Application::build(settings, options, clock.clone())
+        .await
+        .expect("the app builds");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let emulator = app
+        .emulator()
+        .expect("no project id means the embedded emulator")
+        .base_url()
+        .to_owned();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        base,
+        emulator,
+        clock,
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    fn browser(&self) -> Browser {
+        Browser {
+            app_base: self.base.clone(),
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+        }
+    }
+
+    /// The newest code the emulator delivered to `destination`.
+    async fn code_for(&self, destination: &str) -> String {
+        self.outbox(destination)
+            .await
+            .first()
+            .and_then(|m| m["code"].as_str())
+            .unwrap_or_else(|| panic!("no code was sent to {destination}"))
+            .to_owned()
+    }
+
+    async fn outbox(&self, destination: &str) -> Vec<Value> {
+        let url = format!("{}/emulator/outbox", self.emulator);
+        let body: Value = reqwest::Client::new()
+            .get(url)
+            .query(&[("destination", destination)])
+            .send()
+            .await
+            .expect("outbox answers")
+            .json()
+            .await
+            .expect("outbox JSON");
+        body["messages"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Signs a new person up by `method` and verifies the code: the browser ends signed in.
+    async fn signed_up(&self, method: &str, login_id: &str, name: &str) -> Browser {
+        let browser = self.browser();
+        let sent = browser
+            .submit(
+                "/sign-up",
+                "/api/otp/sign-up",
+                &[("method", method), ("login_id", login_id), ("name", name)],
+            )
+            .await;
+        assert_eq!(sent.location.as_deref(), Some("/verify"), "{}", sent.body);
+        let code = self.code_for(login_id).await;
+        let verified = browser
+            .submit("/verify", "/api/otp/verify", &[("code", &code)])
+            .await;
+        assert_eq!(
+            verified.location.as_deref(),
+            Some("/profile"),
+            "{}",
+            verified.body
+        );
+        browser
+    }
+}
+
+impl Browser {
+    async fn get(&self, path: &str) -> Page {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.app_base))
+            .header(ACCEPT, "text/html")
+            .send()
+            .await
+            .expect("GET answers");
+        Page::read(response).await
+    }
+
+    /// Posts a form as a browser without JavaScript does, from the page at `from`.
+    async fn submit(&self, from: &str, action: &str, fields: &[(&str, &str)]) -> Page {
+        let response = self
+            .http
+            .post(format!("{}{action}", self.app_base))
+            .header(ACCEPT, "text/html,application/xhtml+xml")
+            .header(REFERER, format!("{}{from}", self.app_base))
+            .form(fields)
+            .send()
+            .await
+            .expect("POST answers");
+        Page::read(response).await
+    }
+
+    /// Follows a redirect the way a browser would and returns the page it lands on.
+    async fn follow(&self, page: &Page) -> Page {
+        let location = page.location.as_deref().expect("a redirect");
+        let path = location.strip_prefix(&self.app_base).unwrap_or(location);
+        self.get(path).await
+    }
+}
+
+impl Page {
+    async fn read(response: reqwest::Response) -> Self {
+        let status = response.status();
+        let location = response
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let set_cookies = response
+            .headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect();
+        let body = response.text().await.expect("body");
+        assert_no_token(&body);
+        if let Some(location) = &location {
+            assert_no_token(location);
+        }
+        Self {
+            status,
+            location,
+            set_cookies,
+            body,
+        }
+    }
+
+    fn session_cookie(&self) -> Option<&str> {
+        self.set_cookies
+            .iter()
+            .find(|c| c.starts_with("sid="))
+            .map(String::as_str)
+    }
+}
+
+/// No JWT (they all start with a base64url `{"`) may reach the browser, in a page, a server
+/// function's JSON or a redirect URL.
+fn assert_no_token(text: &str) {
+    let found = text.match_indices("eyJ").any(|(i, _)| {
+        let rest = &text[i..];
+        let token: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
+            .collect();
+        token.matches('.').count() >= 2 && token.len() > 40
+    });
+    assert!(!found, "a JWT reached the browser:\n{text}");
+}
+
+fn unique_email(tag: &str) -> String {
+    format!("{tag}-{}@example.com", uuid_like())
+}
+
+fn unique_phone() -> String {
+    // +1 415 555 XXXX is a valid US number shape for libphonenumber.
+    format!("+1415555{:04}", rand_u16() % 10_000)
+}
+
+fn uuid_like() -> String {
+    format!("{:08x}", rand_u32())
+}
+
+fn rand_u32() -> u32 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    nanos ^ COUNTER.fetch_add(0x9E37_79B9, Ordering::Relaxed)
+}
+
+fn rand_u16() -> u16 {
+    (rand_u32() >> 7) as u16
+}
+
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn sign_up_by_email_sends_a_code_and_verifying_it_shows_the_profile() {
+    let app = spawn_app().await;
+    let email = unique_email("ada");
+    let browser = app.signed_up("email", &email, "Ada Lovelace").await;
+
+    let profile = browser.get("/profile").await;
+    assert_eq!(profile.status, StatusCode::OK);
+    assert!(
+        profile.body.contains("Hello, Ada Lovelace"),
+        "{}",
+        profile.body
+    );
+    assert!(
+        profile.body.contains(&format!("{email} (verified)")),
+        "{}",
+        profile.body
+    );
+    assert!(profile.body.contains("email"), "amr shown");
+}
+
+#[tokio::test]
+async fn every_delivery_method_signs_up_and_in_through_sign_up_or_in() {
+    let app = spawn_app().await;
+    for method in ["email", "sms", "voice", "whatsapp"] {
+        let login_id = if method == "email" {
+            unique_email("any")
+        } else {
+            unique_phone()
+        };
+        for round in ["new", "existing"] {
+            let browser = app.browser();
+            let sent = browser
+                .submit(
+                    "/sign-up-or-in",
+                    "/api/otp/sign-up-or-in",
+                    &[("method", method), ("login_id", &login_id)],
+                )
+                .await;
+            assert_eq!(
+                sent.location.as_deref(),
+                Some("/verify"),
+                "{method} {round}: {}",
+                sent.body
+            );
+            let message = app
+                .outbox(&login_id)
+                .await
+                .first()
+                .cloned()
+                .expect("a message");
+            assert_eq!(message["channel"], method, "{round}");
+            let verified = browser
+                .submit(
+                    "/verify",
+                    "/api/otp/verify",
+                    &[("code", message["code"].as_str().expect("code"))],
+                )
+                .await;
+            assert_eq!(
+                verified.location.as_deref(),
+                Some("/profile"),
+                "{method} {round}"
+            );
+            let profile = browser.get("/profile").await;
+            assert_eq!(profile.status, StatusCode::OK);
+            assert!(
+                profile.body.contains(&login_id),
+                "{method}: {}",
+                profile.body
+            );
+            // Let the next round's message through the emulator's per-recipient cap.
+            app.clock.advance(Duration::from_secs(61));
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_verify_page_shows_the_masked_destination_and_never_the_address() {
+    let app = spawn_app().await;
+    let browser = app.browser();
+    let email = unique_email("mask");
+    browser
+        .submit(
+            "/sign-in",
+            "/api/otp/sign-up-or-in",
+            &[("method", "email"), ("login_id", &email)],
+        )
+        .await;
+    let page = browser.get("/verify").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("autocomplete=\"one-time-code\""));
+    assert!(page.body.contains("inputmode=\"numeric\""));
+    assert!(
+        page.body.contains("@example.com"),
+        "masked address shown: {}",
+        page.body
+    );
+    let local_part = email.split('@').next().expect("local part");
+    assert!(
+        !page.body.contains(local_part),
+        "the full address leaked: {}",
+        page.body
+    );
+}
+
+#[tokio::test]
+async fn signing_in_an_unknown_address_says_so_and_offers_sign_up() {
+    let app = spawn_app().await;
+    let browser = app.browser();
+    let failed = browser
+        .submit(
+            "/sign-in",
+            "/api/otp/sign-in",
+            &[("method", "email"), ("login_id", &unique_email("ghost"))],
+        )
+        .await;
+    assert_eq!(failed.status, StatusCode::FOUND);
+    let location = failed.location.clone().expect("redirect back");
+    assert!(
+        location.contains("/sign-in") && location.contains("__err="),
+        "{location}"
+    );
+    assert!(
+        !location.contains("ghost"),
+        "the login id must not travel in a URL: {location}"
+    );
+    let page = browser.follow(&failed).await;
+    assert!(
+        page.body.contains("find an account for that address"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("role=\"alert\""));
+}
+
+#[tokio::test]
+async fn signing_up_an_existing_address_says_it_is_registered() {
+    let app = spawn_app().await;
+    let email = unique_email("twice");
+    app.signed_up("email", &email, "First").await;
+    let browser = app.browser();
+    let failed = browser
+        .submit(
+            "/sign-up",
+            "/api/otp/sign-up",
+            &[("method", "email"), ("login_id", &email)],
+        )
+        .await;
+    let page = browser.follow(&failed).await;
+    assert!(
+        page.body
+            .contains("An account already exists for that address"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("href=\"/sign-in\""), "offers sign-in");
+}
+
+#[tokio::test]
+async fn a_login_id_that_does_not_fit_its_method_is_refused_before_any_message() {
+    let app = spawn_app().await;
+    let browser = app.browser();
+    let failed = browser
+        .submit(
+            "/sign-in",
+            "/api/otp/sign-in",
+            &[("method", "sms"), ("login_id", "ada@example.com")],
+        )
+        .await;
+    let page = browser.follow(&failed).await;
+    assert!(page.body.contains("phone number"), "{}", page.body);
+    assert!(
+        page.body.contains("aria-invalid=\"true\""),
+        "the field is marked"
+    );
+    assert!(
+        app.outbox("ada@example.com").await.is_empty(),
+        "no message was sent"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_code_is_refused_and_the_right_one_still_works() {
+    let app = spawn_app().await;
+    let browser = app.browser();
+    let email = unique_email("wrong");
+    browser
+        .submit(
+            "/sign-up-or-in",
+            "/api/otp/sign-up-or-in",
+            &[("method", "email"), ("login_id", &email)],
+        )
+        .await;
+    let code = app.code_for(&email).await;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+
+    let failed = browser
+        .submit("/verify", "/api/otp/verify", &[("code", wrong)])
+        .await;
+    let page = browser.follow(&failed).await;
+    assert!(
+        page.body.contains("That code is not right"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains(wrong), "the code is not echoed back");
+
+    let verified = browser
+        .submit("/verify", "/api/otp/verify", &[("code", &code)])
+        .await;
+    assert_eq!(verified.location.as_deref(), Some("/profile"));
+}
+
+#[tokio::test]
+async fn too_many_wrong_codes_burn_the_code() {
+    let app = spawn_app().await;
+    let browser = app.browser();
+    let email = unique_email("burn");
+    browser
+        .submit(
+            "/sign-up-or-in",
+            "/api/otp/sign-up-or-in",
+            &[("method", "email"), ("login_id", &email)],
+        )
+        .await;
+    let code = app.code_for(&email).await;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let mut last = String::new();
+    for _ in 0..5 {
+        let failed = browser
+            .submit("/verify", "/api/otp/verify", &[("code", wrong)])
+            .await;
+        last = browser.follow(&failed).await.body;
+    }
+    assert!(last.contains("Too many wrong tries"), "{last}");
+    let after = browser
+        .submit("/verify", "/api/otp/verify", &[("code", &code)])
+        .await;
+    assert_ne!(
+        after.location.as_deref(),
+        Some("/profile"),
+        "a burned code no longer works"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_code_asks_for_a_new_one() {
+    let app = spawn_app().await;
+    let browser = app.browser();
+    let email = unique_email("late");
+    browser
+        .submit(
+            "/sign-up-or-in",
+            "/api/otp/sign-up-or-in",
+            &[("method", "email"), ("login_id", &email)],
+        )
+        .await;
+    let code = app.code_for(&email).await;
+    app.clock.advance(Duration::from_secs(6 * 60));
+    let failed = browser
+        .submit("/verify", "/api/otp/verify", &[("code", &code)])
+        .await;
+    let page = browser.follow(&failed).await;
+    assert!(page.body.contains("That code has expired"), "{}", page.body);
+}
+
+#[tokio::test]
+async fn resend_waits_for_the_cooldown_then_sends_a_fresh_code() {
+    let app = spawn_app().await;
+    let browser = app.browser();
+    let email = unique_email("again");
+    browser
+        .submit(
+            "/sign-up-or-in",
+            "/api/otp/sign-up-or-in",
+            &[("method", "email"), ("login_id", &email)],
+        )
+        .await;
+    let first = app.code_for(&email).await;
+
+    let early = browser.submit("/verify", "/api/otp/resend", &[]).await;
+    let page = browser.follow(&early).await;
+    assert!(page.body.contains("Try again in"), "{}", page.body);
+    assert_eq!(
+        app.outbox(&email).await.len(),
+        1,
+        "nothing sent during the cooldown"
+    );
+
+    app.clock.advance(Duration::from_secs(31));
+    let resent = browser.submit("/verify", "/api/otp/resend", &[]).await;
+    assert_eq!(resent.status, StatusCode::FOUND);
+    assert_eq!(app.outbox(&email).await.len(), 2);
+    let second = app.code_for(&email).await;
+    if first != second {
+        let stale = browser
+            .submit("/verify", "/api/otp/verify", &[("code", &first)])
+            .await;
+        assert_ne!(
+            stale.location.as_deref(),
+            Some("/profile"),
+            "the newest code voids the older one"
+        );
+    }
+    let verified = browser
+        .submit("/verify", "/api/otp/verify", &[("code", &second)])
+        .await;
+    assert_eq!(verified.location.as_deref(), Some("/profile"));
+}
+
+#[tokio::test]
+async fn use_a_different_address_forgets_the_waiting_code() {
+    let app = spawn_app().await;
+    let browser = app.browser();
+    let email = unique_email("switch");
+    browser
+        .submit(
+            "/sign-in",
+            "/api/otp/sign-up-or-in",
+            &[("method", "email"), ("login_id", &email)],
+        )
+        .await;
+    let cancelled = browser.submit("/verify", "/api/otp/cancel", &[]).await;
+    assert_eq!(cancelled.location.as_deref(), Some("/sign-up-or-in"));
+    let page = browser.get("/verify").await;
+    assert!(page.body.contains("No code waiting"), "{}", page.body);
+}
+
+#[tokio::test]
+async fn the_gate_sends_a_signed_out_browser_to_sign_in_and_back_afterwards() {
+    let app = spawn_app().await;
+    let email = unique_email("gate");
+    app.signed_up("email", &email, "Gate").await;
+
+    let browser = app.browser();
+    let gated = browser.get("/profile").await;
+    assert_eq!(gated.status, StatusCode::SEE_OTHER);
+    assert_eq!(gated.location.as_deref(), Some("/sign-in?next=%2Fprofile"));
+
+    let sent = browser
+        .submit(
+            "/sign-in?next=%2Fprofile",
+            "/api/otp/sign-in",
+            &[
+                ("method", "email"),
+                ("login_id", &email),
+                ("next", "/profile"),
+            ],
+        )
+        .await;
+    assert_eq!(sent.location.as_deref(), Some("/verify"));
+    let code = app.code_for(&email).await;
+    let verified = browser
+        .submit("/verify", "/api/otp/verify", &[("code", &code)])
+        .await;
+    assert_eq!(verified.location.as_deref(), Some("/profile"));
+}
+
+#[tokio::test]
+async fn only_local_paths_are_followed_after_sign_in() {
+    let app = spawn_app().await;
+    let email = unique_email("open");
+    app.signed_up("email", &email, "Open").await;
+    let browser = app.browser();
+    browser
+        .submit(
+            "/sign-in",
+            "/api/otp/sign-in",
+            &[
+                ("method", "email"),
+                ("login_id", &email),
+                ("next", "//evil.example/steal"),
+            ],
+        )
+        .await;
+    let code = app.code_for(&email).await;
+    let verified = browser
+        .submit("/verify", "/api/otp/verify", &[("code", &code)])
+        .await;
+    assert_eq!(verified.location.as_deref(), Some("/profile"));
+}
+
+#[tokio::test]
+async fn an_expired_session_token_is_refreshed_without_signing_out() {
+    let app = spawn_app().await;
+    let browser = app.signed_up("sms", &unique_phone(), "Refresh").await;
+    // Past the 10-minute session JWT, well inside the 30-day refresh JWT.
+    app.clock.advance(Duration::from_secs(11 * 60));
+    let profile = browser.get("/profile").await;
+    assert_eq!(profile.status, StatusCode::OK, "{}", profile.body);
+    assert!(profile.body.contains("Hello, Refresh"));
+}
+
+#[tokio::test]
+async fn a_refresh_token_past_its_life_signs_the_browser_out() {
+    let app = spawn_app().await;
+    let browser = app.signed_up("email", &unique_email("old"), "Old").await;
+    app.clock.advance(Duration::from_secs(31 * 24 * 3600));
+    let gated = browser.get("/profile").await;
+    assert_eq!(gated.status, StatusCode::SEE_OTHER);
+    assert_eq!(gated.location.as_deref(), Some("/sign-in?next=%2Fprofile"));
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_http_only_same_site_and_rotated_at_sign_in() {
+    let app = spawn_app().await;
+    let browser = app.browser();
+    let email = unique_email("cookie");
+    let sent = browser
+        .submit(
+            "/sign-up-or-in",
+            "/api/otp/sign-up-or-in",
+            &[("method", "email"), ("login_id", &email)],
+        )
+        .await;
+    let before = sent
+        .session_cookie()
+        .expect("a session for the pending code")
+        .to_owned();
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(before.contains(attribute), "{attribute} missing: {before}");
+    }
+    assert!(
+        !before.contains("Secure"),
+        "Secure is off unless COOKIE_SECURE is set"
+    );
+
+    let code = app.code_for(&email).await;
+    let verified = browser
+        .submit("/verify", "/api/otp/verify", &[("code", &code)])
+        .await;
+    let after = verified
+        .session_cookie()
+        .expect("a new id at sign-in")
+        .to_owned();
+    let id = |c: &str| c.split(';').next().unwrap_or_default().to_owned();
+    assert_ne!(
+        id(&before),
+        id(&after),
+        "the session id is cycled at sign-in"
+    );
+}
+
+#[tokio::test]
+async fn cookie_secure_marks_the_session_cookie_secure() {
+    let app = spawn_app_with(|s| s.cookie_secure = true).await;
+    let browser = app.browser();
+    let sent = browser
+        .submit(
+            "/sign-up-or-in",
+            "/api/otp/sign-up-or-in",
+            &[("method", "email"), ("login_id", &unique_email("secure"))],
+        )
+        .await;
+    assert!(sent.session_cookie().expect("cookie").contains("Secure"));
+}
+
+#[tokio::test]
+async fn sign_out_drops_the_session_and_the_gate_closes() {
+    let app = spawn_app().await;
+    let browser = app.signed_up("email", &unique_email("bye"), "Bye").await;
+    let out = browser
+        .submit("/profile", "/api/session/sign-out", &[])
+        .await;
+    assert_eq!(out.location.as_deref(), Some("/"));
+    let removal = out.session_cookie().expect("the cookie is removed");
+    assert!(
+        removal.contains("Max-Age=0") || removal.contains("Expires="),
+        "{removal}"
+    );
+    let gated = browser.get("/profile").await;
+    assert_eq!(gated.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn sign_out_everywhere_closes_other_browsers_on_their_next_request() {
+    let app = spawn_app().await;
+    let email = unique_email("all");
+    let first = app.signed_up("email", &email, "All").await;
+
+    let second = app.browser();
+    app.clock.advance(Duration::from_secs(61));
+    second
+        .submit(
+            "/sign-in",
+            "/api/otp/sign-in",
+            &[("method", "email"), ("login_id", &email)],
+        )
+        .await;
+    let code = app.code_for(&email).await;
+    second
+        .submit("/verify", "/api/otp/verify", &[("code", &code)])
+        .await;
+    assert_eq!(second.get("/profile").await.status, StatusCode::OK);
+
+    let out = first
+        .submit("/profile", "/api/session/sign-out-everywhere", &[])
+        .await;
+    assert_eq!(out.location.as_deref(), Some("/sign-in"));
+    // The second browser's session JWT has not expired, yet it is refused at once.
+    assert_eq!(second.get("/profile").await.status, StatusCode::SEE_OTHER);
+    assert_eq!(first.get("/profile").await.status, StatusCode::SEE_OTHER);
+
+    // Signing in again afterwards works.
+    app.clock.advance(Duration::from_secs(61));
+    let again = app.browser();
+    again
+        .submit(
+            "/sign-in",
+            "/api/otp/sign-in",
+            &[("method", "email"), ("login_id", &email)],
+        )
+        .await;
+    let code = app.code_for(&email).await;
+    again
+        .submit("/verify", "/api/otp/verify", &[("code", &code)])
+        .await;
+    assert_eq!(again.get("/profile").await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn update_email_sends_a_code_to_the_new_address_and_marks_it_verified() {
+    let app = spawn_app().await;
+    let phone = unique_phone();
+    let browser = app.signed_up("sms", &phone, "Mover").await;
+    let new_email = unique_email("moved");
+
+    let asked = browser
+        .submit(
+            "/profile/email",
+            "/api/profile/email",
+            &[("email", &new_email), ("add_to_login_ids", "on")],
+        )
+        .await;
+    assert_eq!(asked.location.as_deref(), Some("/verify"), "{}", asked.body);
+    let message = app
+        .outbox(&new_email)
+        .await
+        .first()
+        .cloned()
+        .expect("code to the new address");
+    assert_eq!(message["purpose"], "update-email");
+    let verified = browser
+        .submit(
+            "/verify",
+            "/api/otp/verify",
+            &[("code", message["code"].as_str().expect("code"))],
+        )
+        .await;
+    assert_eq!(verified.location.as_deref(), Some("/profile"));
+    let profile = browser.get("/profile").await;
+    assert!(
+        profile.body.contains(&format!("{new_email} (verified)")),
+        "{}",
+        profile.body
+    );
+    let login_ids = profile.body.split("Login ids").nth(1).unwrap_or_default();
+    let login_ids = login_ids.split("</ul>").next().unwrap_or_default();
+    assert!(
+        login_ids.contains(&new_email),
+        "added as a login id: {login_ids}"
+    );
+    assert!(
+        login_ids.contains(&phone),
+        "the old login id stays: {login_ids}"
+    );
+}
+
+#[tokio::test]
+async fn update_phone_by_sms_marks_the_new_number_verified() {
+    let app = spawn_app().await;
+    let browser = app
+        .signed_up("email", &unique_email("phone"), "Caller")
+        .await;
+    let phone = unique_phone();
+    let asked = browser
+        .submit(
+            "/profile/phone",
+            "/api/profile/phone",
+            &[("method", "sms"), ("phone", &phone)],
+        )
+        .await;
+    assert_eq!(asked.location.as_deref(), Some("/verify"), "{}", asked.body);
+    let code = app.code_for(&phone).await;
+    browser
+        .submit("/verify", "/api/otp/verify", &[("code", &code)])
+        .await;
+    let profile = browser.get("/profile").await;
+    assert!(
+        profile.body.contains(&format!("{phone} (verified)")),
+        "{}",
+        profile.body
+    );
+}
+
+#[tokio::test]
+async fn an_address_that_belongs_to_someone_else_is_refused() {
+    let app = spawn_app().await;
+    let taken = unique_email("taken");
+    app.signed_up("email", &taken, "Owner").await;
+    let browser = app
+        .signed_up("email", &unique_email("other"), "Other")
+        .await;
+    let refused = browser
+        .submit(
+            "/profile/email",
+            "/api/profile/email",
+            &[("email", &taken), ("add_to_login_ids", "on")],
+        )
+        .await;
+    let page = browser.follow(&refused).await;
+    assert!(
+        page.body.contains("already belongs to another account"),
+        "{}",
+        page.body
+    );
+}
+
+#[tokio::test]
+async fn a_stale_sign_in_must_step_up_before_changing_the_email() {
+    let app = spawn_app().await;
+    let email = unique_email("stale");
+    let browser = app.signed_up("email", &email, "Stale").await;
+    app.clock.advance(Duration::from_secs(11 * 60));
+    let new_email = unique_email("fresh");
+
+    let asked = browser
+        .submit(
+            "/profile/email",
+            "/api/profile/email",
+            &[("email", &new_email)],
+        )
+        .await;
+    assert_eq!(asked.location.as_deref(), Some("/verify"));
+    assert!(
+        app.outbox(&new_email).await.is_empty(),
+        "nothing to the new address yet"
+    );
+    let step_up = app
+        .outbox(&email)
+        .await
+        .first()
+        .cloned()
+        .expect("a step-up code to the current address");
+    let page = browser.get("/verify").await;
+    assert!(page.body.contains("Confirm it"), "{}", page.body);
+
+    let stepped = browser
+        .submit(
+            "/verify",
+            "/api/otp/verify",
+            &[("code", step_up["code"].as_str().expect("code"))],
+        )
+        .await;
+    assert_eq!(
+        stepped.location.as_deref(),
+        Some("/verify"),
+        "{}",
+        stepped.body
+    );
+    let profile = browser.get("/profile").await;
+    assert!(
+        profile.body.contains("stepped up"),
+        "the session carries su: {}",
+        profile.body
+    );
+    let code = app.code_for(&new_email).await;
+    let verified = browser
+        .submit("/verify", "/api/otp/verify", &[("code", &code)])
+        .await;
+    assert_eq!(verified.location.as_deref(), Some("/profile"));
+    let profile = browser.get("/profile").await;
+    assert!(
+        profile.body.contains(&format!("{new_email} (verified)")),
+        "{}",
+        profile.body
+    );
+}
+
+#[tokio::test]
+async fn unknown_pages_answer_404_with_a_page() {
+    let app = spawn_app().await;
+    let page = app.browser().get("/no/such/page").await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert!(page.body.contains("Page not found"));
+}
+
+#[tokio::test]
+async fn the_header_links_to_the_emulator_outbox() {
+    let app = spawn_app().await;
+    let page = app.browser().get("/").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains(&format!("{}/outbox", app.emulator)),
+        "{}",
+        page.body
+    );
+}
+
+#[tokio::test]
+async fn server_functions_answer_json_without_tokens_to_hydrated_pages() {
+    let app = spawn_app().await;
+    let browser = app.signed_up("email", &unique_email("json"), "Json").await;
+    let response = browser
+        .http
+        .post(format!("{}/api/profile", browser.app_base))
+        .header(ACCEPT, "application/json")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = response.text().await.expect("body");
+    assert_no_token(&body);
+    let profile: Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(profile["name"], "Json");
+}
