@@ -963,3 +963,166 @@ async fn server_functions_answer_json_without_tokens_to_hydrated_pages() {
     let profile: Value = serde_json::from_str(&body).expect("JSON");
     assert_eq!(profile["name"], "Json");
 }
+
+#[tokio::test]
+async fn sign_up_options_put_custom_claims_in_the_session_and_template_options_on_the_message() {
+    let app = spawn_app().await;
+    let browser = app.browser();
+    let email = unique_email("claims");
+    let sent = browser
+        .submit(
+            "/sign-up",
+            "/api/otp/sign-up",
+            &[
+                ("method", "email"),
+                ("login_id", &email),
+                ("custom_claims", r#"{"plan": "pro", "seats": 3}"#),
+                ("template_options", "greeting=Welcome aboard"),
+            ],
+        )
+        .await;
+    assert_eq!(sent.location.as_deref(), Some("/verify"), "{}", sent.body);
+    let message = app
+        .outbox(&email)
+        .await
+        .first()
+        .cloned()
+        .expect("a message");
+    assert_eq!(message["templateOptions"]["greeting"], "Welcome aboard");
+    browser
+        .submit(
+            "/verify",
+            "/api/otp/verify",
+            &[("code", message["code"].as_str().expect("code"))],
+        )
+        .await;
+    let profile = browser.get("/profile").await;
+    assert!(profile.body.contains("Custom claims"), "{}", profile.body);
+    assert!(
+        profile.body.contains("&quot;pro&quot;") || profile.body.contains("\"pro\""),
+        "{}",
+        profile.body
+    );
+}
+
+#[tokio::test]
+async fn a_reserved_claim_is_refused_with_a_clear_message() {
+    let app = spawn_app().await;
+    let browser = app.browser();
+    let failed = browser
+        .submit(
+            "/sign-up-or-in",
+            "/api/otp/sign-up-or-in",
+            &[
+                ("method", "email"),
+                ("login_id", &unique_email("sub")),
+                ("custom_claims", r#"{"sub": "x"}"#),
+            ],
+        )
+        .await;
+    let page = browser.follow(&failed).await;
+    assert!(page.body.contains("is set by Descope"), "{}", page.body);
+}
+
+#[tokio::test]
+async fn step_up_sign_in_marks_the_session_and_needs_a_session_first() {
+    let app = spawn_app().await;
+    let email = unique_email("stepup");
+
+    let stranger = app.browser();
+    let refused = stranger
+        .submit(
+            "/sign-in",
+            "/api/otp/sign-in",
+            &[("method", "email"), ("login_id", &email), ("stepup", "on")],
+        )
+        .await;
+    let page = stranger.follow(&refused).await;
+    assert!(page.body.contains("sign in first"), "{}", page.body);
+
+    let browser = app.signed_up("email", &email, "Stepper").await;
+    app.clock.advance(Duration::from_secs(61));
+    let sent = browser
+        .submit(
+            "/sign-in",
+            "/api/otp/sign-in",
+            &[("method", "email"), ("login_id", &email), ("stepup", "on")],
+        )
+        .await;
+    assert_eq!(sent.location.as_deref(), Some("/verify"), "{}", sent.body);
+    let code = app.code_for(&email).await;
+    browser
+        .submit("/verify", "/api/otp/verify", &[("code", &code)])
+        .await;
+    let profile = browser.get("/profile").await;
+    assert!(profile.body.contains("stepped up"), "{}", profile.body);
+}
+
+#[tokio::test]
+async fn mfa_sign_in_with_a_second_method_adds_mfa_to_the_session() {
+    let app = spawn_app().await;
+    let email = unique_email("mfa");
+    let phone = unique_phone();
+    let browser = app.browser();
+    browser
+        .submit(
+            "/sign-up",
+            "/api/otp/sign-up",
+            &[("method", "email"), ("login_id", &email), ("phone", &phone)],
+        )
+        .await;
+    let code = app.code_for(&email).await;
+    browser
+        .submit("/verify", "/api/otp/verify", &[("code", &code)])
+        .await;
+    // Make the phone a login id of this user, then use it as the second factor.
+    let asked = browser
+        .submit(
+            "/profile/phone",
+            "/api/profile/phone",
+            &[
+                ("method", "sms"),
+                ("phone", &phone),
+                ("add_to_login_ids", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(asked.location.as_deref(), Some("/verify"), "{}", asked.body);
+    let code = app.code_for(&phone).await;
+    browser
+        .submit("/verify", "/api/otp/verify", &[("code", &code)])
+        .await;
+
+    // The session now rests on the sms code alone; add the email code as a second factor.
+    app.clock.advance(Duration::from_secs(61));
+    let sent = browser
+        .submit(
+            "/sign-in",
+            "/api/otp/sign-in",
+            &[("method", "email"), ("login_id", &email), ("mfa", "on")],
+        )
+        .await;
+    assert_eq!(sent.location.as_deref(), Some("/verify"), "{}", sent.body);
+    let code = app.code_for(&email).await;
+    browser
+        .submit("/verify", "/api/otp/verify", &[("code", &code)])
+        .await;
+    let profile = browser.get("/profile").await;
+    let amr = profile
+        .body
+        .split("data-testid=\"amr\"")
+        .nth(1)
+        .unwrap_or_default();
+    let amr = amr.split("</dd>").next().unwrap_or_default();
+    assert!(
+        amr.contains("mfa") && amr.contains("sms") && amr.contains("email"),
+        "{amr}"
+    );
+}
+
+#[tokio::test]
+async fn an_audience_setting_is_required_of_every_session_token() {
+    let app = spawn_app_with(|s| s.audience = Some("otp-demo".into())).await;
+    let browser = app.signed_up("email", &unique_email("aud"), "Aud").await;
+    assert_eq!(browser.get("/profile").await.status, StatusCode::OK);
+}

@@ -3,54 +3,26 @@ use leptos::prelude::*;
 use crate::error::AppError;
 use crate::models::{DeliveryMethod, PendingView};
 
+// The three ways to ask for a code. Besides the login id, each takes Descope's per-call options
+// from the form's "Descope options" section: `custom_claims` (a JSON object) and
+// `template_options` (name=value lines); sign-in also `stepup` and `mfa` (checkboxes, present
+// when ticked). `next` is where to go once the code is verified (local paths only).
+
 /// Sign up or sign in, whichever applies: Descope's `signup-in`. The main entry.
 #[server(endpoint = "otp/sign-up-or-in")]
 pub async fn sign_up_or_in(
     method: DeliveryMethod,
     login_id: String,
     next: Option<String>,
+    custom_claims: Option<String>,
+    template_options: Option<String>,
 ) -> Result<(), AppError> {
     use crate::server::{auth, context, session::OtpRequest, validate};
     let (state, session) = context().await?;
-    let login_id = validate::login_id(method, &login_id)?;
-    let request = OtpRequest::SignUpOrIn { method, login_id };
-    auth::start(
-        &state,
-        &session,
-        request,
-        validate::next_path(next.as_deref()),
-    )
-    .await?;
-    leptos_axum::redirect("/verify");
-    Ok(())
-}
-
-#[server(endpoint = "otp/sign-up")]
-pub async fn sign_up(
-    method: DeliveryMethod,
-    login_id: String,
-    name: Option<String>,
-    email: Option<String>,
-    phone: Option<String>,
-    next: Option<String>,
-) -> Result<(), AppError> {
-    use crate::server::{auth, context, session::OtpRequest, validate};
-    let (state, session) = context().await?;
-    let login_id = validate::login_id(method, &login_id)?;
-    let name = validate::name(name.as_deref())?;
-    let filled = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
-    let email = filled(email)
-        .map(|e| validate::email("email", &e))
-        .transpose()?;
-    let phone = filled(phone)
-        .map(|p| validate::phone("phone", &p))
-        .transpose()?;
-    let request = OtpRequest::SignUp {
+    let request = OtpRequest::SignUpOrIn {
         method,
-        login_id,
-        name,
-        email,
-        phone,
+        login_id: validate::login_id(method, &login_id)?,
+        options: validate::otp_options(custom_claims, template_options, None, None)?,
     };
     auth::start(
         &state,
@@ -63,16 +35,62 @@ pub async fn sign_up(
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)] // one argument per form field
+#[server(endpoint = "otp/sign-up")]
+pub async fn sign_up(
+    method: DeliveryMethod,
+    login_id: String,
+    name: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    next: Option<String>,
+    custom_claims: Option<String>,
+    template_options: Option<String>,
+) -> Result<(), AppError> {
+    use crate::server::{auth, context, session::OtpRequest, validate};
+    let (state, session) = context().await?;
+    let filled = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+    let request = OtpRequest::SignUp {
+        method,
+        login_id: validate::login_id(method, &login_id)?,
+        name: validate::name(name.as_deref())?,
+        email: filled(email)
+            .map(|e| validate::email("email", &e))
+            .transpose()?,
+        phone: filled(phone)
+            .map(|p| validate::phone("phone", &p))
+            .transpose()?,
+        options: validate::otp_options(custom_claims, template_options, None, None)?,
+    };
+    auth::start(
+        &state,
+        &session,
+        request,
+        validate::next_path(next.as_deref()),
+    )
+    .await?;
+    leptos_axum::redirect("/verify");
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)] // one argument per form field
 #[server(endpoint = "otp/sign-in")]
 pub async fn sign_in(
     method: DeliveryMethod,
     login_id: String,
     next: Option<String>,
+    custom_claims: Option<String>,
+    template_options: Option<String>,
+    stepup: Option<String>,
+    mfa: Option<String>,
 ) -> Result<(), AppError> {
     use crate::server::{auth, context, session::OtpRequest, validate};
     let (state, session) = context().await?;
-    let login_id = validate::login_id(method, &login_id)?;
-    let request = OtpRequest::SignIn { method, login_id };
+    let request = OtpRequest::SignIn {
+        method,
+        login_id: validate::login_id(method, &login_id)?,
+        options: validate::otp_options(custom_claims, template_options, stepup, mfa)?,
+    };
     auth::start(
         &state,
         &session,

@@ -1,5 +1,6 @@
 //! Reusable view pieces.
 
+pub mod descope_options;
 pub mod error_banner;
 pub mod header;
 pub mod http_status;

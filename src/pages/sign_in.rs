@@ -3,6 +3,7 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 
 use crate::api::auth::SignIn;
+use crate::components::descope_options::DescopeOptions;
 use crate::components::error_banner::ErrorBanner;
 use crate::components::login_id_fields::LoginIdFields;
 use crate::components::submit_button::SubmitButton;
@@ -22,6 +23,7 @@ pub fn SignInPage() -> impl IntoView {
             <ActionForm action=action>
                 <ErrorBanner error=error/>
                 <LoginIdFields error=error/>
+                <DescopeOptions error=error sign_in=true/>
                 <input type="hidden" name="next" value=next_param()/>
                 <SubmitButton pending=action.pending() label="Send me a code" pending_label="Sending…"/>
             </ActionForm>

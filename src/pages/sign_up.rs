@@ -3,6 +3,7 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 
 use crate::api::auth::SignUp;
+use crate::components::descope_options::DescopeOptions;
 use crate::components::error_banner::{ErrorBanner, invalid_attr};
 use crate::components::login_id_fields::LoginIdFields;
 use crate::components::submit_button::SubmitButton;
@@ -45,6 +46,7 @@ pub fn SignUpPage() -> impl IntoView {
                             placeholder="+1 415 555 2671" aria-invalid=invalid_attr(error, "phone")/>
                     </div>
                 </details>
+                <DescopeOptions error=error/>
                 <input type="hidden" name="next" value=next_param()/>
                 <SubmitButton pending=action.pending() label="Create account" pending_label="Sending…"/>
             </ActionForm>

@@ -13,7 +13,7 @@ use secrecy::ExposeSecret;
 use crate::error::{AppError, new_error_id};
 use crate::models::{DeliveryMethod, Flow, PendingView};
 use crate::server::internal;
-use crate::server::session::{AuthSession, Change, OtpRequest, PendingOtp, SignedIn};
+use crate::server::session::{AuthSession, Change, OtpOptions, OtpRequest, PendingOtp, SignedIn};
 use crate::server::state::AppState;
 
 /// Sends the code for `request` and remembers it as the code now waiting.
@@ -84,11 +84,15 @@ pub async fn verify(
     // Sign-in codes are checked against the address they went to. An update's code is checked
     // against the user's existing login id (UNCONFIRMED in Descope's docs; see the API notes).
     let (method, login_id) = match &pending.request {
-        OtpRequest::SignUpOrIn { method, login_id }
+        OtpRequest::SignUpOrIn {
+            method, login_id, ..
+        }
         | OtpRequest::SignUp {
             method, login_id, ..
         }
-        | OtpRequest::SignIn { method, login_id }
+        | OtpRequest::SignIn {
+            method, login_id, ..
+        }
         | OtpRequest::StepUp {
             method, login_id, ..
         } => (*method, login_id.clone()),
@@ -198,9 +202,13 @@ async fn send(
 ) -> Result<MaskedAddress, AppError> {
     let client = &state.descope;
     let result = match request {
-        OtpRequest::SignUpOrIn { method, login_id } => {
+        OtpRequest::SignUpOrIn {
+            method,
+            login_id,
+            options,
+        } => {
             client
-                .sign_up_or_in(*method, login_id, &SignUpOptions::default())
+                .sign_up_or_in(*method, login_id, &sign_up_options(options))
                 .await
         }
         OtpRequest::SignUp {
@@ -209,6 +217,7 @@ async fn send(
             name,
             email,
             phone,
+            options,
         } => {
             // The login id is also the user's address for its channel; the other is optional.
             let user = SignUpUser {
@@ -226,12 +235,34 @@ async fn send(
                 ..SignUpUser::default()
             };
             client
-                .sign_up(*method, login_id, &user, &SignUpOptions::default())
+                .sign_up(*method, login_id, &user, &sign_up_options(options))
                 .await
         }
-        OtpRequest::SignIn { method, login_id } => {
+        OtpRequest::SignIn {
+            method,
+            login_id,
+            options,
+        } => {
+            // Step-up and MFA add to the current session, so Descope needs its refresh JWT.
+            let refresh_jwt = if options.stepup || options.mfa {
+                let current = signed_in.ok_or_else(|| {
+                    AppError::invalid(
+                        "stepup",
+                        "Step-up and MFA add to a session you already have: sign in first.",
+                    )
+                })?;
+                Some(current.refresh_jwt.as_str())
+            } else {
+                None
+            };
+            let login_options = LoginOptions {
+                stepup: options.stepup,
+                mfa: options.mfa,
+                custom_claims: options.custom_claims.clone(),
+                template_options: options.template_options.clone(),
+            };
             client
-                .sign_in(*method, login_id, &LoginOptions::default(), None)
+                .sign_in(*method, login_id, &login_options, refresh_jwt)
                 .await
         }
         OtpRequest::StepUp {
@@ -278,6 +309,13 @@ async fn send(
         }
     };
     result.map_err(|e| from_descope(e, request.flow()))
+}
+
+fn sign_up_options(options: &OtpOptions) -> SignUpOptions {
+    SignUpOptions {
+        custom_claims: options.custom_claims.clone(),
+        template_options: options.template_options.clone(),
+    }
 }
 
 fn update_options(add_to_login_ids: bool) -> UpdateOptions {

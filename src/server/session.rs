@@ -4,6 +4,7 @@
 //! Tokens are kept here and nowhere else: never in a page, a URL or a log.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 use tower_sessions::Session;
 
@@ -50,12 +51,25 @@ pub enum Change {
     },
 }
 
+/// Descope's per-call options that the forms expose ("Descope options" on each form).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct OtpOptions {
+    /// `loginOptions.customClaims`: extra claims for the session JWT.
+    pub custom_claims: Option<serde_json::Map<String, serde_json::Value>>,
+    /// `loginOptions.templateOptions`: values for the message template.
+    pub template_options: Option<BTreeMap<String, String>>,
+    /// Sign-in only: `stepup` / `mfa`, which add to the current session (refresh JWT required).
+    pub stepup: bool,
+    pub mfa: bool,
+}
+
 /// The Descope call that sent the code now waiting, with everything needed to send it again.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub enum OtpRequest {
     SignUpOrIn {
         method: DeliveryMethod,
         login_id: String,
+        options: OtpOptions,
     },
     SignUp {
         method: DeliveryMethod,
@@ -63,10 +77,12 @@ pub enum OtpRequest {
         name: Option<String>,
         email: Option<String>,
         phone: Option<String>,
+        options: OtpOptions,
     },
     SignIn {
         method: DeliveryMethod,
         login_id: String,
+        options: OtpOptions,
     },
     StepUp {
         method: DeliveryMethod,
@@ -102,7 +118,7 @@ impl OtpRequest {
 }
 
 /// A code that was sent and not yet verified.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct PendingOtp {
     pub request: OtpRequest,
     /// The destination as Descope masked it.

@@ -58,6 +58,8 @@ impl Application {
                 let emulator = Emulator::start(
                     EmulatorConfig {
                         db: DbLocation::File(db.clone()),
+                        // Like a Descope project configured to add this audience to its tokens.
+                        audience: settings.audience.clone(),
                         ..EmulatorConfig::default()
                     },
                     *addr,

@@ -1,6 +1,8 @@
 //! Checks on what people type, done before any call to Descope so that a login id that does not
 //! fit its delivery method gets a clear message and costs no message.
 
+use std::collections::BTreeMap;
+
 use phonenumber::Mode;
 
 use crate::error::AppError;
@@ -113,6 +115,110 @@ pub fn code(raw: &str) -> Result<String, AppError> {
     Ok(digits)
 }
 
+/// Claims Descope sets itself; a form may not override them.
+const RESERVED_CLAIMS: &[&str] = &[
+    "sub",
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "drn",
+    "amr",
+    "su",
+    "dsub",
+    "dct",
+    "tenants",
+    "roles",
+    "permissions",
+    "rexp",
+];
+
+/// `customClaims` as typed into a form: a JSON object of at most 20 claims and 2 KB, none of them
+/// a claim Descope sets itself. Empty means none.
+pub fn custom_claims(
+    raw: Option<&str>,
+) -> Result<Option<serde_json::Map<String, serde_json::Value>>, AppError> {
+    let Some(text) = raw.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let field = "custom_claims";
+    if text.len() > 2048 {
+        return Err(AppError::invalid(field, "Keep custom claims under 2 KB."));
+    }
+    let Ok(serde_json::Value::Object(claims)) = serde_json::from_str(text) else {
+        return Err(AppError::invalid(
+            field,
+            r#"Custom claims must be a JSON object, for example {"plan": "pro"}."#,
+        ));
+    };
+    if claims.len() > 20 {
+        return Err(AppError::invalid(field, "Use at most 20 custom claims."));
+    }
+    if let Some(reserved) = claims
+        .keys()
+        .find(|k| RESERVED_CLAIMS.contains(&k.as_str()))
+    {
+        return Err(AppError::invalid(
+            field,
+            format!("\"{reserved}\" is set by Descope and can't be a custom claim."),
+        ));
+    }
+    Ok(Some(claims))
+}
+
+/// `templateOptions` as typed into a form: one `name=value` per line. Empty means none.
+pub fn template_options(raw: Option<&str>) -> Result<Option<BTreeMap<String, String>>, AppError> {
+    let field = "template_options";
+    let mut options = BTreeMap::new();
+    for line in raw
+        .unwrap_or_default()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+    {
+        let Some((name, value)) = line.split_once('=') else {
+            return Err(AppError::invalid(
+                field,
+                "Write template options as name=value, one per line.",
+            ));
+        };
+        let name = name.trim();
+        let valid_name = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !valid_name {
+            return Err(AppError::invalid(
+                field,
+                "Template option names use letters, digits, _ and - only.",
+            ));
+        }
+        options.insert(name.to_owned(), value.trim().to_owned());
+    }
+    if options.len() > 20 {
+        return Err(AppError::invalid(field, "Use at most 20 template options."));
+    }
+    Ok((!options.is_empty()).then_some(options))
+}
+
+/// The "Descope options" section of a form, checked. Checkboxes arrive as `Some("on")`.
+pub fn otp_options(
+    custom_claims_field: Option<String>,
+    template_options_field: Option<String>,
+    stepup: Option<String>,
+    mfa: Option<String>,
+) -> Result<crate::server::session::OtpOptions, AppError> {
+    Ok(crate::server::session::OtpOptions {
+        custom_claims: custom_claims(custom_claims_field.as_deref())?,
+        template_options: template_options(template_options_field.as_deref())?,
+        stepup: stepup.is_some(),
+        mfa: mfa.is_some(),
+    })
+}
+
 /// A post-sign-in destination: only a local path, never another site (no open redirect).
 pub fn next_path(raw: Option<&str>) -> Option<String> {
     let path = raw?.trim();
@@ -169,6 +275,31 @@ mod tests {
         assert_eq!(code(" 123 456 ").expect("valid"), "123456");
         assert!(code("12a456").is_err());
         assert!(code("").is_err());
+    }
+
+    #[test]
+    fn custom_claims_must_be_a_small_object_without_reserved_names() {
+        let claims = custom_claims(Some(r#"{"plan": "pro", "seats": 3}"#))
+            .expect("valid")
+            .expect("some");
+        assert_eq!(claims["seats"], 3);
+        assert_eq!(custom_claims(Some("  ")).expect("empty is none"), None);
+        assert!(custom_claims(Some("[1, 2]")).is_err());
+        assert!(custom_claims(Some("{not json")).is_err());
+        let err = custom_claims(Some(r#"{"sub": "someone-else"}"#)).expect_err("reserved");
+        assert!(err.to_string().contains("sub"), "{err}");
+    }
+
+    #[test]
+    fn template_options_are_name_value_lines() {
+        let options = template_options(Some("app=Demo\n\n team = Blue "))
+            .expect("valid")
+            .expect("some");
+        assert_eq!(options.get("team").map(String::as_str), Some("Blue"));
+        assert_eq!(options.len(), 2);
+        assert!(template_options(Some("no equals sign")).is_err());
+        assert!(template_options(Some("bad name=1")).is_err());
+        assert_eq!(template_options(None).expect("none"), None);
     }
 
     #[test]
