@@ -1126,3 +1126,99 @@ async fn an_audience_setting_is_required_of_every_session_token() {
     let browser = app.signed_up("email", &unique_email("aud"), "Aud").await;
     assert_eq!(browser.get("/profile").await.status, StatusCode::OK);
 }
+
+// --- Benchmark -------------------------------------------------------------------------------
+// Not part of the normal run. Measures, in one go, against baselines measured alongside:
+//   cargo test --release --features ssr --test app -- --ignored --nocapture benchmark
+
+async fn mean_micros<F, Fut>(rounds: u32, mut f: F) -> f64
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let started = std::time::Instant::now();
+    for _ in 0..rounds {
+        f().await;
+    }
+    started.elapsed().as_secs_f64() * 1e6 / f64::from(rounds)
+}
+
+#[tokio::test]
+#[ignore = "benchmark; run with --ignored --nocapture"]
+async fn benchmark_the_gate_and_the_jwks_cache() {
+    use descope_otp::descope::{DescopeClient, DescopeConfig, SignUpOptions};
+    use descope_otp::models::DeliveryMethod;
+    use secrecy::ExposeSecret;
+
+    let app = spawn_app().await;
+    let browser = app
+        .signed_up("email", &unique_email("bench"), "Bench")
+        .await;
+
+    // A session JWT of our own, issued by the same emulator.
+    let config = || {
+        let mut c = DescopeConfig::new(descope_otp::emulator::DEFAULT_PROJECT_ID);
+        c.base_url = Some(app.emulator.clone());
+        c
+    };
+    let client = DescopeClient::new(config(), app.clock.clone()).expect("client");
+    let email = unique_email("bench-token");
+    client
+        .sign_up_or_in(DeliveryMethod::Email, &email, &SignUpOptions::default())
+        .await
+        .expect("code sent");
+    let code = app.code_for(&email).await;
+    let auth = client
+        .verify(DeliveryMethod::Email, &email, &code)
+        .await
+        .expect("verified");
+    let token = auth.session_jwt.expose_secret().to_owned();
+
+    let rounds = 300;
+    // Warm everything once.
+    browser.get("/").await;
+    browser.get("/profile").await;
+    client.validate_session(&token).await.expect("valid");
+
+    let home = mean_micros(rounds, || async {
+        assert_eq!(browser.get("/").await.status, StatusCode::OK)
+    })
+    .await;
+    let profile = mean_micros(rounds, || async {
+        assert_eq!(browser.get("/profile").await.status, StatusCode::OK)
+    })
+    .await;
+    let cached = mean_micros(rounds * 10, || async {
+        client.validate_session(&token).await.expect("valid");
+    })
+    .await;
+    // Baseline: what every validation would cost without the cache (a new client fetches the JWKS).
+    let uncached = mean_micros(rounds / 3, || async {
+        let fresh = DescopeClient::new(config(), app.clock.clone()).expect("client");
+        fresh.validate_session(&token).await.expect("valid");
+    })
+    .await;
+
+    println!(
+        "\nbenchmark (mean per call, {} build)",
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
+    );
+    println!("  GET /          (public page, baseline)      {home:>10.1} µs   1.00x");
+    println!(
+        "  GET /profile   (gate + Descope me + render)  {profile:>10.1} µs   {:.2}x",
+        profile / home
+    );
+    println!("  validate_session, JWKS uncached (baseline)   {uncached:>10.1} µs   1.00x");
+    println!(
+        "  validate_session, JWKS cached                {cached:>10.1} µs   {:.3}x",
+        cached / uncached
+    );
+    assert!(
+        cached < uncached,
+        "the JWKS cache must make validation cheaper"
+    );
+}
