@@ -1,0 +1,35 @@
+// The forms are plain HTML forms underneath: with JavaScript off every step is a POST that the
+// server answers with a redirect, and errors come back on the redirected page.
+
+import { expect, test } from "@playwright/test";
+import { enterCode, expectProfile, newPerson, requestCode, wrongCodeFor } from "./support";
+
+test.describe("with JavaScript disabled", () => {
+  test.use({ javaScriptEnabled: false });
+
+  test("a person signs up or in, sees a wrong code's message after the redirect, and reaches the profile", async ({
+    page,
+  }) => {
+    const { loginId } = newPerson("email");
+    const message = await requestCode(page, { loginId, hydrated: false });
+    await expect(page.locator("body")).not.toHaveAttribute("data-hydrated", "true");
+    await expect(page.getByRole("heading", { level: 1 })).toHaveText("Enter your code");
+    await expect(page.locator(".masked")).toContainText("@example.com");
+
+    // A wrong code: the server redirects back to the code page, which shows the error.
+    await enterCode(page, wrongCodeFor(message.code));
+    await expect(page).toHaveURL(/\/verify(\?.*)?$/);
+    await expect(page.getByRole("alert")).toContainText("That code is not right");
+    await expect(page.getByLabel("Code", { exact: true })).toHaveAttribute("aria-invalid", "true");
+
+    await enterCode(page, message.code);
+    await expectProfile(page);
+    await expect(page.getByTestId("email")).toContainText(`${loginId} (verified)`);
+
+    // Sign out works as a plain form too.
+    await page.getByRole("button", { name: "Sign out", exact: true }).click();
+    await expect(page).toHaveURL(/\/$/);
+    const response = await page.goto("/profile");
+    expect(response?.url()).toMatch(/\/sign-in\?next=%2Fprofile$/);
+  });
+});

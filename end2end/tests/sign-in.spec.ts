@@ -1,0 +1,177 @@
+// The one-time-code journeys with JavaScript on: sign up, sign in, sign-up-or-in, a wrong code,
+// the `next` round trip, and the phone channels.
+
+import { expect, test } from "@playwright/test";
+import {
+  enterCode,
+  expectProfile,
+  LOGIN_ID_LABEL,
+  latestId,
+  newPerson,
+  open,
+  requestCode,
+  signOut,
+  signUp,
+  wrongCodeFor,
+} from "./support";
+
+test("a new person signs up by email and lands on a profile showing their name and verified email", async ({
+  page,
+}) => {
+  const person = newPerson("email", "Ada Lovelace");
+  const message = await requestCode(page, { ...person, path: "/sign-up" });
+  expect(message.purpose).toBe("signup");
+  expect(message.destination).toBe(person.loginId);
+
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Enter your code");
+  await expect(page.locator(".masked")).toContainText("@example.com");
+
+  await enterCode(page, message.code);
+  await expectProfile(page, "Ada Lovelace");
+  await expect(page.getByTestId("email")).toContainText(`${person.loginId} (verified)`);
+  await expect(page.locator("dl.details")).toContainText(person.loginId);
+});
+
+test("an existing person signs out and signs in again with a new code", async ({ page }) => {
+  const person = newPerson("email", "Grace Hopper");
+  await signUp(page, person);
+  await signOut(page);
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText(
+    "Passwordless sign-in with one-time codes",
+  );
+
+  const message = await requestCode(page, {
+    method: "email",
+    loginId: person.loginId,
+    path: "/sign-in",
+  });
+  expect(message.purpose).toBe("signin");
+  await enterCode(page, message.code);
+  await expectProfile(page, "Grace Hopper");
+  await expect(page.getByTestId("email")).toContainText(`${person.loginId} (verified)`);
+});
+
+test("signing in with an address that has no account says so and offers to create one", async ({
+  page,
+}) => {
+  const { loginId } = newPerson("email");
+  await open(page, "/sign-in");
+  await page.getByLabel(LOGIN_ID_LABEL).fill(loginId);
+  await page.getByRole("button", { name: "Send me a code", exact: true }).click();
+  await expect(page.getByRole("alert")).toContainText("We couldn't find an account for that address");
+  await expect(page.getByLabel(LOGIN_ID_LABEL)).toHaveAttribute("aria-invalid", "true");
+  await expect(page).toHaveURL(/\/sign-in$/);
+  await page.getByRole("link", { name: "Create an account instead" }).click();
+  await expect(page).toHaveURL(/\/sign-up$/);
+  // No code was sent to an address without an account.
+  expect(await latestId(loginId)).toBe(0);
+});
+
+test("sign-up-or-in creates an account for a new address and signs the same address in the next time", async ({
+  page,
+}) => {
+  const { loginId } = newPerson("email");
+
+  const first = await requestCode(page, { loginId });
+  expect(first.purpose).toBe("signup-in");
+  await enterCode(page, first.code);
+  await expectProfile(page);
+  await expect(page.getByTestId("email")).toContainText(`${loginId} (verified)`);
+  const userId = await page.locator("dt:text-is('User id') + dd").innerText();
+
+  await signOut(page);
+
+  const second = await requestCode(page, { loginId });
+  expect(second.code).not.toBe("");
+  await enterCode(page, second.code);
+  await expectProfile(page);
+  await expect(page.getByTestId("email")).toContainText(`${loginId} (verified)`);
+  // The same account, not a second one.
+  await expect(page.locator("dt:text-is('User id') + dd")).toHaveText(userId);
+});
+
+test("a wrong code shows its message and marks the field invalid, and the right code then works", async ({
+  page,
+}) => {
+  const { loginId } = newPerson("email");
+  const { code } = await requestCode(page, { loginId });
+  const field = page.getByLabel("Code", { exact: true });
+  await expect(field).toHaveAttribute("aria-invalid", "false");
+
+  await enterCode(page, wrongCodeFor(code));
+  await expect(page.getByRole("alert")).toContainText("That code is not right");
+  await expect(field).toHaveAttribute("aria-invalid", "true");
+  await expect(field).toHaveAttribute("aria-describedby", "form-error");
+  await expect(page.locator("#form-error")).toContainText("That code is not right");
+  await expect(page).toHaveURL(/\/verify$/);
+  // The field is cleared and focused for the next try.
+  await expect(field).toHaveValue("");
+  await expect(field).toBeFocused();
+
+  await enterCode(page, code);
+  await expectProfile(page);
+  await expect(page.getByTestId("email")).toContainText(`${loginId} (verified)`);
+});
+
+test("signing out closes the profile, and signing in from the redirect brings the person back to it", async ({
+  page,
+}) => {
+  const person = newPerson("email", "Katherine Johnson");
+  await signUp(page, person);
+  await signOut(page);
+
+  await page.goto("/profile");
+  await expect(page).toHaveURL(/\/sign-in\?next=%2Fprofile$/);
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Sign in");
+  await expect(page.locator("input[name=next]")).toHaveValue("/profile");
+
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+  const { code } = await requestCode(page, {
+    loginId: person.loginId,
+    path: "/sign-in?next=%2Fprofile",
+    alreadyOpen: true,
+  });
+  await enterCode(page, code);
+  await expectProfile(page, "Katherine Johnson");
+});
+
+test("signing in from a redirect off another gated page goes back to that page, not the default", async ({
+  page,
+}) => {
+  const person = newPerson("email", "Mary Jackson");
+  await signUp(page, person);
+  await signOut(page);
+
+  await page.goto("/profile/email");
+  await expect(page).toHaveURL(/\/sign-in\?next=%2Fprofile%2Femail$/);
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+  const { code } = await requestCode(page, {
+    loginId: person.loginId,
+    path: "/sign-in?next=%2Fprofile%2Femail",
+    alreadyOpen: true,
+  });
+  await enterCode(page, code);
+  await expect(page).toHaveURL(/\/profile\/email$/);
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Change your email address");
+});
+
+for (const method of ["voice", "whatsapp"] as const) {
+  test(`a person with a phone number signs in by ${method === "voice" ? "voice call" : "WhatsApp"} and the code goes out on that channel`, async ({
+    page,
+  }) => {
+    const person = newPerson("sms", "Hedy Lamarr");
+    await signUp(page, person);
+    await expect(page.getByTestId("phone")).toContainText(`${person.loginId} (verified)`);
+    await signOut(page);
+
+    const message = await requestCode(page, { method, loginId: person.loginId, path: "/sign-in" });
+    expect(message.channel).toBe(method);
+    expect(message.destination).toBe(person.loginId);
+    expect(message.purpose).toBe("signin");
+    await expect(page.getByText(method === "voice" ? /read out by phone/ : /sent on WhatsApp/)).toBeVisible();
+
+    await enterCode(page, message.code);
+    await expectProfile(page, "Hedy Lamarr");
+    await expect(page.getByTestId("phone")).toContainText(`${person.loginId} (verified)`);
+  });
+}

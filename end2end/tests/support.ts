@@ -1,0 +1,232 @@
+// Shared helpers for the journeys: where the app and its emulator are, fresh addresses, codes
+// from the emulator's dev outbox, and the few UI steps every journey repeats.
+//
+// Codes come only from the outbox (never hard-coded): each helper that makes the app send a code
+// notes the newest outbox id first and then long-polls for a message to that destination with a
+// higher id, so an older code can never be picked up by mistake.
+
+import { expect, type Page } from "@playwright/test";
+import { randomInt, randomBytes } from "node:crypto";
+
+export const APP_URL = process.env.BASE_URL ?? "http://127.0.0.1:3000";
+export const EMULATOR_URL = process.env.EMULATOR_URL ?? "http://127.0.0.1:4100";
+export const PROJECT_ID =
+  process.env.DESCOPE_EMULATOR_PROJECT_ID ?? "P2EmuLatorLocalProject000001";
+
+export type Method = "email" | "sms" | "voice" | "whatsapp";
+
+/** The radio labels of `LoginIdFields` (and of the phone-update form). */
+export const METHOD_LABEL: Record<Method, string> = {
+  email: "Email",
+  sms: "Text message (SMS)",
+  voice: "Voice call",
+  whatsapp: "WhatsApp",
+};
+
+/** The label of the shared login-id field (`#login_id`). */
+export const LOGIN_ID_LABEL = "Email address or phone number";
+
+/** One message in the emulator's outbox (`src/emulator/outbox.rs`). */
+export interface OutboxMessage {
+  id: number;
+  channel: string;
+  destination: string;
+  loginId: string;
+  purpose: string;
+  code: string;
+  sentAt: number;
+  templateOptions: unknown;
+}
+
+/** A JWT anywhere in a string (header `{"` base64url-encodes to `eyJ`). */
+export const JWT_PATTERN = /eyJ[\w-]+\.[\w-]+\.[\w-]+/;
+
+// ---------------------------------------------------------------------------------------------
+// Fresh addresses: every test uses its own, so the emulator's per-recipient rate cap (5 a minute)
+// and existing accounts never get in the way.
+
+export function uniqueEmail(tag = "user"): string {
+  return `e2e-${tag}-${randomBytes(5).toString("hex")}@example.com`;
+}
+
+const usedPhones = new Set<string>();
+
+/** A valid E.164 (per libphonenumber) US number, `+1415555` plus four random digits. */
+export function uniquePhone(): string {
+  for (;;) {
+    const phone = `+1415555${String(randomInt(0, 10_000)).padStart(4, "0")}`;
+    if (!usedPhones.has(phone)) {
+      usedPhones.add(phone);
+      return phone;
+    }
+  }
+}
+
+/** The address a method delivers to is the login id itself: an email or a phone number. */
+export function freshLoginId(method: Method, tag?: string): string {
+  return method === "email" ? uniqueEmail(tag) : uniquePhone();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The outbox.
+
+async function getJson<T>(url: string): Promise<T> {
+  const response = await fetch(url);
+  if (!response.ok) {
+    throw new Error(`GET ${url}: HTTP ${response.status} ${await response.text()}`);
+  }
+  return (await response.json()) as T;
+}
+
+/** The newest outbox message id (to `destination`, if given); 0 when there is none. */
+export async function latestId(destination?: string): Promise<number> {
+  const query = destination ? `?destination=${encodeURIComponent(destination)}` : "";
+  const { messages } = await getJson<{ messages: OutboxMessage[] }>(
+    `${EMULATOR_URL}/emulator/outbox${query}`,
+  );
+  return messages.reduce((max, m) => Math.max(max, m.id), 0);
+}
+
+/** The newest message to `destination` with an id above `afterId`, waiting for it (long poll). */
+export async function waitForCode(
+  destination: string,
+  afterId: number,
+  timeoutMs = 10_000,
+): Promise<OutboxMessage> {
+  const url =
+    `${EMULATOR_URL}/emulator/outbox/wait?destination=${encodeURIComponent(destination)}` +
+    `&after=${afterId}&timeoutMs=${timeoutMs}`;
+  const response = await fetch(url);
+  if (response.status === 408) {
+    throw new Error(
+      `No code reached ${destination} (after outbox message #${afterId}) within ${timeoutMs} ms`,
+    );
+  }
+  if (!response.ok) {
+    throw new Error(`GET ${url}: HTTP ${response.status} ${await response.text()}`);
+  }
+  return (await response.json()) as OutboxMessage;
+}
+
+/** Runs `action` (which should make the app send a code to `destination`) and returns the code's message. */
+export async function codeSentBy(
+  destination: string,
+  action: () => Promise<unknown>,
+): Promise<OutboxMessage> {
+  const after = await latestId();
+  await action();
+  return waitForCode(destination, after);
+}
+
+/** A code that is certainly wrong: the right one with its last digit changed. */
+export function wrongCodeFor(code: string): string {
+  const last = Number(code.at(-1));
+  return code.slice(0, -1) + String((last + 1) % 10);
+}
+
+// ---------------------------------------------------------------------------------------------
+// UI steps.
+
+export interface OpenOptions {
+  /** Wait for `<body data-hydrated="true">` (set by `hydrate()`). False for JavaScript-off tests. */
+  hydrated?: boolean;
+}
+
+/** Opens a page of the app; with JavaScript on, waits until it is interactive. */
+export async function open(page: Page, path: string, { hydrated = true }: OpenOptions = {}) {
+  const response = await page.goto(path);
+  if (hydrated) {
+    await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+  }
+  return response;
+}
+
+export interface CodeRequest extends OpenOptions {
+  /** `/sign-up-or-in`, `/sign-up` or `/sign-in` (a query such as `?next=` may follow). */
+  path?: string;
+  method?: Method;
+  loginId: string;
+  /** Only on `/sign-up`. */
+  name?: string;
+  /** Skip opening the page: the form is already on screen. */
+  alreadyOpen?: boolean;
+  /** "Descope options": a JSON object for the session JWT. */
+  customClaims?: string;
+  /** "Descope options": `name=value` lines for the message template. */
+  templateOptions?: string;
+  /** "Descope options" on `/sign-in`: ask for a step-up of the current session. */
+  stepUp?: boolean;
+}
+
+/** Fills one of the three entry forms, submits it, and returns the code the app had sent. */
+export async function requestCode(page: Page, request: CodeRequest): Promise<OutboxMessage> {
+  const { path = "/sign-up-or-in", method = "email", loginId, name, hydrated = true } = request;
+  if (!request.alreadyOpen) await open(page, path, { hydrated });
+  await page.getByRole("radio", { name: METHOD_LABEL[method], exact: true }).check();
+  await page.getByLabel(LOGIN_ID_LABEL).fill(loginId);
+  if (name !== undefined) await page.getByLabel(/^Name/).fill(name);
+  const { customClaims, templateOptions, stepUp } = request;
+  if (customClaims !== undefined || templateOptions !== undefined || stepUp) {
+    await page.getByText("Descope options", { exact: true }).click();
+    if (customClaims !== undefined) await page.getByLabel(/^Custom claims/).fill(customClaims);
+    if (templateOptions !== undefined) await page.getByLabel(/^Template options/).fill(templateOptions);
+    if (stepUp) await page.getByLabel(/^Step up/).check();
+  }
+  const submit = path.startsWith("/sign-up?") || path === "/sign-up" ? "Create account" : "Send me a code";
+  const message = await codeSentBy(loginId, () =>
+    page.getByRole("button", { name: submit, exact: true }).click(),
+  );
+  await expect(page).toHaveURL(/\/verify$/);
+  expect(message.channel).toBe(method);
+  return message;
+}
+
+/** Types a code on `/verify` and presses "Verify". */
+export async function enterCode(page: Page, code: string): Promise<void> {
+  await page.getByLabel("Code", { exact: true }).fill(code);
+  await page.getByRole("button", { name: "Verify", exact: true }).click();
+}
+
+/** Expects the profile of a signed-in person. */
+export async function expectProfile(page: Page, name?: string): Promise<void> {
+  await expect(page).toHaveURL(/\/profile$/);
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText(
+    name ? `Hello, ${name}` : "Your profile",
+  );
+}
+
+export interface Person {
+  method: Method;
+  loginId: string;
+  name?: string;
+}
+
+/** Creates an account through `/sign-up` and verifies its code: the person ends on their profile. */
+export async function signUp(page: Page, person: Person, options: OpenOptions = {}): Promise<void> {
+  const { code } = await requestCode(page, { ...person, path: "/sign-up", ...options });
+  await enterCode(page, code);
+  await expectProfile(page, person.name);
+}
+
+/** Signs an existing person in through `/sign-in`. */
+export async function signIn(page: Page, person: Person, options: OpenOptions = {}): Promise<void> {
+  const { code } = await requestCode(page, {
+    method: person.method,
+    loginId: person.loginId,
+    path: "/sign-in",
+    ...options,
+  });
+  await enterCode(page, code);
+  await expectProfile(page, person.name);
+}
+
+/** Presses "Sign out" on the profile; the app sends the person to the start page. */
+export async function signOut(page: Page): Promise<void> {
+  await page.getByRole("button", { name: "Sign out", exact: true }).click();
+  await expect(page).toHaveURL(/\/$/);
+}
+
+/** A new person with a unique address and a recognisable name. */
+export function newPerson(method: Method = "email", name = "Ada Lovelace"): Person {
+  return { method, loginId: freshLoginId(method), name };
+}
