@@ -1,7 +1,9 @@
 // Accessibility basics of the forms: names for every control, errors announced, keyboard use.
 
-import { expect, test, type Locator, type Page } from "@playwright/test";
+import type { Locator, Page } from "@playwright/test";
 import {
+  expect,
+  test,
   LOGIN_ID_LABEL,
   METHOD_LABEL,
   expectProfile,

@@ -1,8 +1,7 @@
 // The folded "Descope options" of the entry forms: custom claims land in the session token (and so
 // on the profile), template options travel with the message, and a step-up marks the session.
 
-import { expect, test } from "@playwright/test";
-import { enterCode, expectProfile, newPerson, requestCode, signUp } from "./support";
+import { expect, test, enterCode, expectProfile, newPerson, requestCode, signUp } from "./support";
 
 test("custom claims from the form appear on the profile and template options reach the message", async ({
   page,

@@ -1,6 +1,6 @@
 // Status codes a crawler, a proxy or a form post without JavaScript relies on.
 
-import { expect, test } from "@playwright/test";
+import { expect, test } from "./support";
 
 test("an unknown address answers 404 with the not-found page", async ({ request, page }) => {
   const response = await request.get("/no-such-page", { maxRedirects: 0 });

@@ -1,8 +1,7 @@
 // The forms are plain HTML forms underneath: with JavaScript off every step is a POST that the
 // server answers with a redirect, and errors come back on the redirected page.
 
-import { expect, test } from "@playwright/test";
-import { enterCode, expectProfile, newPerson, requestCode, wrongCodeFor } from "./support";
+import { expect, test, enterCode, expectProfile, newPerson, requestCode, wrongCodeFor } from "./support";
 
 test.describe("with JavaScript disabled", () => {
   test.use({ javaScriptEnabled: false });

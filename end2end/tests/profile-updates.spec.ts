@@ -2,8 +2,7 @@
 // earlier is recent enough (under 10 minutes) that no step-up code is asked for: the code goes
 // straight to the new address.
 
-import { expect, test } from "@playwright/test";
-import { codeSentBy, enterCode, expectProfile, newPerson, signUp, uniqueEmail, uniquePhone } from "./support";
+import { expect, test, codeSentBy, enterCode, expectProfile, newPerson, signUp, uniqueEmail, uniquePhone } from "./support";
 
 test("a signed-in person changes their email; the code goes to the new address and the profile shows it verified", async ({
   page,

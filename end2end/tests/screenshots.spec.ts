@@ -2,9 +2,11 @@
 // Each is taken once the page is interactive and shows what the picture is for, so a broken page
 // fails this test instead of ending up in the README.
 
-import { expect, test, type Page } from "@playwright/test";
+import type { Page } from "@playwright/test";
 import * as path from "node:path";
 import {
+  expect,
+  test,
   EMULATOR_URL,
   enterCode,
   expectProfile,
@@ -59,6 +61,7 @@ test("screenshots of every page are written for the README", async ({ page }) =>
 
   await enterCode(page, wrongCodeFor(code));
   await expect(page.getByRole("alert")).toContainText("That code is not right");
+  await expect(page.getByLabel("Code", { exact: true })).toHaveValue(""); // the page has handled it
   await shoot(page, "verify-with-error");
 
   await enterCode(page, code);

@@ -1,7 +1,6 @@
 // Sessions: server-side, behind one opaque HttpOnly cookie; "sign out everywhere" ends them all.
 
-import { expect, test } from "@playwright/test";
-import { APP_URL, JWT_PATTERN, expectProfile, newPerson, signIn, signUp } from "./support";
+import { expect, test, APP_URL, JWT_PATTERN, expectProfile, newPerson, signIn, signUp } from "./support";
 
 test("signing out everywhere in one browser signs the same person out of another browser", async ({
   browser,

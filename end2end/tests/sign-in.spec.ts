@@ -1,8 +1,9 @@
 // The one-time-code journeys with JavaScript on: sign up, sign in, sign-up-or-in, a wrong code,
 // the `next` round trip, and the phone channels.
 
-import { expect, test } from "@playwright/test";
 import {
+  expect,
+  test,
   enterCode,
   expectProfile,
   LOGIN_ID_LABEL,

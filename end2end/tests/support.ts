@@ -5,7 +5,7 @@
 // notes the newest outbox id first and then long-polls for a message to that destination with a
 // higher id, so an older code can never be picked up by mistake.
 
-import { expect, type Page } from "@playwright/test";
+import { test as base, expect, type Page } from "@playwright/test";
 import { randomInt, randomBytes } from "node:crypto";
 
 export const APP_URL = process.env.BASE_URL ?? "http://127.0.0.1:3000";
@@ -40,6 +40,29 @@ export interface OutboxMessage {
 
 /** A JWT anywhere in a string (header `{"` base64url-encodes to `eyJ`). */
 export const JWT_PATTERN = /eyJ[\w-]+\.[\w-]+\.[\w-]+/;
+
+/**
+ * Playwright's `test`, plus a check after every test that the page threw no uncaught error and
+ * logged no console error (a panic in the wasm, a hydration mismatch). The browser's own "Failed
+ * to load resource" lines are left out: a server function that answers an error logs one.
+ */
+export const test = base.extend<{ browserErrors: string[] }>({
+  browserErrors: [
+    async ({ page }, use) => {
+      const errors: string[] = [];
+      page.on("pageerror", (error) => errors.push(`pageerror: ${error.message}`));
+      page.on("console", (message) => {
+        if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) {
+          errors.push(`console.error: ${message.text()}`);
+        }
+      });
+      await use(errors);
+      expect(errors, "errors in the browser").toEqual([]);
+    },
+    { auto: true },
+  ],
+});
+export { expect };
 
 // ---------------------------------------------------------------------------------------------
 // Fresh addresses: every test uses its own, so the emulator's per-recipient rate cap (5 a minute)

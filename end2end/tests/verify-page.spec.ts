@@ -1,8 +1,7 @@
 // The code page's two ways out of a code that did not arrive: "Send a new code" after its
 // cooldown, and "Use a different address".
 
-import { expect, test } from "@playwright/test";
-import { codeSentBy, enterCode, expectProfile, newPerson, open, requestCode } from "./support";
+import { expect, test, codeSentBy, enterCode, expectProfile, newPerson, open, requestCode } from "./support";
 
 // BUG (src/pages/verify.rs, CodeForm): in `view!`, `disabled=move || remaining.get() > 0 || ...`
 // is cut at the `>`: the attribute becomes `disabled=move || remaining.get()` and the rest,

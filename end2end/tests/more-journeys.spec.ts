@@ -1,0 +1,148 @@
+// Journeys around the edges: second contacts, addresses already taken, client-side navigation to
+// the gated profile, and the phone update by another channel.
+
+import {
+  expect,
+  test,
+  LOGIN_ID_LABEL,
+  codeSentBy,
+  enterCode,
+  expectProfile,
+  newPerson,
+  open,
+  requestCode,
+  signOut,
+  signUp,
+  uniqueEmail,
+  uniquePhone,
+} from "./support";
+
+test("a person signs up by text message with a second email, which the profile shows as not yet verified", async ({
+  page,
+}) => {
+  const person = newPerson("sms", "Hedy Lamarr");
+  const email = uniqueEmail("second");
+  await open(page, "/sign-up");
+  await page.getByText("Add a second contact (optional)").click();
+  await page.getByLabel("Email address", { exact: true }).fill(email);
+  const { code } = await requestCode(page, { ...person, path: "/sign-up", alreadyOpen: true });
+  await enterCode(page, code);
+  await expectProfile(page, "Hedy Lamarr");
+  await expect(page.getByTestId("phone")).toContainText(`${person.loginId} (verified)`);
+  await expect(page.getByTestId("email")).toContainText(`${email} (not verified)`);
+});
+
+test("signing up with an address that already has an account says so and links to sign in", async ({
+  page,
+}) => {
+  const person = newPerson("email");
+  await signUp(page, person);
+  await signOut(page);
+
+  await open(page, "/sign-up");
+  await page.getByLabel(LOGIN_ID_LABEL).fill(person.loginId);
+  await page.getByRole("button", { name: "Create account", exact: true }).click();
+  await expect(page.getByRole("alert")).toContainText("An account already exists for that address");
+  await expect(page.getByLabel(LOGIN_ID_LABEL)).toHaveAttribute("aria-invalid", "true");
+  await page.getByRole("link", { name: "Sign in to your account" }).click();
+  await expect(page).toHaveURL(/\/sign-in$/);
+});
+
+test("following the Profile link while signed out ends on the sign-in page", async ({ page }) => {
+  await open(page, "/");
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Profile" }).click();
+  await expect(page).toHaveURL(/\/sign-in\?next=(%2F|\/)profile$/);
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Sign in");
+});
+
+test("the code page with no code waiting says so and links to get one", async ({ page }) => {
+  await open(page, "/verify");
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("No code waiting");
+  await page.getByRole("link", { name: "Get a code" }).click();
+  await expect(page).toHaveURL(/\/sign-up-or-in$/);
+});
+
+test("changing the email to one that belongs to another account is refused", async ({ page }) => {
+  const other = newPerson("email");
+  await signUp(page, other);
+  await signOut(page);
+
+  await signUp(page, newPerson("email"));
+  await open(page, "/profile/email");
+  await page.getByLabel("New email address").fill(other.loginId);
+  await page.getByRole("button", { name: "Send a code", exact: true }).click();
+  await expect(page.getByRole("alert")).toContainText("That address already belongs to another account.");
+  await expect(page).toHaveURL(/\/profile\/email$/);
+});
+
+test("a new email can also become a login id, and the person can then sign in with it", async ({
+  page,
+}) => {
+  const person = newPerson("email", "Ada Lovelace");
+  await signUp(page, person);
+  await open(page, "/profile/email");
+  const newEmail = uniqueEmail("login");
+  await page.getByLabel("New email address").fill(newEmail);
+  await page.getByLabel("Also let me sign in with this address").check();
+  const { code } = await codeSentBy(newEmail, () =>
+    page.getByRole("button", { name: "Send a code", exact: true }).click(),
+  );
+  await enterCode(page, code);
+  await expectProfile(page, "Ada Lovelace");
+  await expect(page.locator("dt:text-is('Login ids') + dd li")).toContainText([newEmail]);
+
+  await signOut(page);
+  const message = await requestCode(page, { loginId: newEmail, path: "/sign-in" });
+  await enterCode(page, message.code);
+  await expectProfile(page, "Ada Lovelace");
+});
+
+test("a phone number can be changed with a code read out by a voice call", async ({ page }) => {
+  await signUp(page, newPerson("email", "Katherine Johnson"));
+  await open(page, "/profile/phone");
+  const phone = uniquePhone();
+  await page.getByLabel("Voice call", { exact: true }).check();
+  await page.getByLabel("New phone number").fill(phone);
+  const message = await codeSentBy(phone, () =>
+    page.getByRole("button", { name: "Send a code", exact: true }).click(),
+  );
+  expect(message.channel).toBe("voice");
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Confirm your new phone number");
+  await enterCode(page, message.code);
+  await expectProfile(page, "Katherine Johnson");
+  await expect(page.getByTestId("phone")).toContainText(`${phone} (verified)`);
+});
+
+test.describe("with JavaScript disabled", () => {
+  test.use({ javaScriptEnabled: false });
+
+  test("signing in with an unknown address shows the message and the sign-up link after the redirect", async ({
+    page,
+  }) => {
+    await page.goto("/sign-in");
+    await page.getByLabel(LOGIN_ID_LABEL).fill(newPerson("email").loginId);
+    await page.getByRole("button", { name: "Send me a code", exact: true }).click();
+    await expect(page).toHaveURL(/\/sign-in(\?.*)?$/);
+    await expect(page.getByRole("alert")).toContainText("We couldn't find an account for that address");
+    await expect(page.getByRole("link", { name: "Create an account instead" })).toBeVisible();
+  });
+
+  test("a person signs up by text message, changes their email and signs out, all without JavaScript", async ({
+    page,
+  }) => {
+    const person = newPerson("sms", "Grace Hopper");
+    await signUp(page, person, { hydrated: false });
+    await page.goto("/profile/email");
+    const newEmail = uniqueEmail("nojs");
+    await page.getByLabel("New email address").fill(newEmail);
+    const { code } = await codeSentBy(newEmail, () =>
+      page.getByRole("button", { name: "Send a code", exact: true }).click(),
+    );
+    await expect(page).toHaveURL(/\/verify$/);
+    await enterCode(page, code);
+    await expectProfile(page, "Grace Hopper");
+    await expect(page.getByTestId("email")).toContainText(`${newEmail} (verified)`);
+    await page.getByRole("button", { name: "Sign out everywhere", exact: true }).click();
+    await expect(page).toHaveURL(/\/sign-in$/);
+  });
+});
