@@ -127,6 +127,16 @@ test.describe("with JavaScript disabled", () => {
     await expect(page.getByRole("link", { name: "Create an account instead" })).toBeVisible();
   });
 
+  test("Use a different address works as a plain form and goes back to the form the code came from", async ({
+    page,
+  }) => {
+    await requestCode(page, { loginId: newPerson("email").loginId, path: "/sign-up", hydrated: false });
+    await page.getByRole("button", { name: "Use a different address", exact: true }).click();
+    await expect(page).toHaveURL(/\/sign-up$/);
+    await page.goto("/verify");
+    await expect(page.getByRole("heading", { level: 1 })).toHaveText("No code waiting");
+  });
+
   test("a person signs up by text message, changes their email and signs out, all without JavaScript", async ({
     page,
   }) => {
