@@ -815,29 +815,64 @@ async fn update_email_sends_a_code_to_the_new_address_and_marks_it_verified() {
 }
 
 #[tokio::test]
-async fn update_phone_by_sms_marks_the_new_number_verified() {
+async fn update_phone_by_sms_voice_or_whatsapp_marks_the_new_number_verified() {
     let app = spawn_app().await;
     let browser = app
         .signed_up("email", &unique_email("phone"), "Caller")
         .await;
-    let phone = unique_phone();
-    let asked = browser
+    for method in ["sms", "voice", "whatsapp"] {
+        let phone = unique_phone();
+        let asked = browser
+            .submit(
+                "/profile/phone",
+                "/api/profile/phone",
+                &[("method", method), ("phone", &phone)],
+            )
+            .await;
+        assert_eq!(
+            asked.location.as_deref(),
+            Some("/verify"),
+            "{method}: {}",
+            asked.body
+        );
+        let message = app
+            .outbox(&phone)
+            .await
+            .first()
+            .cloned()
+            .expect("a message");
+        assert_eq!(message["channel"], method);
+        assert_eq!(message["purpose"], "update-phone");
+        let code = message["code"].as_str().expect("code");
+        browser
+            .submit("/verify", "/api/otp/verify", &[("code", code)])
+            .await;
+        let profile = browser.get("/profile").await;
+        assert!(
+            profile.body.contains(&format!("{phone} (verified)")),
+            "{method}: {}",
+            profile.body
+        );
+    }
+}
+
+#[tokio::test]
+async fn update_phone_refuses_email_as_the_channel() {
+    let app = spawn_app().await;
+    let browser = app.signed_up("email", &unique_email("chan"), "Chan").await;
+    let refused = browser
         .submit(
             "/profile/phone",
             "/api/profile/phone",
-            &[("method", "sms"), ("phone", &phone)],
+            &[("method", "email"), ("phone", &unique_phone())],
         )
         .await;
-    assert_eq!(asked.location.as_deref(), Some("/verify"), "{}", asked.body);
-    let code = app.code_for(&phone).await;
-    browser
-        .submit("/verify", "/api/otp/verify", &[("code", &code)])
-        .await;
-    let profile = browser.get("/profile").await;
+    let page = browser.follow(&refused).await;
     assert!(
-        profile.body.contains(&format!("{phone} (verified)")),
+        page.body
+            .contains("Choose text message, voice call or WhatsApp"),
         "{}",
-        profile.body
+        page.body
     );
 }
 
