@@ -124,3 +124,30 @@ test("a keyboard-only person reaches the field with Tab, types, and submits with
   await expectProfile(page);
   await expect(page.getByTestId("email")).toContainText(`${loginId} (verified)`);
 });
+
+test("every page has its own title, and a skip link to the main content", async ({ page }) => {
+  const titles: Record<string, string> = {
+    "/": "Passwordless sign-in with one-time codes · Descope OTP",
+    "/sign-up-or-in": "Sign up or sign in · Descope OTP",
+    "/sign-up": "Sign up · Descope OTP",
+    "/sign-in": "Sign in · Descope OTP",
+    "/verify": "Enter your code · Descope OTP",
+    "/no-such-page": "Page not found · Descope OTP",
+  };
+  for (const [path, title] of Object.entries(titles)) {
+    await open(page, path);
+    await expect(page, path).toHaveTitle(title);
+  }
+  await page.keyboard.press("Tab");
+  const skip = page.getByRole("link", { name: "Skip to content" });
+  await expect(skip).toBeFocused();
+  await expect(skip).toHaveAttribute("href", "#main");
+  await expect(page.locator("main#main")).toHaveCount(1);
+
+  await signUp(page, newPerson("email"));
+  await expect(page).toHaveTitle("Your profile · Descope OTP");
+  await open(page, "/profile/email");
+  await expect(page).toHaveTitle("Change your email · Descope OTP");
+  await open(page, "/profile/phone");
+  await expect(page).toHaveTitle("Change your phone number · Descope OTP");
+});
