@@ -79,6 +79,8 @@ impl TestApp {
             http: reqwest::Client::builder()
                 .cookie_store(true)
                 .redirect(reqwest::redirect::Policy::none())
+                // A stuck request fails its test with a message instead of hanging the run.
+                .timeout(Duration::from_secs(30))
                 .build()
                 .expect("client"),
         }
@@ -1256,4 +1258,32 @@ async fn benchmark_the_gate_and_the_jwks_cache() {
         cached < uncached,
         "the JWKS cache must make validation cheaper"
     );
+}
+
+#[tokio::test]
+async fn a_failed_server_function_answers_with_the_status_of_its_error() {
+    let app = spawn_app().await;
+    let browser = app.browser();
+    let call = |path: &'static str, form: Vec<(&'static str, String)>| {
+        let request = browser
+            .http
+            .post(format!("{}{path}", browser.app_base))
+            .header(ACCEPT, "application/json")
+            .form(&form);
+        async move { request.send().await.expect("answers") }
+    };
+    let unknown = call(
+        "/api/otp/sign-in",
+        vec![
+            ("method", "email".into()),
+            ("login_id", unique_email("nobody")),
+        ],
+    )
+    .await;
+    assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
+    let body: Value = unknown.json().await.expect("JSON error");
+    assert_eq!(body, serde_json::json!("UnknownUser"));
+
+    let not_signed_in = call("/api/profile", vec![]).await;
+    assert_eq!(not_signed_in.status(), StatusCode::UNAUTHORIZED);
 }

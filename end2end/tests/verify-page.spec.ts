@@ -3,13 +3,7 @@
 
 import { expect, test, codeSentBy, enterCode, expectProfile, newPerson, open, requestCode } from "./support";
 
-// BUG (src/pages/verify.rs, CodeForm): in `view!`, `disabled=move || remaining.get() > 0 || ...`
-// is cut at the `>`: the attribute becomes `disabled=move || remaining.get()` and the rest,
-// "0 || resend.pending().get() >", is rendered as text inside the button. So the button's name
-// is "0 || resend.pending().get() >Send a new code" and it carries `disabled="<seconds>"`, which
-// stays present (disabled) even at 0 seconds: a new code can never be requested. Needs braces:
-// `disabled=move || { remaining.get() > 0 || resend.pending().get() }`.
-test.fixme(
+test(
   "after the cooldown, Send a new code is enabled and sends a new code that works",
   async ({ page }) => {
     const { loginId } = newPerson("email");

@@ -100,11 +100,12 @@ fn CodeForm(
         Flow::UpdatePhone => "Confirm your new phone number",
         _ => "Enter your code",
     };
-    let channel = match view.method {
-        DeliveryMethod::Email => "emailed",
-        DeliveryMethod::Sms => "texted",
-        DeliveryMethod::Voice => "will read out by phone",
-        DeliveryMethod::Whatsapp => "sent on WhatsApp",
+    // How the code travelled, around the masked destination.
+    let (before, after) = match view.method {
+        DeliveryMethod::Email => ("We emailed a code to ", "."),
+        DeliveryMethod::Sms => ("We texted a code to ", "."),
+        DeliveryMethod::Voice => ("We're calling ", " to read out a code."),
+        DeliveryMethod::Whatsapp => ("We sent a code on WhatsApp to ", "."),
     };
     let step_up_note = view.then.as_ref().map(|what| {
         view! {
@@ -120,7 +121,7 @@ fn CodeForm(
         <h1>{heading}</h1>
         {step_up_note}
         <p>
-            "We " {channel} " a code to " <strong class="masked">{view.masked.clone()}</strong> "."
+            {before} <strong class="masked">{view.masked.clone()}</strong> {after}
         </p>
         <ActionForm action=verify>
             <ErrorBanner error=error/>
@@ -149,7 +150,7 @@ fn CodeForm(
                 <button
                     type="submit"
                     class="link-button"
-                    disabled=move || remaining.get() > 0 || resend.pending().get()
+                    disabled=move || { remaining.get() > 0 || resend.pending().get() }
                 >
                     "Send a new code"
                 </button>

@@ -4,6 +4,7 @@
 //! one function here, and return its result.
 
 pub mod auth;
+pub mod error_status;
 pub mod gate;
 pub mod profile;
 pub mod session;

@@ -23,6 +23,7 @@ use crate::app::{App, shell};
 use crate::clock::Clock;
 use crate::descope::{DescopeClient, DescopeConfig};
 use crate::emulator::{DbLocation, Emulator, EmulatorConfig};
+use crate::server::error_status::set_error_status;
 use crate::server::gate::protect_pages;
 use crate::server::settings::{DescopeTarget, Settings};
 use crate::server::state::AppState;
@@ -131,6 +132,7 @@ impl Application {
             })
             .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
             .layer(from_fn_with_state(state.clone(), protect_pages))
+            .layer(axum::middleware::from_fn(set_error_status))
             .layer(session_layer)
             .layer(TraceLayer::new_for_http())
             .with_state(state.clone());
