@@ -195,6 +195,7 @@ impl Delivery<'_> {
         auth.codes.issue(Pending {
             login_id: self.login_id.clone(),
             alias: self.alias,
+            destination: self.destination.clone(),
             method: self.method,
             code: code.clone(),
             expires_at: now.saturating_add(super::secs(state.config.code_ttl)),
@@ -216,6 +217,51 @@ impl Delivery<'_> {
     }
 }
 
+/// The address a sign-up's code goes to: the channel's address in the user details when given
+/// (the login id may then be a username), else the login id itself, which must then fit the
+/// channel. Descope's SDK docs: the delivery information comes "either in the optional details
+/// parameter or as the loginId itself".
+fn sign_up_destination(method: Method, login_id: &str, user: &UserFields) -> ApiResult<String> {
+    let detail = if method.is_phone() {
+        &user.phone
+    } else {
+        &user.email
+    };
+    match detail.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
+        Some(address) => {
+            let field = if method.is_phone() {
+                "user.phone"
+            } else {
+                "user.email"
+            };
+            method.check_address(field, address)?;
+            Ok(address.to_string())
+        }
+        None => {
+            method.check_address("loginId", login_id)?;
+            Ok(login_id.to_string())
+        }
+    }
+}
+
+/// The address an existing user's code goes to: the login id picks the user, the method picks
+/// the user's address for that channel (which an update may have changed).
+fn existing_user_destination(method: Method, login_id: &str, user: &User) -> ApiResult<String> {
+    let address = if method.is_phone() {
+        &user.phone
+    } else {
+        &user.email
+    };
+    match address {
+        Some(address) if !address.is_empty() => Ok(address.clone()),
+        // No address on record for this channel: the login id itself, if it fits.
+        _ => {
+            method.check_address("loginId", login_id)?;
+            Ok(login_id.to_string())
+        }
+    }
+}
+
 fn masked(method: Method, address: &str) -> Response {
     axum::Json(json!({ method.masked_field(): method.mask(address) })).into_response()
 }
@@ -229,10 +275,10 @@ pub async fn sign_up(
     auth_header::require_project(&headers, &state.config.project_id)?;
     let method = method_from_path(&method)?;
     let login_id = required_login_id(body.login_id)?;
-    method.check_address("loginId", &login_id)?;
     let options = body.login_options.unwrap_or_default();
     let custom_claims = options.custom_claims()?;
     let user = body.user.unwrap_or_default();
+    let destination = sign_up_destination(method, &login_id, &user)?;
 
     let mut auth = state.auth.lock().await;
     if state.store.user_by_login_id(&login_id).await?.is_some() {
@@ -247,7 +293,7 @@ pub async fn sign_up(
         purpose: Purpose::SignUp,
         login_id: login_id.clone(),
         alias: None,
-        destination: login_id.clone(),
+        destination: destination.clone(),
         template_options: options.template_options,
         completion: Completion::SignIn {
             profile: Profile {
@@ -267,7 +313,7 @@ pub async fn sign_up(
         state: &state,
     }
     .run(&mut auth)?;
-    Ok(masked(method, &login_id))
+    Ok(masked(method, &destination))
 }
 
 pub async fn sign_in(
@@ -279,18 +325,18 @@ pub async fn sign_in(
     let bearer = auth_header::require_project(&headers, &state.config.project_id)?;
     let method = method_from_path(&method)?;
     let login_id = required_login_id(body.login_id)?;
-    method.check_address("loginId", &login_id)?;
     let options = body.login_options.unwrap_or_default();
     let custom_claims = options.custom_claims()?;
     let stepup = options.stepup.unwrap_or(false);
     let mfa = options.mfa.unwrap_or(false);
 
     let mut auth = state.auth.lock().await;
-    let user = state
-        .store
-        .user_by_login_id(&login_id)
-        .await?
-        .ok_or_else(user_not_found)?;
+    let Some(user) = state.store.user_by_login_id(&login_id).await? else {
+        // A login id that could never be sent to by this channel says so before "not found".
+        method.check_address("loginId", &login_id)?;
+        return Err(user_not_found());
+    };
+    let destination = existing_user_destination(method, &login_id, &user)?;
     let prior_claims = if stepup || mfa {
         Some(prior_session(&state, &bearer, &user).await?)
     } else {
@@ -301,7 +347,7 @@ pub async fn sign_in(
         purpose: Purpose::SignIn,
         login_id: login_id.clone(),
         alias: None,
-        destination: login_id.clone(),
+        destination: destination.clone(),
         template_options: options.template_options,
         completion: Completion::SignIn {
             profile: Profile::default(),
@@ -316,7 +362,7 @@ pub async fn sign_in(
         state: &state,
     }
     .run(&mut auth)?;
-    Ok(masked(method, &login_id))
+    Ok(masked(method, &destination))
 }
 
 /// Step-up and MFA extend a live session: its refresh JWT must be in the bearer and belong to
@@ -356,18 +402,21 @@ pub async fn sign_up_or_in(
     auth_header::require_project(&headers, &state.config.project_id)?;
     let method = method_from_path(&method)?;
     let login_id = required_login_id(body.login_id)?;
-    method.check_address("loginId", &login_id)?;
     let options = body.login_options.unwrap_or_default();
     let custom_claims = options.custom_claims()?;
     let user = body.user.unwrap_or_default();
 
     let mut auth = state.auth.lock().await;
+    let destination = match state.store.user_by_login_id(&login_id).await? {
+        Some(existing) => existing_user_destination(method, &login_id, &existing)?,
+        None => sign_up_destination(method, &login_id, &user)?,
+    };
     Delivery {
         method,
         purpose: Purpose::SignUpOrIn,
         login_id: login_id.clone(),
         alias: None,
-        destination: login_id.clone(),
+        destination: destination.clone(),
         template_options: options.template_options,
         completion: Completion::SignIn {
             profile: Profile {
@@ -387,7 +436,7 @@ pub async fn sign_up_or_in(
         state: &state,
     }
     .run(&mut auth)?;
-    Ok(masked(method, &login_id))
+    Ok(masked(method, &destination))
 }
 
 pub async fn update_email(
@@ -542,7 +591,16 @@ async fn complete(state: &AppState, pending: &Pending) -> ApiResult<(User, bool)
                     let first_seen = !user.has_signed_in;
                     (user, first_seen)
                 }
-                None => (new_user(&pending.login_id, method, profile, now), true),
+                None => (
+                    new_user(
+                        &pending.login_id,
+                        &pending.destination,
+                        method,
+                        profile,
+                        now,
+                    ),
+                    true,
+                ),
             }
         }
         Completion::Update {
@@ -570,7 +628,7 @@ async fn complete(state: &AppState, pending: &Pending) -> ApiResult<(User, bool)
         }
     };
     // A verified code proves the address it went to.
-    let address = pending.alias.as_deref().unwrap_or(&pending.login_id);
+    let address = pending.destination.as_str();
     if method.is_phone() {
         if user.phone.is_none() {
             user.phone = Some(address.to_string());
@@ -591,7 +649,13 @@ async fn complete(state: &AppState, pending: &Pending) -> ApiResult<(User, bool)
     Ok((user, first_seen))
 }
 
-fn new_user(login_id: &str, method: Method, profile: &Profile, now: i64) -> User {
+fn new_user(
+    login_id: &str,
+    destination: &str,
+    method: Method,
+    profile: &Profile,
+    now: i64,
+) -> User {
     let non_empty = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
     let mut user = User {
         user_id: new_user_id(),
@@ -605,10 +669,11 @@ fn new_user(login_id: &str, method: Method, profile: &Profile, now: i64) -> User
         created_time: now,
         ..User::default()
     };
+    // The channel's address is where the code went: the login id unless the details named one.
     if method.is_phone() {
-        user.phone = Some(login_id.to_string());
+        user.phone = Some(destination.to_string());
     } else {
-        user.email = Some(login_id.to_string());
+        user.email = Some(destination.to_string());
     }
     user
 }

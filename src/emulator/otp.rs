@@ -218,6 +218,8 @@ pub struct Pending {
     pub login_id: String,
     /// Another id verify accepts: the new address of an update (spec 3.1, "Completing an update").
     pub alias: Option<String>,
+    /// Where the code went; verifying it proves this address.
+    pub destination: String,
     pub method: Method,
     pub code: String,
     pub expires_at: i64,
@@ -340,6 +342,7 @@ mod tests {
         Pending {
             login_id: login_id.into(),
             alias: None,
+            destination: String::new(),
             method: Method::Email,
             code: code.into(),
             expires_at,

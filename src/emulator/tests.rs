@@ -1075,3 +1075,63 @@ async fn dropping_a_running_emulator_stops_it_without_panicking() {
     .await;
     assert!(stopped.is_ok(), "server still answering after drop");
 }
+
+// ---- where a code goes ---------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_username_sign_up_delivers_to_the_address_in_the_user_details() {
+    let h = Harness::start().await;
+    let reply = h
+        .post(
+            "/v1/auth/otp/signup/email",
+            &h.pid(),
+            json!({"loginId": "ada-l", "user": {"email": "ada@example.com", "name": "Ada"}}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.body, json!({"maskedEmail": "a***@example.com"}));
+    let code = h.code_for("ada@example.com");
+    let verified = h.verify("email", "ada-l", &code).await;
+    assert_eq!(verified.body["user"]["loginIds"], json!(["ada-l"]));
+    assert_eq!(
+        verified.body["user"]["verifiedEmail"], true,
+        "{}",
+        verified.body
+    );
+
+    // Without an address in the details, a username cannot receive anything.
+    let refused = h
+        .post(
+            "/v1/auth/otp/signup/email",
+            &h.pid(),
+            json!({"loginId": "bob-l"}),
+        )
+        .await;
+    assert_error(&refused, StatusCode::BAD_REQUEST, "E011004");
+}
+
+#[tokio::test]
+async fn sign_in_sends_to_the_users_current_address_for_the_channel() {
+    let h = Harness::start().await;
+    let body = h.sign_in("email", "before@example.com").await;
+    let bearer = h.with_refresh(&jwt(&body, "refreshJwt"));
+    h.post(
+        "/v1/auth/otp/update/email",
+        &bearer,
+        json!({"loginId": "before@example.com", "email": "after@example.com"}),
+    )
+    .await;
+    let code = h.code_for("after@example.com");
+    let verified = h.verify("email", "before@example.com", &code).await;
+    assert_eq!(verified.status, StatusCode::OK, "{}", verified.body);
+
+    // The login id is unchanged, but the code now goes to the new email.
+    let sent = h.start_code("signin", "email", "before@example.com").await;
+    assert_eq!(sent.body, json!({"maskedEmail": "a***@example.com"}));
+    let message = h
+        .emu
+        .latest_message("after@example.com")
+        .expect("sent to the new email");
+    assert_eq!(message.purpose, "signin");
+    assert_eq!(message.login_id, "before@example.com");
+}
