@@ -1,0 +1,55 @@
+// Updating a signed-in user's email or phone through OTP, through the Node SDK.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { sdk, outbox, ok, signUp, newEmail, newPhone, assertMasked } from '../lib/harness.mjs';
+
+test('update email then verify makes the new email the verified email', async () => {
+  const account = await signUp('email', 'upd-email');
+  const newAddress = newEmail('upd-email-new');
+
+  const masked = ok(await sdk.otp.update.email(account.loginId, newAddress, account.data.refreshJwt), 'update.email');
+  assertMasked(masked.maskedEmail, newAddress);
+  const message = await outbox.wait(newAddress);
+  assert.equal(message.channel, 'email');
+
+  const data = ok(await sdk.otp.verify.email(account.loginId, message.code), 'verify.email');
+  assert.equal(data.user.userId, account.userId);
+
+  const me = ok(await sdk.me(data.refreshJwt), 'me');
+  assert.equal(me.email, newAddress);
+  assert.equal(me.verifiedEmail, true);
+  assert.ok(me.loginIds.includes(account.loginId));
+});
+
+for (const [userMethod, updateMethod] of [['sms', 'sms'], ['email', 'voice']]) {
+  test(`update phone over ${updateMethod} (for a ${userMethod} user) then verify makes it the verified phone`, async () => {
+    const account = await signUp(userMethod, `upd-phone-${updateMethod}`);
+    const newNumber = newPhone();
+
+    const masked = ok(
+      await sdk.otp.update.phone[updateMethod](account.loginId, newNumber, account.data.refreshJwt),
+      `update.phone.${updateMethod}`,
+    );
+    assertMasked(masked.maskedPhone, newNumber);
+    const message = await outbox.wait(newNumber);
+    assert.equal(message.channel, updateMethod);
+
+    const data = ok(await sdk.otp.verify[updateMethod](account.loginId, message.code), `verify.${updateMethod}`);
+    assert.equal(data.user.userId, account.userId);
+
+    const me = ok(await sdk.me(data.refreshJwt), 'me');
+    assert.equal(me.phone, newNumber);
+    assert.equal(me.verifiedPhone, true);
+  });
+}
+
+test('update email with a revoked refresh token is refused', async () => {
+  const account = await signUp('email', 'upd-revoked');
+  ok(await sdk.logout(account.data.refreshJwt), 'logout');
+  const newAddress = newEmail('upd-revoked-new');
+  const refused = await sdk.otp.update.email(account.loginId, newAddress, account.data.refreshJwt);
+  assert.equal(refused.ok, false);
+  assert.equal(refused.code, 401);
+  assert.ok(refused.error?.errorCode);
+  assert.deepEqual(await outbox.messages({ destination: newAddress }), []);
+});

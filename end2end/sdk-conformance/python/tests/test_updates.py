@@ -1,0 +1,57 @@
+"""Updating a signed-in user's email or phone through OTP, through the Python SDK."""
+
+from __future__ import annotations
+
+import pytest
+from descope import AuthException, DeliveryMethod
+
+from conftest import METHODS, assert_masked, error_code, new_email, new_phone
+
+
+def test_update_email_then_verify_makes_the_new_email_the_verified_email(client, outbox, sign_up):
+    user = sign_up("email", tag="upd-email")
+    new_address = new_email("upd-email-new")
+
+    masked = client.otp.update_user_email(user.login_id, new_address, user.refresh_jwt)
+    assert_masked(masked, new_address)
+    message = outbox.wait(new_address)
+    assert message["channel"] == "email"
+
+    auth = client.otp.verify_code(DeliveryMethod.EMAIL, user.login_id, message["code"])
+    assert auth["userId"] == user.user_id
+
+    me = client.me(auth["refreshSessionToken"]["jwt"])
+    assert me["email"] == new_address
+    assert me["verifiedEmail"] is True
+    assert user.login_id in me["loginIds"]  # addToLoginIDs was false: the login id is unchanged
+
+
+@pytest.mark.parametrize("user_method,update_method", [("sms", "sms"), ("email", "whatsapp")])
+def test_update_phone_then_verify_makes_the_new_phone_the_verified_phone(
+    user_method, update_method, client, outbox, sign_up
+):
+    user = sign_up(user_method, tag=f"upd-phone-{update_method}")
+    new_number = new_phone()
+
+    masked = client.otp.update_user_phone(METHODS[update_method], user.login_id, new_number, user.refresh_jwt)
+    assert_masked(masked, new_number)
+    message = outbox.wait(new_number)
+    assert message["channel"] == update_method
+
+    auth = client.otp.verify_code(METHODS[update_method], user.login_id, message["code"])
+    assert auth["userId"] == user.user_id
+
+    me = client.me(auth["refreshSessionToken"]["jwt"])
+    assert me["phone"] == new_number
+    assert me["verifiedPhone"] is True
+
+
+def test_update_email_with_a_revoked_refresh_token_is_refused(client, outbox, sign_up):
+    user = sign_up("email", tag="upd-revoked")
+    client.logout(user.refresh_jwt)
+    new_address = new_email("upd-revoked-new")
+    with pytest.raises(AuthException) as raised:
+        client.otp.update_user_email(user.login_id, new_address, user.refresh_jwt)
+    assert raised.value.status_code == 401
+    assert error_code(raised.value)
+    assert outbox.messages(destination=new_address) == []
