@@ -1,1 +1,128 @@
-fn main() {}
+//! `descope-emulator`: the Descope-compatible local service as a standalone process.
+//!
+//! Every flag can also come from an environment variable (`DESCOPE_EMULATOR_*`). When ready it
+//! prints one line to stdout:
+//! `descope-emulator ready: base_url=http://127.0.0.1:4100 project_id=P2... outbox=http://127.0.0.1:4100/outbox`
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use descope_otp::clock::Clock;
+use descope_otp::emulator::{
+    DEFAULT_MANAGEMENT_KEY, DEFAULT_PROJECT_ID, DbLocation, Emulator, EmulatorConfig,
+};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "descope-emulator",
+    about = "A Descope-compatible local service for OTP sign-in: codes go to an outbox page, not to inboxes"
+)]
+struct Args {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "DESCOPE_EMULATOR_ADDR", default_value = "127.0.0.1:4100")]
+    addr: SocketAddr,
+    /// Project id the emulator answers to.
+    #[arg(long, env = "DESCOPE_EMULATOR_PROJECT_ID", default_value = DEFAULT_PROJECT_ID)]
+    project_id: String,
+    /// Management key for the test-user API (`Bearer <projectId>:<key>`).
+    #[arg(long, env = "DESCOPE_EMULATOR_MANAGEMENT_KEY", default_value = DEFAULT_MANAGEMENT_KEY)]
+    management_key: String,
+    /// SQLite file for users, refresh tokens and the signing key. Omit for in-memory.
+    #[arg(long, env = "DESCOPE_EMULATOR_DB")]
+    db: Option<PathBuf>,
+    /// Seconds a one-time code stays valid.
+    #[arg(long, env = "DESCOPE_EMULATOR_CODE_TTL_SECS", default_value_t = 300)]
+    code_ttl_secs: u64,
+    /// Wrong attempts per code before it is burned.
+    #[arg(long, env = "DESCOPE_EMULATOR_MAX_ATTEMPTS", default_value_t = 5)]
+    max_attempts: u32,
+    /// Session JWT lifetime in seconds.
+    #[arg(long, env = "DESCOPE_EMULATOR_SESSION_TTL_SECS", default_value_t = 600)]
+    session_ttl_secs: u64,
+    /// Refresh JWT lifetime in seconds (default 30 days).
+    #[arg(
+        long,
+        env = "DESCOPE_EMULATOR_REFRESH_TTL_SECS",
+        default_value_t = 2_592_000
+    )]
+    refresh_ttl_secs: u64,
+    /// Messages per recipient per rate-limit window.
+    #[arg(long, env = "DESCOPE_EMULATOR_RATE_LIMIT_MAX", default_value_t = 5)]
+    rate_limit_max: u32,
+    /// Length of the rate-limit window in seconds.
+    #[arg(
+        long,
+        env = "DESCOPE_EMULATOR_RATE_LIMIT_WINDOW_SECS",
+        default_value_t = 60
+    )]
+    rate_limit_window_secs: u64,
+    /// Enable `POST /emulator/clock/advance {"seconds": N}` (for tests of expiry over HTTP).
+    #[arg(long, env = "DESCOPE_EMULATOR_ALLOW_TIME_TRAVEL")]
+    allow_time_travel: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let config = EmulatorConfig {
+        project_id: args.project_id,
+        management_key: args.management_key,
+        code_ttl: Duration::from_secs(args.code_ttl_secs),
+        max_attempts: args.max_attempts,
+        session_ttl: Duration::from_secs(args.session_ttl_secs),
+        refresh_ttl: Duration::from_secs(args.refresh_ttl_secs),
+        rate_limit_max: args.rate_limit_max,
+        rate_limit_window: Duration::from_secs(args.rate_limit_window_secs),
+        db: args.db.map_or(DbLocation::Memory, DbLocation::File),
+        allow_time_travel: args.allow_time_travel,
+        ..EmulatorConfig::default()
+    };
+    let emulator = Emulator::start(config, args.addr, Clock::system()).await?;
+    println!(
+        "descope-emulator ready: base_url={} project_id={} outbox={}",
+        emulator.base_url(),
+        emulator.project_id(),
+        emulator.outbox_url()
+    );
+    stop_signal().await;
+    tracing::info!("descope emulator stopping");
+    emulator.shutdown().await;
+    Ok(())
+}
+
+/// Ctrl-C, or SIGTERM on Unix.
+async fn stop_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(err) => {
+                tracing::warn!(%err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,223 @@
+//! The slice of Descope's management API that tests need: test users and their OTP codes.
+//!
+//! Paths and bodies are the ones the official SDKs call, confirmed in
+//! `descope/python-sdk: descope/management/common.py` (`MgmtV1`) and `user.py`
+//! (`create_test_user`, `generate_otp_for_test_user`, `delete_all_test_users`), and
+//! `descope/node-sdk: lib/management/paths.ts` (`createTestUser`, `generateOTPForTest`,
+//! `deleteAllTestUsers`):
+//! - `POST /v1/mgmt/user/create/test` (and `/v1/mgmt/user/create`) → `{"user": {...}}`
+//! - `POST /v1/mgmt/tests/generate/otp` `{loginId, deliveryMethod, loginOptions}` → `{code, loginId}`
+//! - `DELETE /v1/mgmt/user/test/delete/all` (older Python used POST; both accepted) → `{}`
+//! - `GET /v1/mgmt/user?loginId=` → `{"user": {...}}`
+//! - `GET /v1/mgmt/license` → `{"rateLimitTier": "free"}` (called by SDKs at start-up)
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth_header;
+use super::error::{ApiError, ApiResult, codes};
+use super::handlers::{Delivery, JsonBody, custom_claims_from, new_user_id, required_login_id};
+use super::otp::{Completion, Method, Profile, Purpose, SessionRequest};
+use super::state::{AppState, SharedState};
+use super::store::User;
+
+/// Management calls carry `Bearer <projectId>:<managementKey>`.
+fn require_management_key(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
+    let bearer = auth_header::require_project(headers, &state.config.project_id)?;
+    if bearer.key.as_deref() != Some(state.config.management_key.as_str()) {
+        return Err(ApiError::unauthorized(
+            codes::INVALID_TOKEN,
+            "Invalid or missing management key: expected 'Bearer <projectId>:<managementKey>'",
+        ));
+    }
+    Ok(())
+}
+
+pub async fn license(State(state): State<SharedState>, headers: HeaderMap) -> ApiResult<Response> {
+    auth_header::require_project(&headers, &state.config.project_id)?;
+    Ok(axum::Json(json!({ "rateLimitTier": "free" })).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CreateUserBody {
+    login_id: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    name: Option<String>,
+    display_name: Option<String>,
+    given_name: Option<String>,
+    middle_name: Option<String>,
+    family_name: Option<String>,
+    verified_email: Option<bool>,
+    verified_phone: Option<bool>,
+    additional_login_ids: Option<Vec<String>>,
+}
+
+pub async fn create_test_user(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<CreateUserBody>,
+) -> ApiResult<Response> {
+    create(state, headers, body, true).await
+}
+
+pub async fn create_user(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<CreateUserBody>,
+) -> ApiResult<Response> {
+    create(state, headers, body, false).await
+}
+
+async fn create(
+    state: SharedState,
+    headers: HeaderMap,
+    body: CreateUserBody,
+    test: bool,
+) -> ApiResult<Response> {
+    require_management_key(&state, &headers)?;
+    let login_id = required_login_id(body.login_id)?;
+    let non_empty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+    let mut login_ids = vec![login_id];
+    for extra in body.additional_login_ids.unwrap_or_default() {
+        if !extra.trim().is_empty() && !login_ids.contains(&extra) {
+            login_ids.push(extra);
+        }
+    }
+    let _auth = state.auth.lock().await;
+    for id in &login_ids {
+        if state.store.user_by_login_id(id).await?.is_some() {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                codes::USER_ALREADY_EXISTS,
+                format!("User already exists: '{id}' is already a login id"),
+            ));
+        }
+    }
+    let user = User {
+        user_id: new_user_id(),
+        login_ids,
+        email: non_empty(body.email),
+        phone: non_empty(body.phone),
+        name: non_empty(body.name).or(non_empty(body.display_name)),
+        given_name: non_empty(body.given_name),
+        middle_name: non_empty(body.middle_name),
+        family_name: non_empty(body.family_name),
+        verified_email: body.verified_email.unwrap_or(false),
+        verified_phone: body.verified_phone.unwrap_or(false),
+        test,
+        has_signed_in: false,
+        created_time: state.now(),
+    };
+    state.store.save_user(&user).await?;
+    Ok(axum::Json(json!({ "user": user.to_json() })).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct GenerateOtpBody {
+    login_id: Option<String>,
+    delivery_method: Option<String>,
+    /// Python sends `LoginOptions.__dict__`, i.e. snake_case keys; Node sends camelCase.
+    login_options: Option<Value>,
+}
+
+pub async fn generate_otp_for_test_user(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<GenerateOtpBody>,
+) -> ApiResult<Response> {
+    require_management_key(&state, &headers)?;
+    let login_id = required_login_id(body.login_id)?;
+    let raw_method = body.delivery_method.unwrap_or_default();
+    let method = Method::parse(&raw_method).ok_or_else(|| {
+        ApiError::invalid_argument(format!(
+            "The deliveryMethod argument is invalid: '{raw_method}' (email, sms, voice, whatsapp)"
+        ))
+    })?;
+    let options = body.login_options.unwrap_or(Value::Null);
+    let claims_value = options
+        .get("customClaims")
+        .or_else(|| options.get("custom_claims"));
+    let custom_claims = custom_claims_from(claims_value)?;
+
+    let mut auth = state.auth.lock().await;
+    let user = state
+        .store
+        .user_by_login_id(&login_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                codes::MGMT_USER_NOT_FOUND,
+                format!("Test user '{login_id}' not found"),
+            )
+        })?;
+    if !user.test {
+        return Err(ApiError::invalid_argument(format!(
+            "'{login_id}' is not a test user; codes are only generated for test users"
+        )));
+    }
+    let code = Delivery {
+        method,
+        purpose: Purpose::Test,
+        login_id: login_id.clone(),
+        alias: None,
+        destination: login_id.clone(),
+        template_options: None,
+        completion: Completion::SignIn {
+            profile: Profile::default(),
+        },
+        session: SessionRequest {
+            custom_claims,
+            ..SessionRequest::default()
+        },
+        rate_limited: false,
+        state: &state,
+    }
+    .run(&mut auth)?;
+    Ok(axum::Json(json!({ "code": code, "loginId": login_id })).into_response())
+}
+
+pub async fn delete_all_test_users(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    require_management_key(&state, &headers)?;
+    let _auth = state.auth.lock().await;
+    let deleted = state.store.delete_test_users(state.now()).await?;
+    tracing::info!(deleted, "emulator deleted all test users");
+    Ok(axum::Json(json!({})).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct LoadQuery {
+    login_id: Option<String>,
+    user_id: Option<String>,
+}
+
+pub async fn load_user(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Query(q): Query<LoadQuery>,
+) -> ApiResult<Response> {
+    require_management_key(&state, &headers)?;
+    let user = match (q.login_id, q.user_id) {
+        (Some(l), _) if !l.is_empty() => state.store.user_by_login_id(&l).await?,
+        (_, Some(u)) if !u.is_empty() => state.store.user_by_id(&u).await?,
+        _ => return Err(ApiError::invalid_argument("Pass loginId or userId")),
+    };
+    let user = user.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            codes::MGMT_USER_NOT_FOUND,
+            "User not found",
+        )
+    })?;
+    Ok(axum::Json(json!({ "user": user.to_json() })).into_response())
+}

@@ -1,0 +1,200 @@
+//! The route table, plus the request fix-ups that must run before routing.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use serde::Deserialize;
+use serde_json::json;
+use tower::Layer;
+use tower::util::MapRequestLayer;
+
+use super::error::{ApiError, ApiResult, codes};
+use super::handlers::{self, JsonBody};
+use super::mgmt;
+use super::outbox;
+use super::state::SharedState;
+
+/// The emulator as a service: the router wrapped so that `//v1/auth/...` (a base URL with a
+/// trailing slash, as Go and older Python build it) routes like `/v1/auth/...`. The fold must
+/// wrap the router, since layers added with `Router::layer` run after routing.
+pub fn service(state: SharedState) -> tower::util::MapRequest<Router, fn(Request) -> Request> {
+    MapRequestLayer::new(fold_slashes as fn(Request) -> Request).layer(router(state))
+}
+
+pub fn router(state: SharedState) -> Router {
+    Router::new()
+        // OTP
+        .route("/v1/auth/otp/signup/{method}", post(handlers::sign_up))
+        .route("/v1/auth/otp/signin/{method}", post(handlers::sign_in))
+        .route(
+            "/v1/auth/otp/signup-in/{method}",
+            post(handlers::sign_up_or_in),
+        )
+        .route("/v1/auth/otp/verify/{method}", post(handlers::verify))
+        .route("/v1/auth/otp/update/email", post(handlers::update_email))
+        .route(
+            "/v1/auth/otp/update/phone/{method}",
+            post(handlers::update_phone),
+        )
+        // Sessions
+        .route("/v1/auth/refresh", post(handlers::refresh))
+        .route("/v1/auth/logout", post(handlers::logout))
+        .route("/v1/auth/logoutall", post(handlers::logout_all))
+        .route("/v1/auth/me", get(handlers::me))
+        .route("/v1/auth/me/history", get(handlers::me_history))
+        .route("/v1/auth/me/tenants", post(handlers::me_tenants))
+        .route("/v2/keys/{project_id}", get(handlers::keys_v2))
+        .route("/v1/keys/{project_id}", get(handlers::keys_v1))
+        // Management
+        .route("/v1/mgmt/license", get(mgmt::license))
+        .route("/v1/mgmt/user", get(mgmt::load_user))
+        .route("/v1/mgmt/user/create", post(mgmt::create_user))
+        .route("/v1/mgmt/user/create/test", post(mgmt::create_test_user))
+        .route(
+            "/v1/mgmt/tests/generate/otp",
+            post(mgmt::generate_otp_for_test_user),
+        )
+        .route(
+            "/v1/mgmt/user/test/delete/all",
+            delete(mgmt::delete_all_test_users).post(mgmt::delete_all_test_users),
+        )
+        // Development aids
+        .route("/emulator/outbox", get(outbox::list).delete(outbox::clear))
+        .route("/emulator/outbox/wait", get(outbox::wait))
+        .route("/outbox", get(outbox::page))
+        .route("/emulator/clock/advance", post(advance_clock))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::map_response(ensure_json_errors))
+        .with_state(state)
+}
+
+/// A safety net for "every error is JSON": extractor rejections (a malformed query string, a
+/// path that is not UTF-8) are plain text from axum, and core-js throws on a non-JSON error
+/// body while Go needs a non-empty `errorCode`. Also keeps 503/52x (which make Python and Go
+/// retry for ~10 s) from ever leaving the emulator.
+async fn ensure_json_errors(response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let retryable = status == StatusCode::SERVICE_UNAVAILABLE || status.as_u16() >= 520;
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json && !retryable {
+        return response;
+    }
+    let status = if retryable {
+        StatusCode::INTERNAL_SERVER_ERROR
+    } else {
+        status
+    };
+    let text = axum::body::to_bytes(response.into_body(), 16 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let description = if text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("Request failed")
+            .to_string()
+    } else {
+        text
+    };
+    let code = if status.is_server_error() {
+        codes::INTERNAL
+    } else {
+        codes::BAD_REQUEST
+    };
+    ApiError::new(status, code, description).into_response()
+}
+
+/// Collapses runs of `/` in the path, keeping the query.
+fn fold_slashes(mut req: Request) -> Request {
+    let uri = req.uri();
+    if !uri.path().contains("//") {
+        return req;
+    }
+    let mut path = String::with_capacity(uri.path().len());
+    for c in uri.path().chars() {
+        if !(c == '/' && path.ends_with('/')) {
+            path.push(c);
+        }
+    }
+    let rebuilt = match uri.query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path,
+    };
+    if let Ok(new_uri) = rebuilt.parse::<Uri>() {
+        *req.uri_mut() = new_uri;
+    }
+    req
+}
+
+async fn not_found(uri: Uri) -> Response {
+    ApiError::not_found(format!(
+        "The Descope emulator has no endpoint at {}",
+        uri.path()
+    ))
+    .into_response()
+}
+
+async fn method_not_allowed() -> Response {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        codes::BAD_REQUEST,
+        "Method not allowed for this endpoint",
+    )
+    .into_response()
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct AdvanceBody {
+    seconds: u64,
+}
+
+/// Moves the emulator's clock forward, so HTTP-level tests can expire codes and tokens without
+/// sleeping. Off unless the emulator was started with `allow_time_travel`.
+///
+/// Caveat for SDK tests: only the emulator's clock moves. Tokens issued afterwards carry an
+/// `iat` in the SDK's future, which Python (PyJWT) rejects beyond its 5 s leeway; use time
+/// travel to expire codes and stored tokens, then verify with the SDK only what was issued
+/// before the jump.
+async fn advance_clock(
+    State(state): State<SharedState>,
+    JsonBody(body): JsonBody<AdvanceBody>,
+) -> ApiResult<Response> {
+    if !state.config.allow_time_travel {
+        return Err(ApiError::not_found(
+            "Time travel is disabled; start the emulator with --allow-time-travel",
+        ));
+    }
+    // Capped at ~100 years so a silly value cannot overflow the clock's arithmetic.
+    state
+        .clock
+        .advance(Duration::from_secs(body.seconds.min(3_153_600_000)));
+    Ok(axum::Json(json!({ "now": state.now() })).into_response())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // A failed unwrap is a failed test.
+mod tests {
+    use super::*;
+
+    #[test]
+    fn doubled_slashes_are_folded_and_the_query_kept() {
+        let req = Request::builder()
+            .uri("//v1//auth/me?x=1")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        assert_eq!(fold_slashes(req).uri().to_string(), "/v1/auth/me?x=1");
+    }
+}

@@ -1,0 +1,44 @@
+//! What every handler shares: settings, clock, store, signing key, codes, outbox.
+
+use std::sync::Arc;
+
+use tokio::sync::{Mutex, watch};
+
+use super::EmulatorConfig;
+use super::keys::Signer;
+use super::otp::{PendingCodes, RateLimiter};
+use super::outbox::Outbox;
+use super::store::Store;
+use crate::clock::Clock;
+
+pub type SharedState = Arc<AppState>;
+
+pub struct AppState {
+    pub config: EmulatorConfig,
+    pub clock: Clock,
+    pub store: Store,
+    pub signer: Signer,
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub base_url: String,
+    /// `iss` of every token: `<base_url>/<projectId>`. Node requires the project id as the last
+    /// path segment; Python and Go derive the project id from it.
+    pub issuer: String,
+    /// Codes and rate windows. An async mutex held across a whole OTP operation (including its
+    /// store calls) so check-then-act sequences, like "user exists? then send", are atomic.
+    pub auth: Mutex<AuthState>,
+    pub outbox: Outbox,
+    /// Flips to true when the server stops, releasing long polls early.
+    pub shutting_down: watch::Receiver<bool>,
+}
+
+#[derive(Debug, Default)]
+pub struct AuthState {
+    pub codes: PendingCodes,
+    pub rate: RateLimiter,
+}
+
+impl AppState {
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+}
