@@ -88,9 +88,13 @@ MAX_ATTEMPTS=5
 RATE_LIMIT_MAX=5
 RATE_LIMIT_WINDOW_SECS=60
 
-"$BIN" \
+# The binary also reads DESCOPE_EMULATOR_* variables (a --db file among them): scrub them so the
+# caller's environment cannot turn the fresh in-memory store into an old file or change a limit.
+scrub=()
+while IFS= read -r name; do scrub+=(-u "$name"); done < <(compgen -e | grep '^DESCOPE_EMULATOR_' || true)
+# No --db: the store is in memory, so every run starts empty.
+env "${scrub[@]}" "$BIN" \
   --addr 127.0.0.1:0 \
-  --db "sqlite::memory:" \
   --management-key "$MANAGEMENT_KEY" \
   --code-ttl-secs 300 \
   --max-attempts "$MAX_ATTEMPTS" \

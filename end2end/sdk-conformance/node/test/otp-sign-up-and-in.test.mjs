@@ -34,6 +34,13 @@ for (const method of METHODS) {
       assert.equal(data.user.phone, loginId);
       assert.equal(data.user.verifiedPhone, true);
     }
+    // Integer seconds (Go decodes these as int32; milliseconds would overflow).
+    const now = Date.now() / 1000;
+    assert.ok(Number.isInteger(data.user.createdTime) && Math.abs(data.user.createdTime - now) < 120, `createdTime ${data.user.createdTime}`);
+    assert.equal(data.user.status, 'enabled');
+    assert.equal(data.user.test, false);
+    assert.ok(Number.isInteger(data.cookieMaxAge) && data.cookieMaxAge > 0, `cookieMaxAge ${data.cookieMaxAge}`);
+    assert.ok(Number.isInteger(data.cookieExpiration) && data.cookieExpiration > now && data.cookieExpiration < 2 ** 31);
     assert.equal(typeof data.refreshJwt, 'string');
     assert.ok(data.cookies.some((c) => c.startsWith(`DSR=${data.refreshJwt};`)), JSON.stringify(data.cookies));
 
@@ -114,6 +121,15 @@ test('sign-in with stepup and the refresh token gives a session with su: true', 
   const { token } = await sdk.validateSession(data.sessionJwt);
   assert.equal(token.su, true);
   assert.equal(token.sub, account.userId);
+});
+
+test('sign-in with stepup but no refresh token is refused and sends nothing', async () => {
+  const account = await signUp('email', 'stepup-no-token');
+  const refused = await sdk.otp.signIn.email(account.loginId, { stepup: true });
+  assert.equal(refused.ok, false, 'stepup without a refresh token was accepted');
+  assert.ok(refused.code >= 400 && refused.code < 500, `status ${refused.code}`);
+  assert.ok(refused.error?.errorCode);
+  assert.equal((await outbox.messages({ destination: account.loginId })).length, 1);
 });
 
 test('custom claims from sign-up options land in the session token', async () => {

@@ -56,6 +56,16 @@ test('validateAndRefreshSession refreshes a session that fails validation', asyn
   assert.equal((await sdk.validateSession(result.jwt)).token.sub, account.userId);
 });
 
+test('a session JWT is not accepted as a refresh token', async () => {
+  const account = await signUp('email', 'drn');
+  const refused = await sdk.refresh(account.data.sessionJwt);
+  assert.equal(refused.ok, false);
+  assert.equal(refused.code, 401, JSON.stringify(refused.error));
+  const me = await sdk.me(account.data.sessionJwt);
+  assert.equal(me.ok, false);
+  assert.equal(me.code, 401);
+});
+
 test('me returns the signed-in user profile', async () => {
   const account = await signUp('email', 'me', { user: { name: 'Me Myself' } });
   const me = ok(await sdk.me(account.data.refreshJwt), 'me');

@@ -37,3 +37,11 @@ test('management calls with a wrong management key are refused', async () => {
   assert.equal(refused.ok, false);
   assert.ok([401, 403].includes(refused.code), `status ${refused.code}`);
 });
+
+test('generate OTP is refused for a user that is not a test user', async () => {
+  const regular = await signUp('email', 'regular-otp');
+  const refused = await managementSdk().management.user.generateOTPForTestUser('email', regular.loginId);
+  assert.equal(refused.ok, false);
+  assert.ok(refused.code >= 400 && refused.code < 500, `status ${refused.code}`);
+  assert.ok(refused.error?.errorCode);
+});

@@ -21,6 +21,24 @@ test('update email then verify makes the new email the verified email', async ()
   assert.ok(me.loginIds.includes(account.loginId));
 });
 
+test('update email with addToLoginIDs lets the user sign in with the new email', async () => {
+  const account = await signUp('sms', 'upd-addlogin');
+  const newAddress = newEmail('upd-addlogin-new');
+
+  ok(await sdk.otp.update.email(account.loginId, newAddress, account.data.refreshJwt, { addToLoginIDs: true }));
+  const updateMessage = await outbox.wait(newAddress);
+  const data = ok(await sdk.otp.verify.email(account.loginId, updateMessage.code));
+  const me = ok(await sdk.me(data.refreshJwt), 'me');
+  assert.ok(me.loginIds.includes(account.loginId) && me.loginIds.includes(newAddress), JSON.stringify(me.loginIds));
+  assert.equal(me.email, newAddress);
+
+  ok(await sdk.otp.signIn.email(newAddress), 'sign-in with the added login id');
+  const message = await outbox.wait(newAddress, { after: updateMessage.id });
+  const signedIn = ok(await sdk.otp.verify.email(newAddress, message.code));
+  assert.equal(signedIn.user.userId, account.userId);
+  assert.equal(signedIn.firstSeen, false);
+});
+
 for (const [userMethod, updateMethod] of [['sms', 'sms'], ['email', 'voice']]) {
   test(`update phone over ${updateMethod} (for a ${userMethod} user) then verify makes it the verified phone`, async () => {
     const account = await signUp(userMethod, `upd-phone-${updateMethod}`);

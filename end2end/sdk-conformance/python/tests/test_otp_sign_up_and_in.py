@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from descope import AuthException, DeliveryMethod, SignUpOptions
@@ -57,6 +58,16 @@ def test_sign_up_then_outbox_code_then_verify_signs_the_user_in(method, client, 
     assert refresh["sub"] == user["userId"]
     assert refresh["exp"] > session["exp"], "refresh token should outlive the session token"
     assert auth["projectId"] == emulator.project_id
+
+    # Integer seconds (Go decodes these as int32; milliseconds would overflow).
+    now = time.time()
+    assert isinstance(user["createdTime"], int) and now - 120 <= user["createdTime"] <= now + 5
+    assert user["status"] == "enabled"
+    assert user["test"] is False
+    cookie = auth["cookieData"]
+    assert isinstance(cookie["maxAge"], int) and cookie["maxAge"] > 0
+    assert isinstance(cookie["exp"], int) and now < cookie["exp"] < 2**31
+    assert cookie["path"]
 
     validated = client.validate_session(session["jwt"])
     assert validated["sub"] == user["userId"]

@@ -65,6 +65,16 @@ def test_validate_and_refresh_refreshes_a_session_that_fails_validation(client, 
     assert client.validate_session(session["jwt"])["sub"] == user.user_id
 
 
+def test_a_session_jwt_is_not_accepted_as_a_refresh_token(client, sign_up):
+    user = sign_up("email", tag="drn")
+    with pytest.raises(AuthException) as raised:
+        client.refresh_session(user.session_jwt)
+    assert raised.value.status_code == 401, str(raised.value)
+    with pytest.raises(AuthException) as raised:
+        client.me(user.session_jwt)
+    assert raised.value.status_code == 401, str(raised.value)
+
+
 def test_me_returns_the_signed_in_users_profile(client, sign_up):
     user = sign_up("email", tag="me", user={"name": "Me Myself"})
     me = client.me(user.refresh_jwt)

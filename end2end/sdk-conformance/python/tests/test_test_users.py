@@ -49,3 +49,11 @@ def test_management_calls_with_a_wrong_key_are_refused(emulator):
     with pytest.raises(AuthException) as raised:
         wrong.mgmt.user.create_test_user(new_email("wrongkey"))
     assert raised.value.status_code in (401, 403)
+
+
+def test_generate_otp_is_refused_for_a_user_that_is_not_a_test_user(mgmt_client, sign_up):
+    regular = sign_up("email", tag="regular-otp")
+    with pytest.raises(AuthException) as raised:
+        mgmt_client.mgmt.user.generate_otp_for_test_user(DeliveryMethod.EMAIL, regular.login_id)
+    assert 400 <= raised.value.status_code < 500
+    assert error_code(raised.value)

@@ -26,6 +26,24 @@ def test_update_email_then_verify_makes_the_new_email_the_verified_email(client,
     assert user.login_id in me["loginIds"]  # addToLoginIDs was false: the login id is unchanged
 
 
+def test_update_email_with_add_to_login_ids_lets_the_user_sign_in_with_it(client, outbox, sign_up):
+    user = sign_up("sms", tag="upd-addlogin")
+    new_address = new_email("upd-addlogin-new")
+
+    client.otp.update_user_email(user.login_id, new_address, user.refresh_jwt, add_to_login_ids=True)
+    update_message = outbox.wait(new_address)
+    auth = client.otp.verify_code(DeliveryMethod.EMAIL, user.login_id, update_message["code"])
+    me = client.me(auth["refreshSessionToken"]["jwt"])
+    assert set(me["loginIds"]) >= {user.login_id, new_address}
+    assert me["email"] == new_address and me["verifiedEmail"] is True
+
+    client.otp.sign_in(DeliveryMethod.EMAIL, new_address)
+    message = outbox.wait(new_address, after=update_message["id"])
+    signed_in = client.otp.verify_code(DeliveryMethod.EMAIL, new_address, message["code"])
+    assert signed_in["userId"] == user.user_id
+    assert signed_in["firstSeen"] is False
+
+
 @pytest.mark.parametrize("user_method,update_method", [("sms", "sms"), ("email", "whatsapp")])
 def test_update_phone_then_verify_makes_the_new_phone_the_verified_phone(
     user_method, update_method, client, outbox, sign_up
