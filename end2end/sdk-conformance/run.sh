@@ -12,19 +12,22 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$HERE/../.." && pwd)"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/sdk-conformance.XXXXXX")"
-EMULATOR_PID=""
+EMULATOR_PIDS=()
 
 cleanup() {
-  local status=$?
-  if [[ -n "$EMULATOR_PID" ]] && kill -0 "$EMULATOR_PID" 2>/dev/null; then
-    kill "$EMULATOR_PID" 2>/dev/null || true
+  local status=$? pid logfile
+  for pid in "${EMULATOR_PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || continue
     # Bounded: give it 5 s to stop, then force it.
-    for _ in $(seq 50); do kill -0 "$EMULATOR_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$EMULATOR_PID" 2>/dev/null || true
-  fi
-  if [[ $status -ne 0 && -s "$WORK/emulator.log" ]]; then
-    echo "--- last lines of the emulator's log ($WORK/emulator.log) ---" >&2
-    tail -n 40 "$WORK/emulator.log" >&2 || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  done
+  if [[ $status -ne 0 ]]; then
+    for logfile in "$WORK"/*.log; do
+      [[ -s "$logfile" ]] || continue
+      echo "--- last lines of $logfile ---" >&2
+      tail -n 40 "$logfile" >&2 || true
+    done
   else
     rm -rf "$WORK"
   fi
@@ -82,57 +85,76 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$lock_sum" ]]; then
   echo "$lock_sum" >"$stamp"
 fi
 
-# --- start the emulator on a free loopback port with a fresh in-memory store ---------------------
-MANAGEMENT_KEY="conformance-$(od -An -N8 -tx8 /dev/urandom | tr -d ' \n')"
-MAX_ATTEMPTS=5
-RATE_LIMIT_MAX=5
-RATE_LIMIT_WINDOW_SECS=60
-
+# --- start emulators on free loopback ports with fresh in-memory stores --------------------------
 # The binary also reads DESCOPE_EMULATOR_* variables (a --db file among them): scrub them so the
 # caller's environment cannot turn the fresh in-memory store into an old file or change a limit.
 scrub=()
 while IFS= read -r name; do scrub+=(-u "$name"); done < <(compgen -e | grep '^DESCOPE_EMULATOR_' || true)
-# No --db: the store is in memory, so every run starts empty.
-env "${scrub[@]}" "$BIN" \
-  --addr 127.0.0.1:0 \
-  --management-key "$MANAGEMENT_KEY" \
-  --code-ttl-secs 300 \
-  --max-attempts "$MAX_ATTEMPTS" \
-  --rate-limit-max "$RATE_LIMIT_MAX" \
-  --rate-limit-window-secs "$RATE_LIMIT_WINDOW_SECS" \
-  >"$WORK/emulator.log" 2>&1 &
-EMULATOR_PID=$!
 
-# The binary prints "descope-emulator ready: base_url=http://127.0.0.1:PORT project_id=P2... outbox=...".
-BASE_URL="" PROJECT_ID=""
-deadline=$((SECONDS + 30))
-while [[ -z "$BASE_URL" ]]; do
-  kill -0 "$EMULATOR_PID" 2>/dev/null || { log "the emulator exited during start-up"; exit 1; }
-  (( SECONDS < deadline )) || { log "the emulator printed no ready line within 30 s"; exit 1; }
-  ready_line="$(grep -m1 'descope-emulator ready:' "$WORK/emulator.log" || true)"
-  if [[ -n "$ready_line" ]]; then
-    BASE_URL="$(sed -n 's/.*base_url=\([^ ]*\).*/\1/p' <<<"$ready_line")"
-    PROJECT_ID="$(sed -n 's/.*project_id=\([^ ]*\).*/\1/p' <<<"$ready_line")"
-  else
+# start_emulator NAME ARGS...: starts one emulator (no --db: in memory, so it starts empty), waits
+# at most 30 s for its ready line and for GET /v2/keys/<projectId> to answer 200, and sets
+# STARTED_URL and STARTED_PROJECT.
+start_emulator() {
+  local name="$1"; shift
+  local logfile="$WORK/$name.log"
+  env "${scrub[@]}" "$BIN" --addr 127.0.0.1:0 "$@" >"$logfile" 2>&1 &
+  local pid=$!
+  EMULATOR_PIDS+=("$pid")
+  STARTED_URL="" STARTED_PROJECT=""
+  local deadline=$((SECONDS + 30)) ready_line
+  # The binary prints "descope-emulator ready: base_url=http://127.0.0.1:PORT project_id=P2... outbox=...".
+  while [[ -z "$STARTED_URL" ]]; do
+    kill -0 "$pid" 2>/dev/null || { log "$name: the emulator exited during start-up"; return 1; }
+    (( SECONDS < deadline )) || { log "$name: no ready line within 30 s"; return 1; }
+    ready_line="$(grep -m1 'descope-emulator ready:' "$logfile" || true)"
+    if [[ -n "$ready_line" ]]; then
+      STARTED_URL="$(sed -n 's/.*base_url=\([^ ]*\).*/\1/p' <<<"$ready_line")"
+      STARTED_PROJECT="$(sed -n 's/.*project_id=\([^ ]*\).*/\1/p' <<<"$ready_line")"
+    else
+      sleep 0.1
+    fi
+  done
+  case "$STARTED_URL" in
+    http://127.0.0.1:*|http://localhost:*) ;;
+    *) log "$name: base URL is not loopback: $STARTED_URL"; return 1 ;;
+  esac
+  until curl -fsS -o /dev/null --max-time 2 "$STARTED_URL/v2/keys/$STARTED_PROJECT"; do
+    (( SECONDS < deadline )) || { log "$name: GET /v2/keys/$STARTED_PROJECT not 200 within 30 s"; return 1; }
     sleep 0.1
-  fi
-done
-case "$BASE_URL" in
-  http://127.0.0.1:*|http://localhost:*) ;;
-  *) log "the emulator's base URL is not loopback: $BASE_URL"; exit 1 ;;
-esac
-until curl -fsS -o /dev/null --max-time 2 "$BASE_URL/v2/keys/$PROJECT_ID"; do
-  (( SECONDS < deadline )) || { log "GET /v2/keys/$PROJECT_ID did not answer 200 within 30 s"; exit 1; }
-  sleep 0.1
-done
-log "emulator ready at $BASE_URL (project $PROJECT_ID) after $((SECONDS - started_at)) s"
+  done
+  log "$name emulator ready at $STARTED_URL (project $STARTED_PROJECT)"
+}
 
-export DESCOPE_EMULATOR_BASE_URL="$BASE_URL"
-export DESCOPE_EMULATOR_PROJECT_ID="$PROJECT_ID"
+MANAGEMENT_KEY="conformance-$(od -An -N8 -tx8 /dev/urandom | tr -d ' \n')"
 export DESCOPE_EMULATOR_MANAGEMENT_KEY="$MANAGEMENT_KEY"
-export DESCOPE_EMULATOR_MAX_ATTEMPTS="$MAX_ATTEMPTS"
-export DESCOPE_EMULATOR_RATE_LIMIT_MAX="$RATE_LIMIT_MAX"
-export DESCOPE_EMULATOR_RATE_LIMIT_WINDOW_SECS="$RATE_LIMIT_WINDOW_SECS"
+export DESCOPE_EMULATOR_MAX_ATTEMPTS=5
+export DESCOPE_EMULATOR_RATE_LIMIT_MAX=5
+export DESCOPE_EMULATOR_RATE_LIMIT_WINDOW_SECS=60
+limits=(
+  --management-key "$MANAGEMENT_KEY"
+  --code-ttl-secs 300
+  --max-attempts "$DESCOPE_EMULATOR_MAX_ATTEMPTS"
+  --rate-limit-max "$DESCOPE_EMULATOR_RATE_LIMIT_MAX"
+  --rate-limit-window-secs "$DESCOPE_EMULATOR_RATE_LIMIT_WINDOW_SECS"
+)
+
+# The main emulator runs on the real clock: every token it issues must validate in the SDKs.
+start_emulator main "${limits[@]}"
+export DESCOPE_EMULATOR_BASE_URL="$STARTED_URL"
+export DESCOPE_EMULATOR_PROJECT_ID="$STARTED_PROJECT"
+
+# A second one, only for expiry tests, may have its clock moved (POST /emulator/clock/advance).
+# It is separate because tokens issued after a jump carry an iat in the SDKs' future.
+if "$BIN" --help 2>/dev/null | grep -q -- '--allow-time-travel'; then
+  export DESCOPE_EMULATOR_CODE_TTL_SECS=300
+  export DESCOPE_EMULATOR_REFRESH_TTL_SECS=3600
+  start_emulator clock "${limits[@]}" --refresh-ttl-secs "$DESCOPE_EMULATOR_REFRESH_TTL_SECS" --allow-time-travel
+  export DESCOPE_EMULATOR_CLOCK_BASE_URL="$STARTED_URL"
+else
+  log "this emulator has no --allow-time-travel: the expiry tests will be skipped"
+fi
+log "emulators ready after $((SECONDS - started_at)) s"
+
 # Neither SDK may pick up a real project's settings from the caller's environment.
 unset DESCOPE_BASE_URI DESCOPE_MANAGEMENT_KEY DESCOPE_AUTH_MANAGEMENT_KEY DESCOPE_PUBLIC_KEY DESCOPE_PROJECT_ID
 
