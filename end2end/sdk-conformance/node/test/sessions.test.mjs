@@ -99,3 +99,18 @@ test('logoutAll revokes every session of the user', async () => {
   await assertRefreshRevoked(second.refreshJwt);
   assert.equal((await sdk.refreshSession(bystander.data.refreshJwt)).token.sub, bystander.userId);
 });
+
+test('history and myTenants answer in the shapes the SDK returns', async () => {
+  // The emulator keeps no login history and has no tenants; the SDK calls must still work.
+  const account = await signUp('email', 'history');
+  const history = ok(await sdk.history(account.data.refreshJwt), 'history');
+  assert.ok(Array.isArray(history), JSON.stringify(history));
+  assert.ok(history.every((entry) => entry.userId === account.userId));
+  const tenants = ok(await sdk.myTenants(true, account.data.refreshJwt), 'myTenants');
+  assert.ok(Array.isArray(tenants.tenants), JSON.stringify(tenants));
+
+  ok(await sdk.logout(account.data.refreshJwt));
+  const refused = await sdk.history(account.data.refreshJwt);
+  assert.equal(refused.ok, false);
+  assert.equal(refused.code, 401);
+});

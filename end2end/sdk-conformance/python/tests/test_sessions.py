@@ -116,3 +116,18 @@ def test_logout_all_revokes_every_session_of_the_user(client, sign_up, sign_in):
     assert_refresh_revoked(client, second["refreshSessionToken"]["jwt"])
     # Another user's session is untouched.
     assert client.refresh_session(bystander.refresh_jwt)["userId"] == bystander.user_id
+
+
+def test_history_and_my_tenants_answer_in_the_shapes_the_sdk_returns(client, sign_up):
+    # The emulator keeps no login history and has no tenants; the SDK calls must still work.
+    user = sign_up("email", tag="history")
+    history = client.history(user.refresh_jwt)
+    assert isinstance(history, list)
+    assert all(entry.get("userId") == user.user_id for entry in history)
+    tenants = client.my_tenants(user.refresh_jwt, dct=True)
+    assert isinstance(tenants.get("tenants"), list)
+
+    client.logout(user.refresh_jwt)
+    with pytest.raises(AuthException) as raised:
+        client.history(user.refresh_jwt)
+    assert raised.value.status_code == 401
