@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  METHODS, sdk, outbox, ok, failsWith, signUp, signIn, newEmail, newLoginId, assertMasked, assertSessionClaims,
+  METHODS, sdk, outbox, ok, failsWith, signUp, signIn, newEmail, newLoginId, unique, assertMasked, assertSessionClaims,
 } from '../lib/harness.mjs';
 
 // amr values the spec confirms per channel; voice's value is unconfirmed, so it only has to be non-empty.
@@ -64,6 +64,28 @@ for (const method of ['email', 'sms']) {
     const data = ok(await sdk.otp.verify[method](account.loginId, message.code));
     assert.equal(data.firstSeen, false);
     assert.equal(data.user.userId, account.userId);
+  });
+}
+
+for (const method of ['email', 'sms']) {
+  test(`sign-up over ${method} with a username login id delivers to the address in the user details`, async () => {
+    // Node sends only {loginId, user}: the address can only come from user.email / user.phone.
+    // Descope's SDK docs: the delivery information goes "either in the optional details parameter
+    // or as the loginId itself".
+    const loginId = unique(`node-username-${method}`);
+    const address = newLoginId(method, 'username-address');
+    const field = method === 'email' ? 'email' : 'phone';
+
+    ok(await sdk.otp.signUp[method](loginId, { [field]: address, name: 'User Name' }), `signUp.${method}`);
+    const message = await outbox.wait(address);
+    assert.equal(message.loginId, loginId);
+    const data = ok(await sdk.otp.verify[method](loginId, message.code), `verify.${method}`);
+    assert.deepEqual(data.user.loginIds, [loginId]);
+    assert.equal(data.user[field], address);
+
+    ok(await sdk.otp.signIn[method](loginId), `signIn.${method} by username`);
+    const again = await outbox.wait(address, { after: message.id });
+    assert.equal(ok(await sdk.otp.verify[method](loginId, again.code)).user.userId, data.user.userId);
   });
 }
 

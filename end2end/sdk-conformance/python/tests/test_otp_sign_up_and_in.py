@@ -15,6 +15,7 @@ from conftest import (
     error_code,
     new_email,
     new_login_id,
+    unique,
 )
 
 # amr values the spec confirms per channel; voice's value is unconfirmed, so it is only required to be non-empty.
@@ -136,3 +137,27 @@ def test_sign_up_or_in_custom_claims_land_in_the_session(client, outbox, emulato
     auth = client.otp.verify_code(DeliveryMethod.EMAIL, login_id, message["code"])
     assert auth["sessionToken"]["team"] == "blue"
     assert auth["sessionToken"]["level"] == 4
+
+
+@pytest.mark.parametrize("method", ["email", "sms"])
+def test_sign_up_with_a_username_login_id_delivers_to_the_address_in_the_user_details(method, client, outbox):
+    # The SDK supports it: it validates user["email"]/user["phone"] rather than the login id and
+    # sends that address too. Descope's SDK docs: the delivery information goes "either in the
+    # optional details parameter or as the loginId itself".
+    login_id = unique(f"py-username-{method}")
+    address = new_login_id(method, "username-address")
+    field = "email" if method == "email" else "phone"
+
+    masked = client.otp.sign_up(METHODS[method], login_id, {field: address, "name": "User Name"})
+    assert_masked(masked, address)
+    message = outbox.wait(address)
+    assert message["loginId"] == login_id
+
+    auth = client.otp.verify_code(METHODS[method], login_id, message["code"])
+    assert auth["user"]["loginIds"] == [login_id]
+    assert auth["user"][field] == address
+
+    # Sign-in by the username reaches the same address.
+    client.otp.sign_in(METHODS[method], login_id)
+    again = outbox.wait(address, after=message["id"])
+    assert client.otp.verify_code(METHODS[method], login_id, again["code"])["userId"] == auth["userId"]
