@@ -71,3 +71,20 @@ test('update email with a revoked refresh token is refused', async () => {
   assert.ok(refused.error?.errorCode);
   assert.deepEqual(await outbox.messages({ destination: newAddress }), []);
 });
+
+test('after adding a phone the user signs in over sms with the email login id', async () => {
+  // Descope's SDK docs: "The OTP code will be sent to the user identified by loginId via a
+  // delivery method of choice" -- the login id picks the user, the method picks the address.
+  const account = await signUp('email', 'phone-then-sms');
+  const phone = newPhone();
+  ok(await sdk.otp.update.phone.sms(account.loginId, phone, account.data.refreshJwt), 'update.phone.sms');
+  const added = await outbox.wait(phone);
+  ok(await sdk.otp.verify.sms(account.loginId, added.code), 'verify the added phone');
+
+  const masked = ok(await sdk.otp.signIn.sms(account.loginId), 'signIn.sms by email login id');
+  assertMasked(masked.maskedPhone, phone);
+  const message = await outbox.wait(phone, { after: added.id });
+  assert.equal(message.channel, 'sms');
+  const data = ok(await sdk.otp.verify.sms(account.loginId, message.code));
+  assert.equal(data.user.userId, account.userId);
+});

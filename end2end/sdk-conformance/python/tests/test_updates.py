@@ -73,3 +73,21 @@ def test_update_email_with_a_revoked_refresh_token_is_refused(client, outbox, si
     assert raised.value.status_code == 401
     assert error_code(raised.value)
     assert outbox.messages(destination=new_address) == []
+
+
+def test_after_adding_a_phone_the_user_signs_in_over_sms_with_the_email_login_id(client, outbox, sign_up):
+    # Descope's SDK docs: "The OTP code will be sent to the user identified by loginId via a
+    # delivery method of choice" -- the login id picks the user, the method picks the address.
+    user = sign_up("email", tag="phone-then-sms")
+    phone = new_phone()
+    client.otp.update_user_phone(DeliveryMethod.SMS, user.login_id, phone, user.refresh_jwt)
+    added = outbox.wait(phone)
+    client.otp.verify_code(DeliveryMethod.SMS, user.login_id, added["code"])
+
+    masked = client.otp.sign_in(DeliveryMethod.SMS, user.login_id)
+    assert_masked(masked, phone)
+    message = outbox.wait(phone, after=added["id"])
+    assert message["channel"] == "sms"
+    auth = client.otp.verify_code(DeliveryMethod.SMS, user.login_id, message["code"])
+    assert auth["userId"] == user.user_id
+    assert "sms" in auth["sessionToken"]["amr"]
