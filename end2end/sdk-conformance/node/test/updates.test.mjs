@@ -88,3 +88,21 @@ test('after adding a phone the user signs in over sms with the email login id', 
   const data = ok(await sdk.otp.verify.sms(account.loginId, message.code));
   assert.equal(data.user.userId, account.userId);
 });
+
+test('after an email update, sign-in codes go to the new email', async () => {
+  // The login id (unchanged without addToLoginIDs) picks the user; the code goes to the user's
+  // email, which the verified update replaced.
+  const account = await signUp('email', 'moved');
+  const newAddress = newEmail('moved-new');
+  ok(await sdk.otp.update.email(account.loginId, newAddress, account.data.refreshJwt));
+  const update = await outbox.wait(newAddress);
+  ok(await sdk.otp.verify.email(account.loginId, update.code));
+
+  const masked = ok(await sdk.otp.signIn.email(account.loginId));
+  assertMasked(masked.maskedEmail, newAddress);
+  const message = await outbox.wait(newAddress, { after: update.id, timeoutMs: 3000 }).catch(async () => {
+    const wentTo = (await outbox.messages({ loginId: account.loginId })).filter((m) => m.id > update.id).map((m) => m.destination);
+    assert.fail(`the sign-in code did not go to the new email ${newAddress}; it went to ${JSON.stringify(wentTo)}`);
+  });
+  assert.equal(ok(await sdk.otp.verify.email(account.loginId, message.code)).user.userId, account.userId);
+});

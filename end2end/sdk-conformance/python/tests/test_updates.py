@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from descope import AuthException, DeliveryMethod
 
-from conftest import METHODS, assert_masked, error_code, new_email, new_phone
+from conftest import METHODS, OutboxTimeout, assert_masked, error_code, new_email, new_phone
 
 
 def test_update_email_then_verify_makes_the_new_email_the_verified_email(client, outbox, sign_up):
@@ -91,3 +91,22 @@ def test_after_adding_a_phone_the_user_signs_in_over_sms_with_the_email_login_id
     auth = client.otp.verify_code(DeliveryMethod.SMS, user.login_id, message["code"])
     assert auth["userId"] == user.user_id
     assert "sms" in auth["sessionToken"]["amr"]
+
+
+def test_after_an_email_update_sign_in_codes_go_to_the_new_email(client, outbox, sign_up):
+    # The login id (unchanged without addToLoginIDs) picks the user; the code goes to the user's
+    # email, which the verified update replaced.
+    user = sign_up("email", tag="moved")
+    new_address = new_email("moved-new")
+    client.otp.update_user_email(user.login_id, new_address, user.refresh_jwt)
+    update = outbox.wait(new_address)
+    client.otp.verify_code(DeliveryMethod.EMAIL, user.login_id, update["code"])
+
+    masked = client.otp.sign_in(DeliveryMethod.EMAIL, user.login_id)
+    assert_masked(masked, new_address)
+    try:
+        message = outbox.wait(new_address, after=update["id"], timeout_ms=3000)
+    except OutboxTimeout:
+        went_to = [m["destination"] for m in outbox.messages(login_id=user.login_id) if m["id"] > update["id"]]
+        pytest.fail(f"the sign-in code did not go to the new email {new_address}; it went to {went_to}")
+    assert client.otp.verify_code(DeliveryMethod.EMAIL, user.login_id, message["code"])["userId"] == user.user_id
