@@ -26,7 +26,13 @@ test('test user: create, generate OTP, verify, delete all', async () => {
   assert.equal(data.user.userId, created.userId);
   assert.equal((await sdk.validateSession(data.sessionJwt)).token.sub, created.userId);
 
+  assert.equal(ok(await sdk.me(data.refreshJwt), 'me').test, true);
+
   ok(await mgmt.user.deleteAllTestUsers(), 'deleteAllTestUsers');
+  // A deleted user's sessions end with it.
+  const refused = await sdk.refresh(data.refreshJwt);
+  assert.equal(refused.ok, false, 'a deleted test user could still refresh');
+  assert.equal(refused.code, 401);
   failsWith(await sdk.otp.signIn.email(loginId), 'E062108', 'sign-in of a deleted test user');
   ok(await sdk.otp.signIn.email(regular.loginId), 'sign-in of a regular user after deleteAllTestUsers');
 });

@@ -27,8 +27,14 @@ def test_test_user_create_generate_otp_verify_and_delete_all(client, mgmt_client
     auth = client.otp.verify_code(DeliveryMethod.EMAIL, login_id, generated["code"])
     assert auth["user"]["userId"] == created_user["userId"]
     assert auth["userId"] == created_user["userId"]
+    assert client.me(auth["refreshSessionToken"]["jwt"])["test"] is True
 
     mgmt_client.mgmt.user.delete_all_test_users()
+
+    # A deleted user's sessions end with it.
+    with pytest.raises(AuthException) as raised:
+        client.refresh_session(auth["refreshSessionToken"]["jwt"])
+    assert raised.value.status_code == 401
 
     with pytest.raises(AuthException) as raised:
         client.otp.sign_in(DeliveryMethod.EMAIL, login_id)
