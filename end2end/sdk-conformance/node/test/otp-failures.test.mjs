@@ -15,6 +15,14 @@ test('a wrong code is rejected with E061102 and the right code still works', asy
   assert.equal(data.firstSeen, true);
 });
 
+test('a code works only once', async () => {
+  const loginId = newEmail('replay');
+  ok(await sdk.otp.signUpOrIn.email(loginId));
+  const { code } = await outbox.wait(loginId);
+  ok(await sdk.otp.verify.email(loginId, code));
+  failsWith(await sdk.otp.verify.email(loginId, code), 'E061102', 'replayed code');
+});
+
 test('one wrong code short of the limit still lets the right code in', async () => {
   const loginId = newEmail('attempts-under');
   ok(await sdk.otp.signUp.email(loginId));

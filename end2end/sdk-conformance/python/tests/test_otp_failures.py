@@ -24,6 +24,16 @@ def test_wrong_code_is_rejected_with_E061102_and_the_right_code_still_works(clie
     assert auth["firstSeen"] is True
 
 
+def test_a_code_works_only_once(client, outbox):
+    login_id = new_email("replay")
+    client.otp.sign_up_or_in(DeliveryMethod.EMAIL, login_id)
+    code = outbox.wait(login_id)["code"]
+    client.otp.verify_code(DeliveryMethod.EMAIL, login_id, code)
+    with pytest.raises(AuthException) as raised:
+        client.otp.verify_code(DeliveryMethod.EMAIL, login_id, code)
+    assert error_code(raised.value) == "E061102"
+
+
 def test_one_wrong_code_short_of_the_limit_still_lets_the_right_code_in(client, outbox, emulator):
     login_id = new_email("attempts-under")
     client.otp.sign_up(DeliveryMethod.EMAIL, login_id)
