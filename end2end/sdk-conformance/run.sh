@@ -13,24 +13,30 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$HERE/../.." && pwd)"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/sdk-conformance.XXXXXX")"
 EMULATOR_PIDS=()
+LOGS_SHOWN=0
+
+show_emulator_logs() {
+  local logfile shown=0
+  for logfile in "$WORK"/main.log "$WORK"/clock.log; do
+    [[ -s "$logfile" ]] || continue
+    echo "--- last lines of $logfile ---" >&2
+    tail -n 40 "$logfile" >&2 || true
+    shown=1
+  done
+  (( shown )) && echo "[sdk-conformance] emulator logs kept in $WORK" >&2
+  LOGS_SHOWN=1
+}
 
 cleanup() {
-  local status=$? pid logfile
+  local status=$? pid
   for pid in "${EMULATOR_PIDS[@]}"; do
     kill "$pid" 2>/dev/null || continue
     # Bounded: give it 5 s to stop, then force it.
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
   done
-  if [[ $status -ne 0 ]]; then
-    for logfile in "$WORK"/*.log; do
-      [[ -s "$logfile" ]] || continue
-      echo "--- last lines of $logfile ---" >&2
-      tail -n 40 "$logfile" >&2 || true
-    done
-  else
-    rm -rf "$WORK"
-  fi
+  (( status == 0 || LOGS_SHOWN )) || show_emulator_logs
+  compgen -G "$WORK/*.log" >/dev/null && (( status != 0 )) || rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -130,9 +136,10 @@ export DESCOPE_EMULATOR_MANAGEMENT_KEY="$MANAGEMENT_KEY"
 export DESCOPE_EMULATOR_MAX_ATTEMPTS=5
 export DESCOPE_EMULATOR_RATE_LIMIT_MAX=5
 export DESCOPE_EMULATOR_RATE_LIMIT_WINDOW_SECS=60
+export DESCOPE_EMULATOR_CODE_TTL_SECS=300
 limits=(
   --management-key "$MANAGEMENT_KEY"
-  --code-ttl-secs 300
+  --code-ttl-secs "$DESCOPE_EMULATOR_CODE_TTL_SECS"
   --max-attempts "$DESCOPE_EMULATOR_MAX_ATTEMPTS"
   --rate-limit-max "$DESCOPE_EMULATOR_RATE_LIMIT_MAX"
   --rate-limit-window-secs "$DESCOPE_EMULATOR_RATE_LIMIT_WINDOW_SECS"
@@ -146,7 +153,6 @@ export DESCOPE_EMULATOR_PROJECT_ID="$STARTED_PROJECT"
 # A second one, only for expiry tests, may have its clock moved (POST /emulator/clock/advance).
 # It is separate because tokens issued after a jump carry an iat in the SDKs' future.
 if "$BIN" --help 2>/dev/null | grep -q -- '--allow-time-travel'; then
-  export DESCOPE_EMULATOR_CODE_TTL_SECS=300
   export DESCOPE_EMULATOR_REFRESH_TTL_SECS=3600
   start_emulator clock "${limits[@]}" --refresh-ttl-secs "$DESCOPE_EMULATOR_REFRESH_TTL_SECS" --allow-time-travel
   export DESCOPE_EMULATOR_CLOCK_BASE_URL="$STARTED_URL"
@@ -163,15 +169,22 @@ py_status=0
 node_status=0
 suite_started=$SECONDS
 log "python suite (descope SDK) ..."
-(cd "$PY_DIR" && "$VENV/bin/python" -m pytest -p no:cacheprovider) || py_status=$?
+(cd "$PY_DIR" && "$VENV/bin/python" -m pytest -p no:cacheprovider) 2>&1 | tee "$WORK/python.out" || py_status=$?
 log "python suite exit $py_status in $((SECONDS - suite_started)) s"
 
 suite_started=$SECONDS
 log "node suite (@descope/node-sdk) ..."
-(cd "$NODE_DIR" && node --test --test-timeout=60000) || node_status=$?
+(cd "$NODE_DIR" && node --test --test-timeout=60000) 2>&1 | tee "$WORK/node.out" || node_status=$?
 log "node suite exit $node_status in $((SECONDS - suite_started)) s"
 
+# One closing line over both suites (pytest's "N passed, M failed" line; node's "# pass N" lines).
+count() { grep -oE "$1" "$2" | tail -n 1 | grep -oE '[0-9]+' || echo 0; }
+passed=$(( $(count '[0-9]+ passed' "$WORK/python.out") + $(count '^(# |ℹ )pass [0-9]+' "$WORK/node.out") ))
+failed=$(( $(count '[0-9]+ (failed|error)' "$WORK/python.out") + $(count '^(# |ℹ )fail [0-9]+' "$WORK/node.out") ))
+skipped=$(( $(count '[0-9]+ skipped' "$WORK/python.out") + $(count '^(# |ℹ )skipped [0-9]+' "$WORK/node.out") ))
+(( py_status == 0 && node_status == 0 )) || show_emulator_logs
 log "total $((SECONDS - started_at)) s; python exit $py_status, node exit $node_status"
+echo "sdk-conformance: $passed passed, $failed failed, $skipped skipped"
 if (( py_status != 0 || node_status != 0 )); then
   exit 1
 fi
