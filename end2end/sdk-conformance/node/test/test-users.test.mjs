@@ -26,7 +26,9 @@ test('test user: create, generate OTP, verify, delete all', async () => {
   assert.equal(data.user.userId, created.userId);
   assert.equal((await sdk.validateSession(data.sessionJwt)).token.sub, created.userId);
 
-  assert.equal(ok(await sdk.me(data.refreshJwt), 'me').test, true);
+  const me = ok(await sdk.me(data.refreshJwt), 'me');
+  assert.equal(me.test, true);
+  assert.equal(me.verifiedEmail, true, 'the email OTP just proved the email');
 
   ok(await mgmt.user.deleteAllTestUsers(), 'deleteAllTestUsers');
   // A deleted user's sessions end with it.

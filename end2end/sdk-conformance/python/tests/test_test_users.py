@@ -27,7 +27,9 @@ def test_test_user_create_generate_otp_verify_and_delete_all(client, mgmt_client
     auth = client.otp.verify_code(DeliveryMethod.EMAIL, login_id, generated["code"])
     assert auth["user"]["userId"] == created_user["userId"]
     assert auth["userId"] == created_user["userId"]
-    assert client.me(auth["refreshSessionToken"]["jwt"])["test"] is True
+    me = client.me(auth["refreshSessionToken"]["jwt"])
+    assert me["test"] is True
+    assert me["verifiedEmail"] is True  # the email OTP just proved it
 
     mgmt_client.mgmt.user.delete_all_test_users()
 
