@@ -1,0 +1,55 @@
+// Management test-user APIs (management-key client) through the Node SDK.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { sdk, managementSdk, ok, failsWith, signUp, newEmail, newPhone } from '../lib/harness.mjs';
+
+test('test user: create, generate OTP, verify, delete all', async () => {
+  const mgmt = managementSdk().management;
+  const regular = await signUp('email', 'not-a-test-user');
+  const loginId = newEmail('testuser');
+  const phone = newPhone();
+
+  const created = ok(
+    await mgmt.user.createTestUser(loginId, { email: loginId, phone, displayName: 'Test User' }),
+    'createTestUser',
+  );
+  assert.ok(created.loginIds.includes(loginId));
+  assert.equal(created.email, loginId);
+  assert.equal(created.phone, phone);
+  assert.equal(created.test, true);
+
+  const generated = ok(await mgmt.user.generateOTPForTestUser('email', loginId), 'generateOTPForTestUser');
+  assert.equal(generated.loginId, loginId);
+  assert.ok(generated.code);
+
+  const data = ok(await sdk.otp.verify.email(loginId, generated.code), 'verify test user');
+  assert.equal(data.user.userId, created.userId);
+  assert.equal((await sdk.validateSession(data.sessionJwt)).token.sub, created.userId);
+
+  const me = ok(await sdk.me(data.refreshJwt), 'me');
+  assert.equal(me.test, true);
+  assert.equal(me.verifiedEmail, true, 'the email OTP just proved the email');
+
+  ok(await mgmt.user.deleteAllTestUsers(), 'deleteAllTestUsers');
+  // A deleted user's sessions end with it.
+  const refused = await sdk.refresh(data.refreshJwt);
+  assert.equal(refused.ok, false, 'a deleted test user could still refresh');
+  assert.equal(refused.code, 401);
+  failsWith(await sdk.otp.signIn.email(loginId), 'E062108', 'sign-in of a deleted test user');
+  ok(await sdk.otp.signIn.email(regular.loginId), 'sign-in of a regular user after deleteAllTestUsers');
+});
+
+test('management calls with a wrong management key are refused', async () => {
+  const mgmt = managementSdk('not-the-management-key').management;
+  const refused = await mgmt.user.createTestUser(newEmail('wrongkey'));
+  assert.equal(refused.ok, false);
+  assert.ok([401, 403].includes(refused.code), `status ${refused.code}`);
+});
+
+test('generate OTP is refused for a user that is not a test user', async () => {
+  const regular = await signUp('email', 'regular-otp');
+  const refused = await managementSdk().management.user.generateOTPForTestUser('email', regular.loginId);
+  assert.equal(refused.ok, false);
+  assert.ok(refused.code >= 400 && refused.code < 500, `status ${refused.code}`);
+  assert.ok(refused.error?.errorCode);
+});

@@ -1,0 +1,67 @@
+"""Management test-user APIs (management-key client) through the Python SDK."""
+
+from __future__ import annotations
+
+import pytest
+from descope import AuthException, DeliveryMethod
+
+from conftest import error_code, new_email, new_phone
+
+
+def test_test_user_create_generate_otp_verify_and_delete_all(client, mgmt_client, sign_up):
+    regular = sign_up("email", tag="not-a-test-user")
+    login_id = new_email("testuser")
+    phone = new_phone()
+
+    created = mgmt_client.mgmt.user.create_test_user(login_id, email=login_id, phone=phone, display_name="Test User")
+    created_user = created["user"]
+    assert login_id in created_user["loginIds"]
+    assert created_user["email"] == login_id
+    assert created_user["phone"] == phone
+    assert created_user["test"] is True
+
+    generated = mgmt_client.mgmt.user.generate_otp_for_test_user(DeliveryMethod.EMAIL, login_id)
+    assert generated["loginId"] == login_id
+    assert generated["code"]
+
+    auth = client.otp.verify_code(DeliveryMethod.EMAIL, login_id, generated["code"])
+    assert auth["user"]["userId"] == created_user["userId"]
+    assert auth["userId"] == created_user["userId"]
+    me = client.me(auth["refreshSessionToken"]["jwt"])
+    assert me["test"] is True
+    assert me["verifiedEmail"] is True  # the email OTP just proved it
+
+    mgmt_client.mgmt.user.delete_all_test_users()
+
+    # A deleted user's sessions end with it.
+    with pytest.raises(AuthException) as raised:
+        client.refresh_session(auth["refreshSessionToken"]["jwt"])
+    assert raised.value.status_code == 401
+
+    with pytest.raises(AuthException) as raised:
+        client.otp.sign_in(DeliveryMethod.EMAIL, login_id)
+    assert error_code(raised.value) == "E062108"
+    # Only test users were deleted.
+    client.otp.sign_in(DeliveryMethod.EMAIL, regular.login_id)
+
+
+def test_management_calls_with_a_wrong_key_are_refused(emulator):
+    from descope import DescopeClient
+
+    wrong = DescopeClient(
+        project_id=emulator.project_id,
+        management_key="not-the-management-key",
+        base_url=emulator.base_url,
+        timeout_seconds=10,
+    )
+    with pytest.raises(AuthException) as raised:
+        wrong.mgmt.user.create_test_user(new_email("wrongkey"))
+    assert raised.value.status_code in (401, 403)
+
+
+def test_generate_otp_is_refused_for_a_user_that_is_not_a_test_user(mgmt_client, sign_up):
+    regular = sign_up("email", tag="regular-otp")
+    with pytest.raises(AuthException) as raised:
+        mgmt_client.mgmt.user.generate_otp_for_test_user(DeliveryMethod.EMAIL, regular.login_id)
+    assert 400 <= raised.value.status_code < 500
+    assert error_code(raised.value)
