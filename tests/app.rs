@@ -118,6 +118,23 @@ impl TestApp {
         body["messages"].as_array().cloned().unwrap_or_default()
     }
 
+    /// The newest message the emulator delivered to `destination`.
+    async fn latest_message(&self, destination: &str) -> Value {
+        self.outbox(destination)
+            .await
+            .first()
+            .cloned()
+            .unwrap_or_else(|| panic!("no message was sent to {destination}"))
+    }
+
+    /// Enters the newest code sent to `destination` on the browser's code page.
+    async fn enter_latest_code(&self, browser: &Browser, destination: &str) -> Page {
+        let code = self.code_for(destination).await;
+        browser
+            .submit("/verify", "/api/otp/verify", &[("code", &code)])
+            .await
+    }
+
     /// Signs a new person up by `method` and verifies the code: the browser ends signed in.
     async fn signed_up(&self, method: &str, login_id: &str, name: &str) -> Browser {
         let browser = self.browser();
@@ -300,12 +317,7 @@ async fn every_delivery_method_signs_up_and_in_through_sign_up_or_in() {
                 "{method} {round}: {}",
                 sent.body
             );
-            let message = app
-                .outbox(&login_id)
-                .await
-                .first()
-                .cloned()
-                .expect("a message");
+            let message = app.latest_message(&login_id).await;
             assert_eq!(message["channel"], method, "{round}");
             let verified = browser
                 .submit(
@@ -607,10 +619,7 @@ async fn the_gate_sends_a_signed_out_browser_to_sign_in_and_back_afterwards() {
         )
         .await;
     assert_eq!(sent.location.as_deref(), Some("/verify"));
-    let code = app.code_for(&email).await;
-    let verified = browser
-        .submit("/verify", "/api/otp/verify", &[("code", &code)])
-        .await;
+    let verified = app.enter_latest_code(&browser, &email).await;
     assert_eq!(verified.location.as_deref(), Some("/profile"));
 }
 
@@ -631,10 +640,7 @@ async fn only_local_paths_are_followed_after_sign_in() {
             ],
         )
         .await;
-    let code = app.code_for(&email).await;
-    let verified = browser
-        .submit("/verify", "/api/otp/verify", &[("code", &code)])
-        .await;
+    let verified = app.enter_latest_code(&browser, &email).await;
     assert_eq!(verified.location.as_deref(), Some("/profile"));
 }
 
@@ -683,10 +689,7 @@ async fn the_session_cookie_is_http_only_same_site_and_rotated_at_sign_in() {
         "Secure is off unless COOKIE_SECURE is set"
     );
 
-    let code = app.code_for(&email).await;
-    let verified = browser
-        .submit("/verify", "/api/otp/verify", &[("code", &code)])
-        .await;
+    let verified = app.enter_latest_code(&browser, &email).await;
     let after = verified
         .session_cookie()
         .expect("a new id at sign-in")
@@ -745,10 +748,7 @@ async fn sign_out_everywhere_closes_other_browsers_on_their_next_request() {
             &[("method", "email"), ("login_id", &email)],
         )
         .await;
-    let code = app.code_for(&email).await;
-    second
-        .submit("/verify", "/api/otp/verify", &[("code", &code)])
-        .await;
+    app.enter_latest_code(&second, &email).await;
     assert_eq!(second.get("/profile").await.status, StatusCode::OK);
 
     let out = first
@@ -769,10 +769,7 @@ async fn sign_out_everywhere_closes_other_browsers_on_their_next_request() {
             &[("method", "email"), ("login_id", &email)],
         )
         .await;
-    let code = app.code_for(&email).await;
-    again
-        .submit("/verify", "/api/otp/verify", &[("code", &code)])
-        .await;
+    app.enter_latest_code(&again, &email).await;
     assert_eq!(again.get("/profile").await.status, StatusCode::OK);
 }
 
@@ -791,12 +788,7 @@ async fn update_email_sends_a_code_to_the_new_address_and_marks_it_verified() {
         )
         .await;
     assert_eq!(asked.location.as_deref(), Some("/verify"), "{}", asked.body);
-    let message = app
-        .outbox(&new_email)
-        .await
-        .first()
-        .cloned()
-        .expect("code to the new address");
+    let message = app.latest_message(&new_email).await;
     assert_eq!(message["purpose"], "update-email");
     let verified = browser
         .submit(
@@ -845,12 +837,7 @@ async fn update_phone_by_sms_voice_or_whatsapp_marks_the_new_number_verified() {
             "{method}: {}",
             asked.body
         );
-        let message = app
-            .outbox(&phone)
-            .await
-            .first()
-            .cloned()
-            .expect("a message");
+        let message = app.latest_message(&phone).await;
         assert_eq!(message["channel"], method);
         assert_eq!(message["purpose"], "update-phone");
         let code = message["code"].as_str().expect("code");
@@ -929,12 +916,7 @@ async fn a_stale_sign_in_must_step_up_before_changing_the_email() {
         app.outbox(&new_email).await.is_empty(),
         "nothing to the new address yet"
     );
-    let step_up = app
-        .outbox(&email)
-        .await
-        .first()
-        .cloned()
-        .expect("a step-up code to the current address");
+    let step_up = app.latest_message(&email).await;
     let page = browser.get("/verify").await;
     assert!(page.body.contains("Confirm it"), "{}", page.body);
 
@@ -957,10 +939,7 @@ async fn a_stale_sign_in_must_step_up_before_changing_the_email() {
         "the session carries su: {}",
         profile.body
     );
-    let code = app.code_for(&new_email).await;
-    let verified = browser
-        .submit("/verify", "/api/otp/verify", &[("code", &code)])
-        .await;
+    let verified = app.enter_latest_code(&browser, &new_email).await;
     assert_eq!(verified.location.as_deref(), Some("/profile"));
     let profile = browser.get("/profile").await;
     assert!(
@@ -1027,12 +1006,7 @@ async fn sign_up_options_put_custom_claims_in_the_session_and_template_options_o
         )
         .await;
     assert_eq!(sent.location.as_deref(), Some("/verify"), "{}", sent.body);
-    let message = app
-        .outbox(&email)
-        .await
-        .first()
-        .cloned()
-        .expect("a message");
+    let message = app.latest_message(&email).await;
     assert_eq!(message["templateOptions"]["greeting"], "Welcome aboard");
     browser
         .submit(
@@ -1095,10 +1069,7 @@ async fn step_up_sign_in_marks_the_session_and_needs_a_session_first() {
         )
         .await;
     assert_eq!(sent.location.as_deref(), Some("/verify"), "{}", sent.body);
-    let code = app.code_for(&email).await;
-    browser
-        .submit("/verify", "/api/otp/verify", &[("code", &code)])
-        .await;
+    app.enter_latest_code(&browser, &email).await;
     let profile = browser.get("/profile").await;
     assert!(profile.body.contains("stepped up"), "{}", profile.body);
 }
@@ -1116,10 +1087,7 @@ async fn mfa_sign_in_with_a_second_method_adds_mfa_to_the_session() {
             &[("method", "email"), ("login_id", &email), ("phone", &phone)],
         )
         .await;
-    let code = app.code_for(&email).await;
-    browser
-        .submit("/verify", "/api/otp/verify", &[("code", &code)])
-        .await;
+    app.enter_latest_code(&browser, &email).await;
     // Make the phone a login id of this user, then use it as the second factor.
     let asked = browser
         .submit(
@@ -1133,10 +1101,7 @@ async fn mfa_sign_in_with_a_second_method_adds_mfa_to_the_session() {
         )
         .await;
     assert_eq!(asked.location.as_deref(), Some("/verify"), "{}", asked.body);
-    let code = app.code_for(&phone).await;
-    browser
-        .submit("/verify", "/api/otp/verify", &[("code", &code)])
-        .await;
+    app.enter_latest_code(&browser, &phone).await;
 
     // The session now rests on the sms code alone; add the email code as a second factor.
     app.clock.advance(Duration::from_secs(61));
@@ -1148,10 +1113,7 @@ async fn mfa_sign_in_with_a_second_method_adds_mfa_to_the_session() {
         )
         .await;
     assert_eq!(sent.location.as_deref(), Some("/verify"), "{}", sent.body);
-    let code = app.code_for(&email).await;
-    browser
-        .submit("/verify", "/api/otp/verify", &[("code", &code)])
-        .await;
+    app.enter_latest_code(&browser, &email).await;
     let profile = browser.get("/profile").await;
     let amr = profile
         .body

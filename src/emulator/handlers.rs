@@ -90,6 +90,19 @@ pub struct UserFields {
     pub email: Option<String>,
 }
 
+impl From<UserFields> for Profile {
+    fn from(user: UserFields) -> Self {
+        Self {
+            name: user.name,
+            given_name: user.given_name,
+            middle_name: user.middle_name,
+            family_name: user.family_name,
+            email: user.email,
+            phone: user.phone,
+        }
+    }
+}
+
 /// Sign-up, sign-in and sign-up-or-in bodies. Top-level `email`/`phone`/`voice`/`whatsapp`
 /// (Python, Go) are ignored: the user is keyed by `loginId`.
 #[derive(Debug, Default, Deserialize)]
@@ -296,14 +309,7 @@ pub async fn sign_up(
         destination: destination.clone(),
         template_options: options.template_options,
         completion: Completion::SignIn {
-            profile: Profile {
-                name: user.name,
-                given_name: user.given_name,
-                middle_name: user.middle_name,
-                family_name: user.family_name,
-                email: user.email,
-                phone: user.phone,
-            },
+            profile: user.into(),
         },
         session: SessionRequest {
             custom_claims,
@@ -419,14 +425,7 @@ pub async fn sign_up_or_in(
         destination: destination.clone(),
         template_options: options.template_options,
         completion: Completion::SignIn {
-            profile: Profile {
-                name: user.name,
-                given_name: user.given_name,
-                middle_name: user.middle_name,
-                family_name: user.family_name,
-                email: user.email,
-                phone: user.phone,
-            },
+            profile: user.into(),
         },
         session: SessionRequest {
             custom_claims,
