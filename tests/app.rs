@@ -1,10 +1,6 @@
 //! Every journey over real HTTP, through the real router: the app and its embedded emulator on
 //! port 0, a temporary SQLite file each, and a cookie-keeping client that behaves like a browser
 //! with JavaScript off (forms post with `Accept: text/html`; redirects are inspected, not followed).
-//!
-//! Tests run on a multi-threaded runtime, as the server does in production: on tokio's
-//! current-thread test runtime a Leptos page render occasionally stalled (about one run in two,
-//! always inside a page GET), which a per-request timeout now turns into a failure, not a hang.
 
 use std::time::Duration;
 
@@ -125,6 +121,19 @@ impl TestApp {
             .first()
             .cloned()
             .unwrap_or_else(|| panic!("no message was sent to {destination}"))
+    }
+
+    /// Asks for a sign-up-or-in code by email from the browser and returns the code sent.
+    async fn email_code_requested(&self, browser: &Browser, email: &str) -> String {
+        let sent = browser
+            .submit(
+                "/sign-up-or-in",
+                "/api/otp/sign-up-or-in",
+                &[("method", "email"), ("login_id", email)],
+            )
+            .await;
+        assert_eq!(sent.location.as_deref(), Some("/verify"), "{}", sent.body);
+        self.code_for(email).await
     }
 
     /// Enters the newest code sent to `destination` on the browser's code page.
@@ -272,7 +281,7 @@ fn rand_u16() -> u16 {
 
 // ---------------------------------------------------------------------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn sign_up_by_email_sends_a_code_and_verifying_it_shows_the_profile() {
     let app = spawn_app().await;
     let email = unique_email("ada");
@@ -293,7 +302,7 @@ async fn sign_up_by_email_sends_a_code_and_verifying_it_shows_the_profile() {
     assert!(profile.body.contains("email"), "amr shown");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn every_delivery_method_signs_up_and_in_through_sign_up_or_in() {
     let app = spawn_app().await;
     for method in ["email", "sms", "voice", "whatsapp"] {
@@ -344,7 +353,7 @@ async fn every_delivery_method_signs_up_and_in_through_sign_up_or_in() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn the_verify_page_shows_the_masked_destination_and_never_the_address() {
     let app = spawn_app().await;
     let browser = app.browser();
@@ -373,7 +382,7 @@ async fn the_verify_page_shows_the_masked_destination_and_never_the_address() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn signing_in_an_unknown_address_says_so_and_offers_sign_up() {
     let app = spawn_app().await;
     let browser = app.browser();
@@ -403,7 +412,7 @@ async fn signing_in_an_unknown_address_says_so_and_offers_sign_up() {
     assert!(page.body.contains("role=\"alert\""));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn signing_up_an_existing_address_says_it_is_registered() {
     let app = spawn_app().await;
     let email = unique_email("twice");
@@ -426,7 +435,7 @@ async fn signing_up_an_existing_address_says_it_is_registered() {
     assert!(page.body.contains("href=\"/sign-in\""), "offers sign-in");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn a_login_id_that_does_not_fit_its_method_is_refused_before_any_message() {
     let app = spawn_app().await;
     let browser = app.browser();
@@ -449,19 +458,12 @@ async fn a_login_id_that_does_not_fit_its_method_is_refused_before_any_message()
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn a_wrong_code_is_refused_and_the_right_one_still_works() {
     let app = spawn_app().await;
     let browser = app.browser();
     let email = unique_email("wrong");
-    browser
-        .submit(
-            "/sign-up-or-in",
-            "/api/otp/sign-up-or-in",
-            &[("method", "email"), ("login_id", &email)],
-        )
-        .await;
-    let code = app.code_for(&email).await;
+    let code = app.email_code_requested(&browser, &email).await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
 
     let failed = browser
@@ -481,19 +483,12 @@ async fn a_wrong_code_is_refused_and_the_right_one_still_works() {
     assert_eq!(verified.location.as_deref(), Some("/profile"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn too_many_wrong_codes_burn_the_code() {
     let app = spawn_app().await;
     let browser = app.browser();
     let email = unique_email("burn");
-    browser
-        .submit(
-            "/sign-up-or-in",
-            "/api/otp/sign-up-or-in",
-            &[("method", "email"), ("login_id", &email)],
-        )
-        .await;
-    let code = app.code_for(&email).await;
+    let code = app.email_code_requested(&browser, &email).await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
     let mut last = String::new();
     for _ in 0..5 {
@@ -513,19 +508,12 @@ async fn too_many_wrong_codes_burn_the_code() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn an_expired_code_asks_for_a_new_one() {
     let app = spawn_app().await;
     let browser = app.browser();
     let email = unique_email("late");
-    browser
-        .submit(
-            "/sign-up-or-in",
-            "/api/otp/sign-up-or-in",
-            &[("method", "email"), ("login_id", &email)],
-        )
-        .await;
-    let code = app.code_for(&email).await;
+    let code = app.email_code_requested(&browser, &email).await;
     app.clock.advance(Duration::from_secs(6 * 60));
     let failed = browser
         .submit("/verify", "/api/otp/verify", &[("code", &code)])
@@ -534,7 +522,7 @@ async fn an_expired_code_asks_for_a_new_one() {
     assert!(page.body.contains("That code has expired"), "{}", page.body);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn resend_waits_for_the_cooldown_then_sends_a_fresh_code() {
     let app = spawn_app().await;
     let browser = app.browser();
@@ -578,7 +566,7 @@ async fn resend_waits_for_the_cooldown_then_sends_a_fresh_code() {
     assert_eq!(verified.location.as_deref(), Some("/profile"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn use_a_different_address_forgets_the_waiting_code() {
     let app = spawn_app().await;
     let browser = app.browser();
@@ -596,7 +584,7 @@ async fn use_a_different_address_forgets_the_waiting_code() {
     assert!(page.body.contains("No code waiting"), "{}", page.body);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn the_gate_sends_a_signed_out_browser_to_sign_in_and_back_afterwards() {
     let app = spawn_app().await;
     let email = unique_email("gate");
@@ -623,7 +611,7 @@ async fn the_gate_sends_a_signed_out_browser_to_sign_in_and_back_afterwards() {
     assert_eq!(verified.location.as_deref(), Some("/profile"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn only_local_paths_are_followed_after_sign_in() {
     let app = spawn_app().await;
     let email = unique_email("open");
@@ -644,7 +632,7 @@ async fn only_local_paths_are_followed_after_sign_in() {
     assert_eq!(verified.location.as_deref(), Some("/profile"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn an_expired_session_token_is_refreshed_without_signing_out() {
     let app = spawn_app().await;
     let browser = app.signed_up("sms", &unique_phone(), "Refresh").await;
@@ -655,7 +643,7 @@ async fn an_expired_session_token_is_refreshed_without_signing_out() {
     assert!(profile.body.contains("Hello, Refresh"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn a_refresh_token_past_its_life_signs_the_browser_out() {
     let app = spawn_app().await;
     let browser = app.signed_up("email", &unique_email("old"), "Old").await;
@@ -665,7 +653,7 @@ async fn a_refresh_token_past_its_life_signs_the_browser_out() {
     assert_eq!(gated.location.as_deref(), Some("/sign-in?next=%2Fprofile"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn the_session_cookie_is_http_only_same_site_and_rotated_at_sign_in() {
     let app = spawn_app().await;
     let browser = app.browser();
@@ -702,7 +690,7 @@ async fn the_session_cookie_is_http_only_same_site_and_rotated_at_sign_in() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn cookie_secure_marks_the_session_cookie_secure() {
     let app = spawn_app_with(|s| s.cookie_secure = true).await;
     let browser = app.browser();
@@ -716,7 +704,7 @@ async fn cookie_secure_marks_the_session_cookie_secure() {
     assert!(sent.session_cookie().expect("cookie").contains("Secure"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn sign_out_drops_the_session_and_the_gate_closes() {
     let app = spawn_app().await;
     let browser = app.signed_up("email", &unique_email("bye"), "Bye").await;
@@ -733,7 +721,7 @@ async fn sign_out_drops_the_session_and_the_gate_closes() {
     assert_eq!(gated.status, StatusCode::SEE_OTHER);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn sign_out_everywhere_closes_other_browsers_on_their_next_request() {
     let app = spawn_app().await;
     let email = unique_email("all");
@@ -773,7 +761,7 @@ async fn sign_out_everywhere_closes_other_browsers_on_their_next_request() {
     assert_eq!(again.get("/profile").await.status, StatusCode::OK);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn update_email_sends_a_code_to_the_new_address_and_marks_it_verified() {
     let app = spawn_app().await;
     let phone = unique_phone();
@@ -816,7 +804,7 @@ async fn update_email_sends_a_code_to_the_new_address_and_marks_it_verified() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn update_phone_by_sms_voice_or_whatsapp_marks_the_new_number_verified() {
     let app = spawn_app().await;
     let browser = app
@@ -853,7 +841,7 @@ async fn update_phone_by_sms_voice_or_whatsapp_marks_the_new_number_verified() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn update_phone_refuses_email_as_the_channel() {
     let app = spawn_app().await;
     let browser = app.signed_up("email", &unique_email("chan"), "Chan").await;
@@ -873,7 +861,7 @@ async fn update_phone_refuses_email_as_the_channel() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn an_address_that_belongs_to_someone_else_is_refused() {
     let app = spawn_app().await;
     let taken = unique_email("taken");
@@ -896,7 +884,7 @@ async fn an_address_that_belongs_to_someone_else_is_refused() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn a_stale_sign_in_must_step_up_before_changing_the_email() {
     let app = spawn_app().await;
     let email = unique_email("stale");
@@ -949,7 +937,7 @@ async fn a_stale_sign_in_must_step_up_before_changing_the_email() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn unknown_pages_answer_404_with_a_page() {
     let app = spawn_app().await;
     let page = app.browser().get("/no/such/page").await;
@@ -957,7 +945,7 @@ async fn unknown_pages_answer_404_with_a_page() {
     assert!(page.body.contains("Page not found"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn the_header_links_to_the_emulator_outbox() {
     let app = spawn_app().await;
     let page = app.browser().get("/").await;
@@ -969,7 +957,7 @@ async fn the_header_links_to_the_emulator_outbox() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn server_functions_answer_json_without_tokens_to_hydrated_pages() {
     let app = spawn_app().await;
     let browser = app.signed_up("email", &unique_email("json"), "Json").await;
@@ -988,7 +976,7 @@ async fn server_functions_answer_json_without_tokens_to_hydrated_pages() {
     assert_eq!(profile["name"], "Json");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn sign_up_options_put_custom_claims_in_the_session_and_template_options_on_the_message() {
     let app = spawn_app().await;
     let browser = app.browser();
@@ -1024,7 +1012,7 @@ async fn sign_up_options_put_custom_claims_in_the_session_and_template_options_o
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn a_reserved_claim_is_refused_with_a_clear_message() {
     let app = spawn_app().await;
     let browser = app.browser();
@@ -1043,7 +1031,7 @@ async fn a_reserved_claim_is_refused_with_a_clear_message() {
     assert!(page.body.contains("is set by Descope"), "{}", page.body);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn step_up_sign_in_marks_the_session_and_needs_a_session_first() {
     let app = spawn_app().await;
     let email = unique_email("stepup");
@@ -1074,7 +1062,7 @@ async fn step_up_sign_in_marks_the_session_and_needs_a_session_first() {
     assert!(profile.body.contains("stepped up"), "{}", profile.body);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn mfa_sign_in_with_a_second_method_adds_mfa_to_the_session() {
     let app = spawn_app().await;
     let email = unique_email("mfa");
@@ -1127,7 +1115,7 @@ async fn mfa_sign_in_with_a_second_method_adds_mfa_to_the_session() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn an_audience_setting_is_required_of_every_session_token() {
     let app = spawn_app_with(|s| s.audience = Some("otp-demo".into())).await;
     let browser = app.signed_up("email", &unique_email("aud"), "Aud").await;
@@ -1150,7 +1138,7 @@ where
     started.elapsed().as_secs_f64() * 1e6 / f64::from(rounds)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 #[ignore = "benchmark; run with --ignored --nocapture"]
 async fn benchmark_the_gate_and_the_jwks_cache() {
     use descope_otp::descope::{DescopeClient, DescopeConfig, SignUpOptions};
@@ -1230,7 +1218,7 @@ async fn benchmark_the_gate_and_the_jwks_cache() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn a_failed_server_function_answers_with_the_status_of_its_error() {
     let app = spawn_app().await;
     let browser = app.browser();

@@ -3,14 +3,14 @@
 
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
 use axum::middleware::from_fn_with_state;
 use leptos::config::LeptosOptions;
-use leptos_axum::{LeptosRoutes, generate_route_list};
+use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use tokio::net::TcpListener;
@@ -124,7 +124,7 @@ impl Application {
             emulator_outbox_url: emulator.as_ref().map(Emulator::outbox_url),
         };
 
-        let routes = generate_route_list(App);
+        let routes = route_list();
         let router = Router::new()
             .leptos_routes(&state, routes, {
                 let options = leptos_options.clone();
@@ -178,6 +178,17 @@ impl Application {
         }
         Ok(())
     }
+}
+
+/// The route table, generated once per process.
+///
+/// While Leptos generates a route list it turns resource loading off for the whole process, and a
+/// resource first polled in that window never resolves (leptos-rs/leptos#4773). A server builds
+/// one Application, before serving, so it never meets this; the integration tests build many in
+/// parallel, and a page rendering in one test while another test generated its routes hung.
+fn route_list() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
 /// Opens the app's one pool. WAL lets readers and the writer work side by side; the busy timeout
