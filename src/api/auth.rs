@@ -1,3 +1,6 @@
+// A server function takes one argument per form field, and the sign-up form has eight.
+#![allow(clippy::too_many_arguments)]
+
 use leptos::prelude::*;
 
 use crate::error::AppError;
@@ -35,7 +38,6 @@ pub async fn sign_up_or_in(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)] // one argument per form field
 #[server(endpoint = "otp/sign-up")]
 pub async fn sign_up(
     method: DeliveryMethod,
@@ -73,7 +75,6 @@ pub async fn sign_up(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)] // one argument per form field
 #[server(endpoint = "otp/sign-in")]
 pub async fn sign_in(
     method: DeliveryMethod,
