@@ -101,18 +101,25 @@ impl Settings {
             database_url: get("DATABASE_URL").unwrap_or_else(|| "sqlite://data/app.db".into()),
             cookie_secure: parse_or("COOKIE_SECURE", get("COOKIE_SECURE"), "false")?,
             session_idle: Duration::from_secs(
-                parse_or::<u64>("SESSION_IDLE_DAYS", get("SESSION_IDLE_DAYS"), "30")? * 86_400,
+                bounded(
+                    "SESSION_IDLE_DAYS",
+                    get("SESSION_IDLE_DAYS"),
+                    "30",
+                    1..=3650,
+                )? * 86_400,
             ),
-            resend_cooldown: Duration::from_secs(parse_or(
+            resend_cooldown: Duration::from_secs(bounded(
                 "RESEND_COOLDOWN_SECS",
                 get("RESEND_COOLDOWN_SECS"),
                 "30",
+                0..=3600,
             )?),
             step_up_max_age: Duration::from_secs(
-                parse_or::<u64>(
+                bounded(
                     "STEP_UP_MAX_AGE_MINUTES",
                     get("STEP_UP_MAX_AGE_MINUTES"),
                     "10",
+                    1..=1440,
                 )? * 60,
             ),
         })
@@ -132,6 +139,24 @@ where
         var,
         problem: format!("{raw:?} is not valid: {e}"),
     })
+}
+
+/// A whole number within `range`, so later arithmetic on it cannot overflow.
+fn bounded(
+    var: &'static str,
+    value: Option<String>,
+    default: &str,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, SettingsError> {
+    let n: u64 = parse_or(var, value, default)?;
+    if range.contains(&n) {
+        Ok(n)
+    } else {
+        Err(SettingsError {
+            var,
+            problem: format!("{n} is outside {}..={}", range.start(), range.end()),
+        })
+    }
 }
 
 fn parse_base_url(raw: &str) -> Result<String, SettingsError> {
@@ -197,5 +222,7 @@ mod tests {
         assert_eq!(err.var, "COOKIE_SECURE");
         let err = settings(&[("EMULATOR_ADDR", "0.0.0.0:4100")]).expect_err("not loopback");
         assert_eq!(err.var, "EMULATOR_ADDR");
+        let err = settings(&[("SESSION_IDLE_DAYS", "99999999999999")]).expect_err("too large");
+        assert_eq!(err.var, "SESSION_IDLE_DAYS");
     }
 }
