@@ -5,6 +5,7 @@
 //! A failed refresh, an invalid token or a sign-out-everywhere mark clears the session.
 
 use axum::extract::{Request, State};
+use axum::http::request::Parts;
 use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -26,6 +27,13 @@ pub async fn require_user(
     state: &AppState,
     session: &AuthSession,
 ) -> Result<(SignedIn, SessionClaims), AppError> {
+    // A page request already went through the gate in `protect_pages`; its server functions,
+    // run while the page renders, reuse that answer instead of validating the token again.
+    if let Some(Passed(signed_in, claims)) = leptos::prelude::use_context::<Parts>()
+        .and_then(|parts| parts.extensions.get::<Passed>().cloned())
+    {
+        return Ok((signed_in, claims));
+    }
     let mut current = session.signed_in().await?.ok_or(AppError::NotSignedIn)?;
 
     if signed_out_everywhere_since(state, &current).await? {
@@ -86,12 +94,16 @@ async fn signed_out_everywhere_since(
     Ok(mark.is_some_and(|at_ms| current.authenticated_at_ms <= at_ms))
 }
 
+/// The gate's answer for this request, left in its extensions by [`protect_pages`].
+#[derive(Clone)]
+struct Passed(SignedIn, SessionClaims);
+
 /// Middleware: a browser that asks for a gated page while signed out is sent to sign in, and
 /// brought back afterwards. Runs before the page renders, so the redirect is a real HTTP 303.
 pub async fn protect_pages(
     State(state): State<AppState>,
     session: Session,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let path = request.uri().path();
@@ -100,13 +112,17 @@ pub async fn protect_pages(
     }
     let session = AuthSession::new(session);
     let mut response = match require_user(&state, &session).await {
+        Ok((signed_in, claims)) => {
+            request.extensions_mut().insert(Passed(signed_in, claims));
+            next.run(request).await
+        }
         Err(AppError::NotSignedIn) => {
             let next_path: String = url::form_urlencoded::byte_serialize(path.as_bytes()).collect();
             return Redirect::to(&format!("/sign-in?next={next_path}")).into_response();
         }
         // Anything else (Descope unreachable, a store failure) is for the page to show: it calls
         // the gate again through its server function and renders the error with its status.
-        Ok(_) | Err(_) => next.run(request).await,
+        Err(_) => next.run(request).await,
     };
     // A page about a signed-in person is never cached, by the browser or anything between.
     response.headers_mut().insert(
