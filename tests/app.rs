@@ -368,6 +368,14 @@ async fn the_verify_page_shows_the_masked_destination_and_never_the_address() {
     let page = browser.get("/verify").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("autocomplete=\"one-time-code\""));
+    // Without JavaScript the resend button is usable; the server enforces the cooldown.
+    let resend_button = page
+        .body
+        .split("Send a new code")
+        .next()
+        .and_then(|before| before.rsplit("<button").next())
+        .unwrap_or_default();
+    assert!(!resend_button.contains("disabled"), "{resend_button}");
     assert!(page.body.contains("inputmode=\"numeric\""));
     assert!(
         page.body.contains("@example.com"),

@@ -83,6 +83,12 @@ fn CodeForm(
         }
     });
 
+    // Without JavaScript the button stays usable and the server enforces the cooldown (it answers
+    // with the seconds left); once hydrated, the button also waits visibly. Effects run only in
+    // the browser, so the server's HTML and the first hydrated render agree.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+
     // After a failed attempt, put the cursor back in the (cleared) code field.
     let code_input = NodeRef::<Input>::new();
     Effect::new(move |_| {
@@ -150,7 +156,9 @@ fn CodeForm(
                 <button
                     type="submit"
                     class="link-button"
-                    disabled=move || { remaining.get() > 0 || resend.pending().get() }
+                    disabled=move || {
+                        hydrated.get() && (remaining.get() > 0 || resend.pending().get())
+                    }
                 >
                     "Send a new code"
                 </button>
