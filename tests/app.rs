@@ -132,7 +132,7 @@ impl TestApp {
                 &[("method", "email"), ("login_id", email)],
             )
             .await;
-        assert_eq!(sent.location.as_deref(), Some("/verify"), "{}", sent.body);
+        sent.assert_redirects_to("/verify");
         self.code_for(email).await
     }
 
@@ -154,17 +154,12 @@ impl TestApp {
                 &[("method", method), ("login_id", login_id), ("name", name)],
             )
             .await;
-        assert_eq!(sent.location.as_deref(), Some("/verify"), "{}", sent.body);
+        sent.assert_redirects_to("/verify");
         let code = self.code_for(login_id).await;
         let verified = browser
             .submit("/verify", "/api/otp/verify", &[("code", &code)])
             .await;
-        assert_eq!(
-            verified.location.as_deref(),
-            Some("/profile"),
-            "{}",
-            verified.body
-        );
+        verified.assert_redirects_to("/profile");
         browser
     }
 }
@@ -228,6 +223,12 @@ impl Page {
             set_cookies,
             body,
         }
+    }
+
+    /// Asserts that the response redirects to `path`, showing the page when it does not.
+    #[track_caller]
+    fn assert_redirects_to(&self, path: &str) {
+        assert_eq!(self.location.as_deref(), Some(path), "{}", self.body);
     }
 
     fn session_cookie(&self) -> Option<&str> {
@@ -488,7 +489,7 @@ async fn a_wrong_code_is_refused_and_the_right_one_still_works() {
     let verified = browser
         .submit("/verify", "/api/otp/verify", &[("code", &code)])
         .await;
-    assert_eq!(verified.location.as_deref(), Some("/profile"));
+    verified.assert_redirects_to("/profile");
 }
 
 #[tokio::test]
@@ -571,7 +572,7 @@ async fn resend_waits_for_the_cooldown_then_sends_a_fresh_code() {
     let verified = browser
         .submit("/verify", "/api/otp/verify", &[("code", &second)])
         .await;
-    assert_eq!(verified.location.as_deref(), Some("/profile"));
+    verified.assert_redirects_to("/profile");
 }
 
 #[tokio::test]
@@ -587,7 +588,7 @@ async fn use_a_different_address_forgets_the_waiting_code() {
         )
         .await;
     let cancelled = browser.submit("/verify", "/api/otp/cancel", &[]).await;
-    assert_eq!(cancelled.location.as_deref(), Some("/sign-up-or-in"));
+    cancelled.assert_redirects_to("/sign-up-or-in");
     let page = browser.get("/verify").await;
     assert!(page.body.contains("No code waiting"), "{}", page.body);
 }
@@ -601,7 +602,7 @@ async fn the_gate_sends_a_signed_out_browser_to_sign_in_and_back_afterwards() {
     let browser = app.browser();
     let gated = browser.get("/profile").await;
     assert_eq!(gated.status, StatusCode::SEE_OTHER);
-    assert_eq!(gated.location.as_deref(), Some("/sign-in?next=%2Fprofile"));
+    gated.assert_redirects_to("/sign-in?next=%2Fprofile");
 
     let sent = browser
         .submit(
@@ -614,9 +615,9 @@ async fn the_gate_sends_a_signed_out_browser_to_sign_in_and_back_afterwards() {
             ],
         )
         .await;
-    assert_eq!(sent.location.as_deref(), Some("/verify"));
+    sent.assert_redirects_to("/verify");
     let verified = app.enter_latest_code(&browser, &email).await;
-    assert_eq!(verified.location.as_deref(), Some("/profile"));
+    verified.assert_redirects_to("/profile");
 }
 
 #[tokio::test]
@@ -637,7 +638,7 @@ async fn only_local_paths_are_followed_after_sign_in() {
         )
         .await;
     let verified = app.enter_latest_code(&browser, &email).await;
-    assert_eq!(verified.location.as_deref(), Some("/profile"));
+    verified.assert_redirects_to("/profile");
 }
 
 #[tokio::test]
@@ -658,7 +659,7 @@ async fn a_refresh_token_past_its_life_signs_the_browser_out() {
     app.clock.advance(Duration::from_secs(31 * 24 * 3600));
     let gated = browser.get("/profile").await;
     assert_eq!(gated.status, StatusCode::SEE_OTHER);
-    assert_eq!(gated.location.as_deref(), Some("/sign-in?next=%2Fprofile"));
+    gated.assert_redirects_to("/sign-in?next=%2Fprofile");
 }
 
 #[tokio::test]
@@ -719,7 +720,7 @@ async fn sign_out_drops_the_session_and_the_gate_closes() {
     let out = browser
         .submit("/profile", "/api/session/sign-out", &[])
         .await;
-    assert_eq!(out.location.as_deref(), Some("/"));
+    out.assert_redirects_to("/");
     let removal = out.session_cookie().expect("the cookie is removed");
     assert!(
         removal.contains("Max-Age=0") || removal.contains("Expires="),
@@ -750,7 +751,7 @@ async fn sign_out_everywhere_closes_other_browsers_on_their_next_request() {
     let out = first
         .submit("/profile", "/api/session/sign-out-everywhere", &[])
         .await;
-    assert_eq!(out.location.as_deref(), Some("/sign-in"));
+    out.assert_redirects_to("/sign-in");
     // The second browser's session JWT has not expired, yet it is refused at once.
     assert_eq!(second.get("/profile").await.status, StatusCode::SEE_OTHER);
     assert_eq!(first.get("/profile").await.status, StatusCode::SEE_OTHER);
@@ -783,7 +784,7 @@ async fn update_email_sends_a_code_to_the_new_address_and_marks_it_verified() {
             &[("email", &new_email), ("add_to_login_ids", "on")],
         )
         .await;
-    assert_eq!(asked.location.as_deref(), Some("/verify"), "{}", asked.body);
+    asked.assert_redirects_to("/verify");
     let message = app.latest_message(&new_email).await;
     assert_eq!(message["purpose"], "update-email");
     let verified = browser
@@ -793,7 +794,7 @@ async fn update_email_sends_a_code_to_the_new_address_and_marks_it_verified() {
             &[("code", message["code"].as_str().expect("code"))],
         )
         .await;
-    assert_eq!(verified.location.as_deref(), Some("/profile"));
+    verified.assert_redirects_to("/profile");
     let profile = browser.get("/profile").await;
     assert!(
         profile.body.contains(&format!("{new_email} (verified)")),
@@ -907,7 +908,7 @@ async fn a_stale_sign_in_must_step_up_before_changing_the_email() {
             &[("email", &new_email)],
         )
         .await;
-    assert_eq!(asked.location.as_deref(), Some("/verify"));
+    asked.assert_redirects_to("/verify");
     assert!(
         app.outbox(&new_email).await.is_empty(),
         "nothing to the new address yet"
@@ -923,12 +924,7 @@ async fn a_stale_sign_in_must_step_up_before_changing_the_email() {
             &[("code", step_up["code"].as_str().expect("code"))],
         )
         .await;
-    assert_eq!(
-        stepped.location.as_deref(),
-        Some("/verify"),
-        "{}",
-        stepped.body
-    );
+    stepped.assert_redirects_to("/verify");
     let profile = browser.get("/profile").await;
     assert!(
         profile.body.contains("stepped up"),
@@ -936,7 +932,7 @@ async fn a_stale_sign_in_must_step_up_before_changing_the_email() {
         profile.body
     );
     let verified = app.enter_latest_code(&browser, &new_email).await;
-    assert_eq!(verified.location.as_deref(), Some("/profile"));
+    verified.assert_redirects_to("/profile");
     let profile = browser.get("/profile").await;
     assert!(
         profile.body.contains(&format!("{new_email} (verified)")),
@@ -1001,7 +997,7 @@ async fn sign_up_options_put_custom_claims_in_the_session_and_template_options_o
             ],
         )
         .await;
-    assert_eq!(sent.location.as_deref(), Some("/verify"), "{}", sent.body);
+    sent.assert_redirects_to("/verify");
     let message = app.latest_message(&email).await;
     assert_eq!(message["templateOptions"]["greeting"], "Welcome aboard");
     browser
@@ -1064,7 +1060,7 @@ async fn step_up_sign_in_marks_the_session_and_needs_a_session_first() {
             &[("method", "email"), ("login_id", &email), ("stepup", "on")],
         )
         .await;
-    assert_eq!(sent.location.as_deref(), Some("/verify"), "{}", sent.body);
+    sent.assert_redirects_to("/verify");
     app.enter_latest_code(&browser, &email).await;
     let profile = browser.get("/profile").await;
     assert!(profile.body.contains("stepped up"), "{}", profile.body);
@@ -1096,7 +1092,7 @@ async fn mfa_sign_in_with_a_second_method_adds_mfa_to_the_session() {
             ],
         )
         .await;
-    assert_eq!(asked.location.as_deref(), Some("/verify"), "{}", asked.body);
+    asked.assert_redirects_to("/verify");
     app.enter_latest_code(&browser, &phone).await;
 
     // The session now rests on the sms code alone; add the email code as a second factor.
@@ -1108,7 +1104,7 @@ async fn mfa_sign_in_with_a_second_method_adds_mfa_to_the_session() {
             &[("method", "email"), ("login_id", &email), ("mfa", "on")],
         )
         .await;
-    assert_eq!(sent.location.as_deref(), Some("/verify"), "{}", sent.body);
+    sent.assert_redirects_to("/verify");
     app.enter_latest_code(&browser, &email).await;
     let profile = browser.get("/profile").await;
     let amr = profile
