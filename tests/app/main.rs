@@ -1,0 +1,8 @@
+//! Every journey over real HTTP, through the real router: the app and its embedded emulator on
+//! port 0, a temporary SQLite file each, and a cookie-keeping client that behaves like a browser
+//! with JavaScript off (forms post with `Accept: text/html`; redirects are inspected, not followed).
+//!
+//! One test binary (one link) with a module per concern.
+
+mod journeys;
+mod support;

@@ -1,0 +1,279 @@
+//! The harness: an app with its embedded emulator on port 0, and browsers that drive it.
+
+use std::time::Duration;
+
+use descope_otp::clock::Clock;
+use descope_otp::server::settings::{DescopeTarget, Settings};
+use descope_otp::server::startup::Application;
+use leptos::config::LeptosOptions;
+use reqwest::StatusCode;
+use reqwest::header::{ACCEPT, LOCATION, REFERER, SET_COOKIE};
+use serde_json::Value;
+
+pub struct TestApp {
+    pub base: String,
+    pub emulator: String,
+    pub clock: Clock,
+    _dir: tempfile::TempDir,
+}
+
+/// A browser: one cookie jar, no redirect following, remembers every body it saw.
+pub struct Browser {
+    pub app_base: String,
+    pub http: reqwest::Client,
+}
+
+pub struct Page {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub set_cookies: Vec<String>,
+    pub body: String,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut settings = Settings::from_lookup(|_| None).expect("default settings");
+    settings.descope = DescopeTarget::Emulator {
+        addr: "127.0.0.1:0".parse().expect("literal"),
+        db: dir.path().join("emulator.db"),
+    };
+    settings.database_url = format!("sqlite://{}", dir.path().join("app.db").display());
+    adjust(&mut settings);
+    let options = LeptosOptions::builder()
+        .output_name("descope-otp")
+        .site_addr(
+            "127.0.0.1:0"
+                .parse::<std::net::SocketAddr>()
+                .expect("literal"),
+        )
+        .build();
+    let clock = Clock::system();
+    let app = Application::build(settings, options, clock.clone())
+        .await
+        .expect("the app builds");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let emulator = app
+        .emulator()
+        .expect("no project id means the embedded emulator")
+        .base_url()
+        .to_owned();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        base,
+        emulator,
+        clock,
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    pub fn browser(&self) -> Browser {
+        Browser {
+            app_base: self.base.clone(),
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                // A stuck request fails its test with a message instead of hanging the run.
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client"),
+        }
+    }
+
+    /// The newest code the emulator delivered to `destination`.
+    pub async fn code_for(&self, destination: &str) -> String {
+        self.outbox(destination)
+            .await
+            .first()
+            .and_then(|m| m["code"].as_str())
+            .unwrap_or_else(|| panic!("no code was sent to {destination}"))
+            .to_owned()
+    }
+
+    pub async fn outbox(&self, destination: &str) -> Vec<Value> {
+        let url = format!("{}/emulator/outbox", self.emulator);
+        let body: Value = reqwest::Client::new()
+            .get(url)
+            .query(&[("destination", destination)])
+            .send()
+            .await
+            .expect("outbox answers")
+            .json()
+            .await
+            .expect("outbox JSON");
+        body["messages"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The newest message the emulator delivered to `destination`.
+    pub async fn latest_message(&self, destination: &str) -> Value {
+        self.outbox(destination)
+            .await
+            .first()
+            .cloned()
+            .unwrap_or_else(|| panic!("no message was sent to {destination}"))
+    }
+
+    /// Asks for a sign-up-or-in code by email from the browser and returns the code sent.
+    pub async fn email_code_requested(&self, browser: &Browser, email: &str) -> String {
+        let sent = browser
+            .submit(
+                "/sign-up-or-in",
+                "/api/otp/sign-up-or-in",
+                &[("method", "email"), ("login_id", email)],
+            )
+            .await;
+        sent.assert_redirects_to("/verify");
+        self.code_for(email).await
+    }
+
+    /// Enters the newest code sent to `destination` on the browser's code page.
+    pub async fn enter_latest_code(&self, browser: &Browser, destination: &str) -> Page {
+        let code = self.code_for(destination).await;
+        browser
+            .submit("/verify", "/api/otp/verify", &[("code", &code)])
+            .await
+    }
+
+    /// Signs a new person up by `method` and verifies the code: the browser ends signed in.
+    pub async fn signed_up(&self, method: &str, login_id: &str, name: &str) -> Browser {
+        let browser = self.browser();
+        let sent = browser
+            .submit(
+                "/sign-up",
+                "/api/otp/sign-up",
+                &[("method", method), ("login_id", login_id), ("name", name)],
+            )
+            .await;
+        sent.assert_redirects_to("/verify");
+        let code = self.code_for(login_id).await;
+        let verified = browser
+            .submit("/verify", "/api/otp/verify", &[("code", &code)])
+            .await;
+        verified.assert_redirects_to("/profile");
+        browser
+    }
+}
+
+impl Browser {
+    pub async fn get(&self, path: &str) -> Page {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.app_base))
+            .header(ACCEPT, "text/html")
+            .send()
+            .await
+            .expect("GET answers");
+        Page::read(response).await
+    }
+
+    /// Posts a form as a browser without JavaScript does, from the page at `from`.
+    pub async fn submit(&self, from: &str, action: &str, fields: &[(&str, &str)]) -> Page {
+        let response = self
+            .http
+            .post(format!("{}{action}", self.app_base))
+            .header(ACCEPT, "text/html,application/xhtml+xml")
+            .header(REFERER, format!("{}{from}", self.app_base))
+            .form(fields)
+            .send()
+            .await
+            .expect("POST answers");
+        Page::read(response).await
+    }
+
+    /// Follows a redirect the way a browser would and returns the page it lands on.
+    pub async fn follow(&self, page: &Page) -> Page {
+        let location = page.location.as_deref().expect("a redirect");
+        let path = location.strip_prefix(&self.app_base).unwrap_or(location);
+        self.get(path).await
+    }
+}
+
+impl Page {
+    pub async fn read(response: reqwest::Response) -> Self {
+        let status = response.status();
+        let location = response
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let set_cookies = response
+            .headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect();
+        let body = response.text().await.expect("body");
+        assert_no_token(&body);
+        if let Some(location) = &location {
+            assert_no_token(location);
+        }
+        Self {
+            status,
+            location,
+            set_cookies,
+            body,
+        }
+    }
+
+    /// Asserts that the response redirects to `path`, showing the page when it does not.
+    #[track_caller]
+    pub fn assert_redirects_to(&self, path: &str) {
+        assert_eq!(self.location.as_deref(), Some(path), "{}", self.body);
+    }
+
+    pub fn session_cookie(&self) -> Option<&str> {
+        self.set_cookies
+            .iter()
+            .find(|c| c.starts_with("sid="))
+            .map(String::as_str)
+    }
+}
+
+/// No JWT (they all start with a base64url `{"`) may reach the browser, in a page, a server
+/// function's JSON or a redirect URL.
+pub fn assert_no_token(text: &str) {
+    let found = text.match_indices("eyJ").any(|(i, _)| {
+        let rest = &text[i..];
+        let token: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
+            .collect();
+        token.matches('.').count() >= 2 && token.len() > 40
+    });
+    assert!(!found, "a JWT reached the browser:\n{text}");
+}
+
+pub fn unique_email(tag: &str) -> String {
+    format!("{tag}-{}@example.com", uuid_like())
+}
+
+pub fn unique_phone() -> String {
+    // +1 415 555 XXXX is a valid US number shape for libphonenumber.
+    format!("+1415555{:04}", rand_u16() % 10_000)
+}
+
+pub fn uuid_like() -> String {
+    format!("{:08x}", rand_u32())
+}
+
+pub fn rand_u32() -> u32 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    nanos ^ COUNTER.fetch_add(0x9E37_79B9, Ordering::Relaxed)
+}
+
+pub fn rand_u16() -> u16 {
+    (rand_u32() >> 7) as u16
+}
