@@ -3,9 +3,14 @@
 //! Each gated request validates the session JWT against Descope's keys (cached; no network call
 //! on a hit). An expired session JWT is refreshed with the refresh JWT and the new tokens stored.
 //! A failed refresh, an invalid token or a sign-out-everywhere mark clears the session.
+//!
+//! The gate decides from this request's own cookie and session, every time. It reads no Leptos
+//! context: the middleware runs outside any request-scoped owner, and there `use_context` would
+//! read whatever owner a worker thread last had, which can be another request's. The one shortcut,
+//! a page's server functions reusing the middleware's answer while that page renders, travels in
+//! this request's own extensions next to its session (see [`GateAnswer`]).
 
 use axum::extract::{Request, State};
-use axum::http::request::Parts;
 use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -28,11 +33,10 @@ pub async fn require_user(
     session: &AuthSession,
 ) -> Result<(SignedIn, SessionClaims), AppError> {
     // A page request already went through the gate in `protect_pages`; its server functions,
-    // run while the page renders, reuse that answer instead of validating the token again.
-    if let Some(Passed(signed_in, claims)) = leptos::prelude::use_context::<Parts>()
-        .and_then(|parts| parts.extensions.get::<Passed>().cloned())
-    {
-        return Ok((signed_in, claims));
+    // run while the page renders, reuse that answer instead of validating the token again. The
+    // answer came out of the same request extensions as this session, so it is this request's.
+    if let Some(GateAnswer(signed_in, claims)) = session.gate_answer() {
+        return Ok((signed_in.clone(), claims.clone()));
     }
     let mut current = session.signed_in().await?.ok_or(AppError::NotSignedIn)?;
 
@@ -94,9 +98,11 @@ async fn signed_out_everywhere_since(
     Ok(mark.is_some_and(|at_ms| current.authenticated_at_ms <= at_ms))
 }
 
-/// The gate's answer for this request, left in its extensions by [`protect_pages`].
+/// The gate's answer for one request, left in that request's extensions by [`protect_pages`]
+/// and read back from the same extensions as its session (`server::context`). Only this module
+/// can make one, and only from a session it has just validated.
 #[derive(Clone)]
-struct Passed(SignedIn, SessionClaims);
+pub struct GateAnswer(SignedIn, SessionClaims);
 
 /// Middleware: a browser that asks for a gated page while signed out is sent to sign in, and
 /// brought back afterwards. Runs before the page renders, so the redirect is a real HTTP 303.
@@ -113,7 +119,9 @@ pub async fn protect_pages(
     let session = AuthSession::new(session);
     let mut response = match require_user(&state, &session).await {
         Ok((signed_in, claims)) => {
-            request.extensions_mut().insert(Passed(signed_in, claims));
+            request
+                .extensions_mut()
+                .insert(GateAnswer(signed_in, claims));
             next.run(request).await
         }
         Err(AppError::NotSignedIn) => {

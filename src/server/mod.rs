@@ -7,6 +7,7 @@ pub mod auth;
 pub mod error_status;
 pub mod gate;
 pub mod profile;
+pub mod request_scope;
 pub mod session;
 pub mod settings;
 pub mod startup;
@@ -19,13 +20,24 @@ use session::AuthSession;
 use state::AppState;
 
 /// The application state and the caller's session, for a server function or a page render.
+///
+/// Only ever called inside a request's own Leptos owner: leptos_axum provides `AppState` and the
+/// request's `Parts` on the owner it creates for each server-function call and each page render,
+/// so both reads below find this request's values before any parent's. The session and the gate's
+/// answer are taken from the same `Parts`, so they cannot belong to different requests.
 pub async fn context() -> Result<(AppState, AuthSession), AppError> {
-    let state = leptos::prelude::use_context::<AppState>()
+    use leptos::prelude::use_context;
+    let state = use_context::<AppState>()
         .ok_or_else(|| internal("AppState is not in the Leptos context"))?;
-    let session: tower_sessions::Session = leptos_axum::extract()
-        .await
-        .map_err(|e| internal(&format!("no session layer on this request: {e}")))?;
-    Ok((state, AuthSession::new(session)))
+    let parts = use_context::<axum::http::request::Parts>()
+        .ok_or_else(|| internal("the request's parts are not in the Leptos context"))?;
+    let session = parts
+        .extensions
+        .get::<tower_sessions::Session>()
+        .cloned()
+        .ok_or_else(|| internal("no session layer on this request"))?;
+    let gate_answer = parts.extensions.get::<gate::GateAnswer>().cloned();
+    Ok((state, AuthSession::with_gate_answer(session, gate_answer)))
 }
 
 /// An unexpected failure: logged with its cause, shown as an error id.

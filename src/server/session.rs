@@ -10,6 +10,7 @@ use tower_sessions::Session;
 
 use crate::error::{AppError, new_error_id};
 use crate::models::{DeliveryMethod, Flow};
+use crate::server::gate::GateAnswer;
 
 const SIGNED_IN: &str = "signed_in";
 const PENDING: &str = "pending_otp";
@@ -129,24 +130,44 @@ pub struct PendingOtp {
     pub next: Option<String>,
 }
 
-/// Typed access to the session.
+/// Typed access to the session of one request.
 #[derive(Clone)]
-pub struct AuthSession(Session);
+pub struct AuthSession {
+    session: Session,
+    /// The gate's answer for this same request, when its middleware already validated it.
+    gate_answer: Option<GateAnswer>,
+}
 
 impl AuthSession {
     pub fn new(session: Session) -> Self {
-        Self(session)
+        Self {
+            session,
+            gate_answer: None,
+        }
+    }
+
+    /// The session of a request that the gate's middleware already let through, with its answer.
+    /// Both must come from the same request's extensions.
+    pub fn with_gate_answer(session: Session, gate_answer: Option<GateAnswer>) -> Self {
+        Self {
+            session,
+            gate_answer,
+        }
+    }
+
+    pub fn gate_answer(&self) -> Option<&GateAnswer> {
+        self.gate_answer.as_ref()
     }
 
     pub async fn signed_in(&self) -> Result<Option<SignedIn>, AppError> {
-        self.0.get(SIGNED_IN).await.map_err(store_error)
+        self.session.get(SIGNED_IN).await.map_err(store_error)
     }
 
     /// Records a fresh sign-in under a new session id, so an id planted before sign-in
     /// (session fixation) is worth nothing after it.
     pub async fn sign_in(&self, signed_in: &SignedIn) -> Result<(), AppError> {
-        self.0.cycle_id().await.map_err(store_error)?;
-        self.0
+        self.session.cycle_id().await.map_err(store_error)?;
+        self.session
             .insert(SIGNED_IN, signed_in)
             .await
             .map_err(store_error)
@@ -154,22 +175,25 @@ impl AuthSession {
 
     /// Replaces the tokens of the current sign-in (after a refresh, a step-up or an update).
     pub async fn update(&self, signed_in: &SignedIn) -> Result<(), AppError> {
-        self.0
+        self.session
             .insert(SIGNED_IN, signed_in)
             .await
             .map_err(store_error)
     }
 
     pub async fn pending(&self) -> Result<Option<PendingOtp>, AppError> {
-        self.0.get(PENDING).await.map_err(store_error)
+        self.session.get(PENDING).await.map_err(store_error)
     }
 
     pub async fn set_pending(&self, pending: &PendingOtp) -> Result<(), AppError> {
-        self.0.insert(PENDING, pending).await.map_err(store_error)
+        self.session
+            .insert(PENDING, pending)
+            .await
+            .map_err(store_error)
     }
 
     pub async fn clear_pending(&self) -> Result<(), AppError> {
-        self.0
+        self.session
             .remove::<PendingOtp>(PENDING)
             .await
             .map(drop)
@@ -178,7 +202,7 @@ impl AuthSession {
 
     /// Forgets everything and deletes the session record; the cookie is expired.
     pub async fn sign_out(&self) -> Result<(), AppError> {
-        self.0.flush().await.map_err(store_error)
+        self.session.flush().await.map_err(store_error)
     }
 }
 

@@ -2,7 +2,11 @@
 //! port 0, a temporary SQLite file each, and a cookie-keeping client that behaves like a browser
 //! with JavaScript off (forms post with `Accept: text/html`; redirects are inspected, not followed).
 //!
-//! One test binary (one link) with a module per concern.
+//! One test binary (one link) with a module per concern:
+//! - `journeys`: each journey on its own;
+//! - `concurrency`: shared state (the gate, sessions, caches) under concurrent requests on a
+//!   multi-threaded runtime, where one person's request must never see another's.
 
+mod concurrency;
 mod journeys;
 mod support;
