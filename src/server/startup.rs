@@ -25,6 +25,7 @@ use crate::descope::{DescopeClient, DescopeConfig};
 use crate::emulator::{DbLocation, Emulator, EmulatorConfig};
 use crate::server::error_status::set_error_status;
 use crate::server::gate::protect_pages;
+use crate::server::request_scope;
 use crate::server::settings::{DescopeTarget, Settings};
 use crate::server::state::AppState;
 
@@ -135,6 +136,8 @@ impl Application {
             .layer(axum::middleware::from_fn(set_error_status))
             .layer(session_layer)
             .layer(TraceLayer::new_for_http())
+            // Outermost: nothing below can see a Leptos owner left on the thread by another request.
+            .layer(axum::middleware::from_fn(request_scope::isolate))
             .with_state(state.clone());
 
         let listener = TcpListener::bind(leptos_options.site_addr)
