@@ -101,6 +101,9 @@ pub struct PendingView {
     pub resend_in_secs: u64,
     /// Set when this code confirms the person before a change to `then`.
     pub then: Option<String>,
+    /// A sign-in code that went out only if an account exists: the page says so, the same way
+    /// for every address, so that it tells no one who has an account.
+    pub if_account_exists: bool,
 }
 
 /// The signed-in person, as the profile page shows them. Built from the validated session JWT and
@@ -132,3 +135,23 @@ pub struct SiteInfo {
     /// Set when the app runs on its embedded Descope emulator: where its dev outbox lives.
     pub emulator_outbox_url: Option<String>,
 }
+
+/// Claims Descope sets itself; a form may not override them.
+pub const RESERVED_CLAIMS: &[&str] = &[
+    "sub",
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "drn",
+    "amr",
+    "su",
+    "dsub",
+    "dct",
+    "tenants",
+    "roles",
+    "permissions",
+    "rexp",
+];

@@ -57,10 +57,10 @@ pub async fn sign_up(
         login_id: validate::login_id(method, &login_id)?,
         name: validate::name(name.as_deref())?,
         email: filled(email)
-            .map(|e| validate::email("email", &e))
+            .map(|e| validate::email(crate::error::Field::Email, &e))
             .transpose()?,
         phone: filled(phone)
-            .map(|p| validate::phone("phone", &p))
+            .map(|p| validate::phone(crate::error::Field::Phone, &p))
             .transpose()?,
         options: validate::otp_options(custom_claims, template_options, None, None)?,
     };

@@ -15,7 +15,7 @@ pub async fn get_profile() -> Result<Profile, AppError> {
 pub async fn update_email(email: String, add_to_login_ids: Option<String>) -> Result<(), AppError> {
     use crate::server::{context, profile, session::Change, validate};
     let (state, session) = context().await?;
-    let email = validate::email("email", &email)?;
+    let email = validate::email(crate::error::Field::Email, &email)?;
     let change = Change::Email {
         email,
         add_to_login_ids: add_to_login_ids.is_some(),
@@ -35,11 +35,11 @@ pub async fn update_phone(
     let (state, session) = context().await?;
     if !method.is_phone() {
         return Err(AppError::invalid(
-            "method",
-            "Choose text message, voice call or WhatsApp.",
+            crate::error::Field::Method,
+            crate::error::Problem::PhoneChannelRequired,
         ));
     }
-    let phone = validate::phone("phone", &phone)?;
+    let phone = validate::phone(crate::error::Field::Phone, &phone)?;
     let change = Change::Phone {
         method,
         phone,

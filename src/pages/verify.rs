@@ -107,11 +107,21 @@ fn CodeForm(
         _ => "Enter your code",
     };
     // How the code travelled, around the masked destination.
-    let (before, after) = match view.method {
-        DeliveryMethod::Email => ("We emailed a code to ", "."),
-        DeliveryMethod::Sms => ("We texted a code to ", "."),
-        DeliveryMethod::Voice => ("We're calling ", " to read out a code."),
-        DeliveryMethod::Whatsapp => ("We sent a code on WhatsApp to ", "."),
+    let (before, after) = match (view.if_account_exists, view.method) {
+        (false, DeliveryMethod::Email) => ("We emailed a code to ", "."),
+        (false, DeliveryMethod::Sms) => ("We texted a code to ", "."),
+        (false, DeliveryMethod::Voice) => ("We're calling ", " to read out a code."),
+        (false, DeliveryMethod::Whatsapp) => ("We sent a code on WhatsApp to ", "."),
+        (true, DeliveryMethod::Email) => ("If an account exists for ", ", we emailed it a code."),
+        (true, DeliveryMethod::Sms) => ("If an account exists for ", ", we texted it a code."),
+        (true, DeliveryMethod::Voice) => (
+            "If an account exists for ",
+            ", we're calling it to read out a code.",
+        ),
+        (true, DeliveryMethod::Whatsapp) => (
+            "If an account exists for ",
+            ", we sent it a code on WhatsApp.",
+        ),
     };
     let step_up_note = view.then.as_ref().map(|what| {
         view! {

@@ -10,9 +10,11 @@ use crate::descope::{
 };
 use secrecy::ExposeSecret;
 
-use crate::error::{AppError, new_error_id};
+use crate::error::{AppError, Field, Problem, new_error_id};
 use crate::models::{DeliveryMethod, Flow, PendingView};
 use crate::server::internal;
+use crate::server::limits::Action;
+use crate::server::mask;
 use crate::server::session::{AuthSession, Change, OtpOptions, OtpRequest, PendingOtp, SignedIn};
 use crate::server::state::AppState;
 
@@ -24,15 +26,95 @@ pub async fn start(
     next: Option<String>,
 ) -> Result<(), AppError> {
     let signed_in = session.signed_in().await?;
-    let masked = send(state, &request, signed_in.as_ref()).await?;
+    let sent = send_within_limits(state, session, &request, signed_in.as_ref()).await?;
     session
         .set_pending(&PendingOtp {
             request,
-            masked: masked.masked,
+            masked: sent.masked,
             sent_at: state.clock.now(),
             next,
+            account_unknown: sent.account_unknown,
+            wrong_attempts: 0,
         })
         .await
+}
+
+/// What the code page may say about a code that was asked for.
+struct Sent {
+    masked: String,
+    account_unknown: bool,
+}
+
+/// The app's rate limits, then the Descope call, without telling whether an account exists
+/// (unless `REVEAL_ACCOUNT_EXISTENCE` is on):
+/// - sign-in of an unknown login id answers exactly as for a known one: the same code page, the
+///   address masked by the app in both cases, after the same one Descope call;
+/// - sign-up of an address that already has an account sends that account a sign-in code
+///   instead, and the code page looks as it does after any sign-up.
+async fn send_within_limits(
+    state: &AppState,
+    session: &AuthSession,
+    request: &OtpRequest,
+    signed_in: Option<&SignedIn>,
+) -> Result<Sent, AppError> {
+    state
+        .limiter
+        .check(Action::Send, session.client_ip(), &request.addresses())
+        .await?;
+    let hide = !state.settings.reveal_account_existence;
+    match (send(state, request, signed_in).await, request) {
+        (
+            Ok(_),
+            OtpRequest::SignIn {
+                method, login_id, ..
+            },
+        ) if hide => Ok(Sent {
+            masked: mask::address(*method, login_id),
+            account_unknown: false,
+        }),
+        (Ok(masked), _) => Ok(Sent {
+            masked: masked.masked,
+            account_unknown: false,
+        }),
+        (
+            Err(AppError::UnknownUser),
+            OtpRequest::SignIn {
+                method, login_id, ..
+            },
+        ) if hide => {
+            tracing::info!(login_id = %mask::login_id(login_id), "sign-in for an unknown login id; answered as if known");
+            Ok(Sent {
+                masked: mask::address(*method, login_id),
+                account_unknown: true,
+            })
+        }
+        (
+            Err(AppError::AlreadyRegistered),
+            OtpRequest::SignUp {
+                method,
+                login_id,
+                options,
+                ..
+            },
+        ) if hide => {
+            tracing::info!(login_id = %mask::login_id(login_id), "sign-up for an existing login id; sending a sign-in code");
+            let sign_in = OtpRequest::SignIn {
+                method: *method,
+                login_id: login_id.clone(),
+                options: OtpOptions {
+                    stepup: false,
+                    mfa: false,
+                    ..options.clone()
+                },
+            };
+            let masked = send(state, &sign_in, signed_in).await?;
+            Ok(Sent {
+                masked: masked.masked,
+                account_unknown: false,
+            })
+        }
+        (Err(e), _) => Err(e),
+    }
 }
 
 /// What the code-entry page shows; `None` when no code is waiting.
@@ -53,8 +135,10 @@ pub async fn resend(state: &AppState, session: &AuthSession) -> Result<PendingVi
         });
     }
     let signed_in = session.signed_in().await?;
-    let masked = send(state, &pending.request, signed_in.as_ref()).await?;
-    pending.masked = masked.masked;
+    let sent = send_within_limits(state, session, &pending.request, signed_in.as_ref()).await?;
+    pending.masked = sent.masked;
+    pending.account_unknown = sent.account_unknown;
+    pending.wrong_attempts = 0;
     pending.sent_at = state.clock.now();
     session.set_pending(&pending).await?;
     Ok(view_of(state, &pending))
@@ -78,7 +162,7 @@ pub async fn verify(
     session: &AuthSession,
     code: &str,
 ) -> Result<String, AppError> {
-    let pending = session.pending().await?.ok_or(AppError::NoPendingCode)?;
+    let mut pending = session.pending().await?.ok_or(AppError::NoPendingCode)?;
     let signed_in = session.signed_in().await?;
 
     // Sign-in codes are checked against the address they went to. An update's code is checked
@@ -102,11 +186,26 @@ pub async fn verify(
         }
     };
 
-    let response = state
-        .descope
-        .verify(method, &login_id, code)
-        .await
-        .map_err(|e| from_descope(e, pending.request.flow()))?;
+    state
+        .limiter
+        .check(Action::Verify, session.client_ip(), &[&login_id])
+        .await?;
+    let verified = state.descope.verify(method, &login_id, code).await;
+    let response = match verified {
+        Ok(response) => response,
+        // No code was sent to an unknown login id, so every try fails; it fails as a real code
+        // does, locking after as many tries, so that nothing tells the two apart.
+        Err(_) if pending.account_unknown => {
+            pending.wrong_attempts += 1;
+            session.set_pending(&pending).await?;
+            return Err(if pending.wrong_attempts >= UNKNOWN_ACCOUNT_ATTEMPTS {
+                AppError::TooManyAttempts
+            } else {
+                AppError::WrongCode
+            });
+        }
+        Err(e) => return Err(from_descope(e, pending.request.flow())),
+    };
 
     // Like Descope's own SDKs, trust no token we have not verified against the project's keys.
     let claims = state
@@ -159,6 +258,10 @@ pub async fn verify(
         }
     }
 }
+
+/// Wrong tries after which a sign-in for an unknown login id answers "too many tries", like a real
+/// code does. Descope's own limit is not documented (UNCONFIRMED); the emulator uses 5.
+const UNKNOWN_ACCOUNT_ATTEMPTS: u32 = 5;
 
 /// Signs this browser out: Descope revokes the refresh token, the session record is deleted.
 pub async fn sign_out(state: &AppState, session: &AuthSession) -> Result<(), AppError> {
@@ -245,12 +348,8 @@ async fn send(
         } => {
             // Step-up and MFA add to the current session, so Descope needs its refresh JWT.
             let refresh_jwt = if options.stepup || options.mfa {
-                let current = signed_in.ok_or_else(|| {
-                    AppError::invalid(
-                        "stepup",
-                        "Step-up and MFA add to a session you already have: sign in first.",
-                    )
-                })?;
+                let current = signed_in
+                    .ok_or_else(|| AppError::invalid(Field::Stepup, Problem::StepUpNeedsSession))?;
                 Some(current.refresh_jwt.as_str())
             } else {
                 None
@@ -356,6 +455,8 @@ fn view_of(state: &AppState, pending: &PendingOtp) -> PendingView {
             } => Some("phone".to_owned()),
             _ => None,
         },
+        if_account_exists: matches!(pending.request, OtpRequest::SignIn { .. })
+            && !state.settings.reveal_account_existence,
     }
 }
 
@@ -380,10 +481,7 @@ pub fn from_descope(err: DescopeError, flow: Flow) -> AppError {
         }
         ErrorKind::InvalidArgument => {
             tracing::warn!(error = %err, "Descope refused the request");
-            AppError::invalid(
-                "login_id",
-                "That address was not accepted. Check it and try again.",
-            )
+            AppError::invalid(Field::LoginId, Problem::AddressRefused)
         }
         ErrorKind::Unreachable => AppError::ServiceUnavailable {
             error_id: new_error_id(&format!("Descope unreachable: {err}")),

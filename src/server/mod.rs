@@ -4,9 +4,16 @@
 //! one function here, and return its result.
 
 pub mod auth;
+pub mod client_ip;
+pub mod cross_site;
 pub mod error_status;
+pub mod form_body;
 pub mod gate;
+pub mod headers;
+pub mod limits;
+pub mod mask;
 pub mod profile;
+pub mod refusal;
 pub mod request_scope;
 pub mod session;
 pub mod settings;
@@ -37,7 +44,11 @@ pub async fn context() -> Result<(AppState, AuthSession), AppError> {
         .cloned()
         .ok_or_else(|| internal("no session layer on this request"))?;
     let gate_answer = parts.extensions.get::<gate::GateAnswer>().cloned();
-    Ok((state, AuthSession::with_gate_answer(session, gate_answer)))
+    let client_ip = parts.extensions.get::<client_ip::ClientIp>().map(|ip| ip.0);
+    Ok((
+        state,
+        AuthSession::for_request(session, gate_answer, client_ip),
+    ))
 }
 
 /// An unexpected failure: logged with its cause, shown as an error id.

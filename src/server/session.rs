@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
+use std::net::IpAddr;
 use tower_sessions::Session;
 
 use crate::error::{AppError, new_error_id};
@@ -105,6 +106,27 @@ impl OtpRequest {
         }
     }
 
+    /// The login ids and destinations this request sends a code for, for the rate limits.
+    pub fn addresses(&self) -> Vec<&str> {
+        match self {
+            Self::SignUpOrIn { login_id, .. }
+            | Self::SignIn { login_id, .. }
+            | Self::StepUp { login_id, .. } => vec![login_id],
+            Self::SignUp {
+                login_id,
+                email,
+                phone,
+                ..
+            } => [Some(login_id), email.as_ref(), phone.as_ref()]
+                .into_iter()
+                .flatten()
+                .map(String::as_str)
+                .collect(),
+            Self::Update(Change::Email { email, .. }) => vec![email],
+            Self::Update(Change::Phone { phone, .. }) => vec![phone],
+        }
+    }
+
     /// The channel the code travels by.
     pub fn method(&self) -> DeliveryMethod {
         match self {
@@ -128,14 +150,23 @@ pub struct PendingOtp {
     pub sent_at: i64,
     /// Local path to go to once the code is verified.
     pub next: Option<String>,
+    /// Descope said there is no account for this sign-in, and the person was told the same as if
+    /// there were ("if an account exists…"). No code exists; every try is wrong. Never shown.
+    #[serde(default)]
+    pub account_unknown: bool,
+    /// Wrong tries counted by the app for such a sign-in, so that it locks like a real code.
+    #[serde(default)]
+    pub wrong_attempts: u32,
 }
 
-/// Typed access to the session of one request.
+/// Typed access to the session of one request, with what else the request says about its caller.
 #[derive(Clone)]
 pub struct AuthSession {
     session: Session,
     /// The gate's answer for this same request, when its middleware already validated it.
     gate_answer: Option<GateAnswer>,
+    /// The caller's address, for the rate limits.
+    client_ip: Option<IpAddr>,
 }
 
 impl AuthSession {
@@ -143,20 +174,30 @@ impl AuthSession {
         Self {
             session,
             gate_answer: None,
+            client_ip: None,
         }
     }
 
-    /// The session of a request that the gate's middleware already let through, with its answer.
-    /// Both must come from the same request's extensions.
-    pub fn with_gate_answer(session: Session, gate_answer: Option<GateAnswer>) -> Self {
+    /// The session of one request, with the gate's answer (when its middleware already let the
+    /// request through) and the client address. All must come from the same request's extensions.
+    pub fn for_request(
+        session: Session,
+        gate_answer: Option<GateAnswer>,
+        client_ip: Option<IpAddr>,
+    ) -> Self {
         Self {
             session,
             gate_answer,
+            client_ip,
         }
     }
 
     pub fn gate_answer(&self) -> Option<&GateAnswer> {
         self.gate_answer.as_ref()
+    }
+
+    pub fn client_ip(&self) -> Option<IpAddr> {
+        self.client_ip
     }
 
     pub async fn signed_in(&self) -> Result<Option<SignedIn>, AppError> {

@@ -24,8 +24,73 @@ pub enum DescopeTarget {
     },
 }
 
+/// `APP_ENV`: how careful the app must be about where it runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppEnv {
+    /// The default: the embedded emulator when no project is set, readable logs.
+    Development,
+    /// `APP_ENV=production`: a Descope project is required (never the emulator), the session
+    /// cookie is `__Host-` prefixed and `Secure`, HSTS is sent, logs are JSON lines.
+    Production,
+}
+
+/// A rate limit: at most `count` in any `per`, refilled evenly (`RATE_LIMIT_*` = `"10/10m"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateRule {
+    pub count: u32,
+    pub per: Duration,
+}
+
+impl RateRule {
+    pub const fn new(count: u32, per_secs: u64) -> Self {
+        Self {
+            count,
+            per: Duration::from_secs(per_secs),
+        }
+    }
+}
+
+/// The app's own rate limits, checked before any Descope call. `None` turns one off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimits {
+    /// `RATE_LIMIT_SEND_PER_IP`: codes sent at the request of one client address.
+    pub send_per_ip: Option<RateRule>,
+    /// `RATE_LIMIT_SEND_PER_ADDRESS`: codes sent for one login id, and to one destination.
+    pub send_per_address: Option<RateRule>,
+    /// `RATE_LIMIT_VERIFY_PER_IP`: codes tried from one client address.
+    pub verify_per_ip: Option<RateRule>,
+    /// `RATE_LIMIT_VERIFY_PER_ADDRESS`: codes tried for one login id.
+    pub verify_per_address: Option<RateRule>,
+}
+
+impl Default for RateLimits {
+    /// Never met by a person signing in, even with a few resends; a script is stopped within ten.
+    fn default() -> Self {
+        Self {
+            send_per_ip: Some(RateRule::new(10, 600)),
+            send_per_address: Some(RateRule::new(5, 600)),
+            verify_per_ip: Some(RateRule::new(30, 600)),
+            verify_per_address: Some(RateRule::new(10, 600)),
+        }
+    }
+}
+
+impl RateLimits {
+    /// Every limit off: for load tests and benchmarks that sign many people in from one address.
+    pub fn off() -> Self {
+        Self {
+            send_per_ip: None,
+            send_per_address: None,
+            verify_per_ip: None,
+            verify_per_address: None,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Settings {
+    /// `APP_ENV`: `development` (default) or `production`.
+    pub env: AppEnv,
     pub descope: DescopeTarget,
     /// `DESCOPE_AUDIENCE`: when set, session JWTs must carry this `aud`.
     pub audience: Option<String>,
@@ -39,6 +104,16 @@ pub struct Settings {
     pub resend_cooldown: Duration,
     /// `STEP_UP_MAX_AGE_MINUTES`: changing email or phone needs a code verified within this window.
     pub step_up_max_age: Duration,
+    /// `APP_ORIGIN`: the origin people reach the app at (`https://app.example.com`), for the
+    /// cross-site check behind a proxy that rewrites `Host`. Unset: the request's `Host`.
+    pub app_origin: Option<url::Origin>,
+    /// `TRUSTED_PROXY_HOPS`: how many proxies in front of the app append to `X-Forwarded-For`.
+    /// 0 (the default): the client address is the socket's, and the header is ignored.
+    pub trusted_proxy_hops: usize,
+    pub rate_limits: RateLimits,
+    /// `REVEAL_ACCOUNT_EXISTENCE`: say "no account for that address" at sign-in and "already
+    /// registered" at sign-up. Off by default, so that no one can probe who has an account.
+    pub reveal_account_existence: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +137,18 @@ impl Settings {
                 .filter(|v| !v.is_empty())
         };
 
+        let env = match get("APP_ENV").as_deref() {
+            None | Some("development") => AppEnv::Development,
+            Some("production") => AppEnv::Production,
+            Some(other) => {
+                return Err(SettingsError {
+                    var: "APP_ENV",
+                    problem: format!("{other:?} is neither \"development\" nor \"production\""),
+                });
+            }
+        };
+        let production = env == AppEnv::Production;
+
         let descope = match get("DESCOPE_PROJECT_ID") {
             Some(project_id) => {
                 if project_id.contains(':') || project_id.chars().any(char::is_whitespace) {
@@ -76,6 +163,13 @@ impl Settings {
                         .map(|u| parse_base_url(&u))
                         .transpose()?,
                 }
+            }
+            // A typo in a production environment must not quietly run on fake sign-in.
+            None if production => {
+                return Err(SettingsError {
+                    var: "DESCOPE_PROJECT_ID",
+                    problem: "is required when APP_ENV=production (the emulator never runs in production)".into(),
+                });
             }
             None => {
                 let addr: SocketAddr =
@@ -95,11 +189,48 @@ impl Settings {
             }
         };
 
+        let cookie_secure: bool = parse_or(
+            "COOKIE_SECURE",
+            get("COOKIE_SECURE"),
+            if production { "true" } else { "false" },
+        )?;
+        if production && !cookie_secure {
+            return Err(SettingsError {
+                var: "COOKIE_SECURE",
+                problem: "must stay on when APP_ENV=production (the cookie is __Host- prefixed)"
+                    .into(),
+            });
+        }
+        let defaults = RateLimits::default();
+        let rate_limits = RateLimits {
+            send_per_ip: rate_rule(
+                "RATE_LIMIT_SEND_PER_IP",
+                get("RATE_LIMIT_SEND_PER_IP"),
+                defaults.send_per_ip,
+            )?,
+            send_per_address: rate_rule(
+                "RATE_LIMIT_SEND_PER_ADDRESS",
+                get("RATE_LIMIT_SEND_PER_ADDRESS"),
+                defaults.send_per_address,
+            )?,
+            verify_per_ip: rate_rule(
+                "RATE_LIMIT_VERIFY_PER_IP",
+                get("RATE_LIMIT_VERIFY_PER_IP"),
+                defaults.verify_per_ip,
+            )?,
+            verify_per_address: rate_rule(
+                "RATE_LIMIT_VERIFY_PER_ADDRESS",
+                get("RATE_LIMIT_VERIFY_PER_ADDRESS"),
+                defaults.verify_per_address,
+            )?,
+        };
+
         Ok(Self {
+            env,
             descope,
             audience: get("DESCOPE_AUDIENCE"),
             database_url: get("DATABASE_URL").unwrap_or_else(|| "sqlite://data/app.db".into()),
-            cookie_secure: parse_or("COOKIE_SECURE", get("COOKIE_SECURE"), "false")?,
+            cookie_secure,
             session_idle: Duration::from_secs(
                 bounded(
                     "SESSION_IDLE_DAYS",
@@ -122,8 +253,81 @@ impl Settings {
                     1..=1440,
                 )? * 60,
             ),
+            app_origin: get("APP_ORIGIN").map(|o| parse_origin(&o)).transpose()?,
+            trusted_proxy_hops: bounded(
+                "TRUSTED_PROXY_HOPS",
+                get("TRUSTED_PROXY_HOPS"),
+                "0",
+                0..=10,
+            )? as usize,
+            rate_limits,
+            reveal_account_existence: parse_or(
+                "REVEAL_ACCOUNT_EXISTENCE",
+                get("REVEAL_ACCOUNT_EXISTENCE"),
+                "false",
+            )?,
         })
     }
+
+    pub fn is_production(&self) -> bool {
+        self.env == AppEnv::Production
+    }
+}
+
+/// `"10/10m"` (count per duration, in s, m or h), or `"off"`.
+fn rate_rule(
+    var: &'static str,
+    value: Option<String>,
+    default: Option<RateRule>,
+) -> Result<Option<RateRule>, SettingsError> {
+    let Some(raw) = value else {
+        return Ok(default);
+    };
+    if raw == "off" {
+        return Ok(None);
+    }
+    let invalid = || SettingsError {
+        var,
+        problem: format!(
+            "{raw:?} is not a limit such as \"10/10m\" (count/duration in s, m or h) or \"off\""
+        ),
+    };
+    let (count, per) = raw.split_once('/').ok_or_else(invalid)?;
+    let count: u32 = count.trim().parse().map_err(|_| invalid())?;
+    let per = per.trim();
+    let unit_at = per.char_indices().last().map_or(0, |(i, _)| i);
+    let (number, unit) = per.split_at(unit_at);
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        _ => return Err(invalid()),
+    };
+    let number: u64 = number.parse().map_err(|_| invalid())?;
+    let per_secs = number
+        .checked_mul(seconds)
+        .filter(|s| (1..=86_400).contains(s));
+    match (count, per_secs) {
+        (1..=100_000, Some(per_secs)) => Ok(Some(RateRule::new(count, per_secs))),
+        _ => Err(SettingsError {
+            var,
+            problem: format!("{raw:?}: the count must be 1 to 100000 and the duration 1 s to 24 h"),
+        }),
+    }
+}
+
+fn parse_origin(raw: &str) -> Result<url::Origin, SettingsError> {
+    let url = url::Url::parse(raw).map_err(|e| SettingsError {
+        var: "APP_ORIGIN",
+        problem: format!("{raw:?} is not a URL: {e}"),
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.path() != "/" || url.query().is_some() {
+        return Err(SettingsError {
+            var: "APP_ORIGIN",
+            problem: format!("{raw:?} must be a bare origin such as https://app.example.com"),
+        });
+    }
+    Ok(url.origin())
 }
 
 fn parse_or<T: std::str::FromStr>(
@@ -224,5 +428,56 @@ mod tests {
         assert_eq!(err.var, "EMULATOR_ADDR");
         let err = settings(&[("SESSION_IDLE_DAYS", "99999999999999")]).expect_err("too large");
         assert_eq!(err.var, "SESSION_IDLE_DAYS");
+        let err = settings(&[("APP_ORIGIN", "https://app.example.com/path")]).expect_err("a path");
+        assert_eq!(err.var, "APP_ORIGIN");
+        let err = settings(&[("APP_ENV", "prod")]).expect_err("unknown env");
+        assert_eq!(err.var, "APP_ENV");
+    }
+
+    #[test]
+    fn production_mode_refuses_to_run_without_a_project_or_with_insecure_cookies() {
+        let err = settings(&[("APP_ENV", "production")]).expect_err("no project id");
+        assert_eq!(err.var, "DESCOPE_PROJECT_ID");
+        let project = ("DESCOPE_PROJECT_ID", "P2abcdefghijklmnopqrstuvwxyz");
+        let s = settings(&[("APP_ENV", "production"), project]).expect("valid");
+        assert!(s.is_production() && s.cookie_secure);
+        let err = settings(&[
+            ("APP_ENV", "production"),
+            project,
+            ("COOKIE_SECURE", "false"),
+        ])
+        .expect_err("insecure cookie");
+        assert_eq!(err.var, "COOKIE_SECURE");
+    }
+
+    #[test]
+    fn rate_limits_have_defaults_and_read_count_per_duration_or_off() {
+        let s = settings(&[]).expect("defaults");
+        assert_eq!(s.rate_limits, RateLimits::default());
+        let s = settings(&[
+            ("RATE_LIMIT_SEND_PER_IP", "3/90s"),
+            ("RATE_LIMIT_VERIFY_PER_IP", "off"),
+            ("RATE_LIMIT_SEND_PER_ADDRESS", "100/2h"),
+        ])
+        .expect("valid");
+        assert_eq!(s.rate_limits.send_per_ip, Some(RateRule::new(3, 90)));
+        assert_eq!(s.rate_limits.verify_per_ip, None);
+        assert_eq!(
+            s.rate_limits.send_per_address,
+            Some(RateRule::new(100, 7200))
+        );
+        for bad in [
+            "10",
+            "10/",
+            "10/5é",
+            "0/1m",
+            "ten/1m",
+            "10/0s",
+            "10/5d",
+            "10/99999h",
+        ] {
+            let err = settings(&[("RATE_LIMIT_SEND_PER_IP", bad)]).expect_err(bad);
+            assert_eq!(err.var, "RATE_LIMIT_SEND_PER_IP", "{bad}");
+        }
     }
 }

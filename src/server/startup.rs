@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
-use axum::middleware::from_fn_with_state;
+use axum::middleware::{from_fn, from_fn_with_state};
 use leptos::config::LeptosOptions;
 use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use sqlx::SqlitePool;
@@ -23,14 +23,22 @@ use crate::app::{App, shell};
 use crate::clock::Clock;
 use crate::descope::{DescopeClient, DescopeConfig};
 use crate::emulator::{DbLocation, Emulator, EmulatorConfig};
-use crate::server::error_status::set_error_status;
+use crate::server::client_ip;
+use crate::server::cross_site::refuse_cross_site;
+use crate::server::error_status::{drop_unreadable_errors, local_redirects_only, set_error_status};
+use crate::server::form_body::check_body;
 use crate::server::gate::protect_pages;
+use crate::server::headers::{provide_nonce_for_render, secure_headers};
+use crate::server::limits::Limiter;
 use crate::server::request_scope;
 use crate::server::settings::{DescopeTarget, Settings};
 use crate::server::state::AppState;
 
 /// The name of the session cookie. It holds only an opaque id.
 pub const SESSION_COOKIE: &str = "sid";
+/// Its name in production mode: browsers accept a `__Host-` cookie only if it is `Secure`, has
+/// `Path=/` and no `Domain`, so no subdomain and no plain-HTTP page can set or overwrite it.
+pub const SESSION_COOKIE_PRODUCTION: &str = "__Host-sid";
 
 pub struct Application {
     listener: TcpListener,
@@ -104,8 +112,13 @@ impl Application {
                 }
             }
         });
+        let cookie_name = if settings.is_production() {
+            SESSION_COOKIE_PRODUCTION
+        } else {
+            SESSION_COOKIE
+        };
         let session_layer = SessionManagerLayer::new(store)
-            .with_name(SESSION_COOKIE)
+            .with_name(cookie_name)
             .with_http_only(true)
             .with_same_site(SameSite::Lax)
             .with_secure(settings.cookie_secure)
@@ -116,28 +129,42 @@ impl Application {
                 ),
             ));
 
+        let limiter = Arc::new(Limiter::new(settings.rate_limits, clock.clone()));
         let state = AppState {
             leptos_options: leptos_options.clone(),
             descope,
             pool,
+            limiter,
             settings: Arc::new(settings),
             clock,
             emulator_outbox_url: emulator.as_ref().map(Emulator::outbox_url),
         };
 
         let routes = route_list();
+        // Layers run top to bottom for a response, bottom to top for a request: a request meets
+        // the owner isolation first, then tracing, headers, the client address, the cross-site
+        // check, the body check, the session, and the gate last.
         let router = Router::new()
-            .leptos_routes(&state, routes, {
+            .leptos_routes_with_context(&state, routes, provide_nonce_for_render, {
                 let options = leptos_options.clone();
                 move || shell(options.clone())
             })
-            .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+            .fallback(leptos_axum::file_and_error_handler_with_context::<
+                AppState,
+                _,
+            >(provide_nonce_for_render, shell))
             .layer(from_fn_with_state(state.clone(), protect_pages))
-            .layer(axum::middleware::from_fn(set_error_status))
+            .layer(from_fn(drop_unreadable_errors))
+            .layer(from_fn(local_redirects_only))
+            .layer(from_fn(set_error_status))
             .layer(session_layer)
+            .layer(from_fn(check_body))
+            .layer(from_fn_with_state(state.clone(), refuse_cross_site))
+            .layer(from_fn_with_state(state.clone(), client_ip::remember))
+            .layer(from_fn_with_state(state.clone(), secure_headers))
             .layer(TraceLayer::new_for_http())
             // Outermost: nothing below can see a Leptos owner left on the thread by another request.
-            .layer(axum::middleware::from_fn(request_scope::isolate))
+            .layer(from_fn(request_scope::isolate))
             .with_state(state.clone());
 
         let listener = TcpListener::bind(leptos_options.site_addr)
@@ -172,7 +199,9 @@ impl Application {
             emulator,
             ..
         } = self;
-        axum::serve(listener, router)
+        // The peer address is the client's unless TRUSTED_PROXY_HOPS says otherwise (client_ip).
+        let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        axum::serve(listener, service)
             .with_graceful_shutdown(shutdown_signal())
             .await
             .context("serving HTTP")?;

@@ -6,6 +6,7 @@ use sqlx::SqlitePool;
 
 use crate::clock::Clock;
 use crate::descope::DescopeClient;
+use crate::server::limits::Limiter;
 use crate::server::settings::Settings;
 
 /// Everything a request may need, cloned cheaply into each handler (all fields are handles).
@@ -16,6 +17,8 @@ pub struct AppState {
     /// The app's one connection pool (sessions and sign-out-everywhere marks).
     pub pool: SqlitePool,
     pub settings: Arc<Settings>,
+    /// The app's own rate limits (sending and verifying codes).
+    pub limiter: Arc<Limiter>,
     pub clock: Clock,
     /// Set when the app runs on its embedded emulator: the dev outbox page.
     pub emulator_outbox_url: Option<String>,

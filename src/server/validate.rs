@@ -5,23 +5,31 @@ use std::collections::BTreeMap;
 
 use phonenumber::Mode;
 
-use crate::error::AppError;
-use crate::models::DeliveryMethod;
+use crate::error::{AppError, Field, Problem};
+use crate::models::{DeliveryMethod, RESERVED_CLAIMS};
 
 /// A login id checked against the method it will be used with: an email address for email, an
 /// E.164 phone number for sms, voice and WhatsApp.
 pub fn login_id(method: DeliveryMethod, raw: &str) -> Result<String, AppError> {
     if method.is_phone() {
-        phone("login_id", raw)
+        phone(Field::LoginId, raw)
     } else {
-        email("login_id", raw)
+        email(Field::LoginId, raw)
     }
 }
 
-pub fn email(field: &str, raw: &str) -> Result<String, AppError> {
+/// RFC 5321 allows 254 characters in a path; Descope refuses longer ones anyway.
+const MAX_EMAIL: usize = 254;
+/// Room for "+", a country code, a long number and the spaces and brackets people type.
+const MAX_PHONE_TYPED: usize = 32;
+
+pub fn email(field: Field, raw: &str) -> Result<String, AppError> {
     let trimmed = raw.trim();
     if trimmed.is_empty() {
-        return Err(AppError::invalid(field, "Enter an email address."));
+        return Err(AppError::invalid(field, Problem::EmailMissing));
+    }
+    if trimmed.chars().count() > MAX_EMAIL {
+        return Err(AppError::invalid(field, Problem::EmailTooLong));
     }
     match trimmed.parse::<email_address::EmailAddress>() {
         // Descope treats the domain case-insensitively; keep the local part as typed.
@@ -30,34 +38,28 @@ pub fn email(field: &str, raw: &str) -> Result<String, AppError> {
             addr.local_part(),
             addr.domain().to_ascii_lowercase()
         )),
-        _ => Err(AppError::invalid(
-            field,
-            "That doesn't look like an email address. It should look like name@example.com.",
-        )),
+        _ => Err(AppError::invalid(field, Problem::EmailMalformed)),
     }
 }
 
 /// Normalises a phone number to E.164 (`+14155550100`), which is what Descope expects.
-pub fn phone(field: &str, raw: &str) -> Result<String, AppError> {
+pub fn phone(field: Field, raw: &str) -> Result<String, AppError> {
     let trimmed = raw.trim();
     if trimmed.is_empty() {
-        return Err(AppError::invalid(field, "Enter a phone number."));
+        return Err(AppError::invalid(field, Problem::PhoneMissing));
     }
-    if !trimmed.starts_with('+') {
-        return Err(AppError::invalid(
-            field,
-            "Start the number with + and its country code, for example +1 415 555 2671.",
-        ));
-    }
+    let Some(number) = trimmed.strip_prefix('+') else {
+        return Err(AppError::invalid(field, Problem::PhoneNoCountryCode));
+    };
     // People write numbers with spaces, dashes, dots and brackets; the parser wants them bare.
-    if !trimmed[1..]
+    if !number
         .chars()
         .all(|c| c.is_ascii_digit() || " -.()".contains(c))
     {
-        return Err(AppError::invalid(
-            field,
-            "A phone number has only digits after the +, for example +1 415 555 2671.",
-        ));
+        return Err(AppError::invalid(field, Problem::PhoneNotDigits));
+    }
+    if trimmed.len() > MAX_PHONE_TYPED {
+        return Err(AppError::invalid(field, Problem::PhoneTooLong));
     }
     let bare: String = trimmed
         .chars()
@@ -67,10 +69,7 @@ pub fn phone(field: &str, raw: &str) -> Result<String, AppError> {
         Ok(number) if phonenumber::is_valid(&number) => {
             Ok(number.format().mode(Mode::E164).to_string())
         }
-        _ => Err(AppError::invalid(
-            field,
-            "That isn't a valid phone number. Include the country code, for example +1 415 555 2671.",
-        )),
+        _ => Err(AppError::invalid(field, Problem::PhoneInvalid)),
     }
 }
 
@@ -80,15 +79,12 @@ pub fn name(raw: Option<&str>) -> Result<Option<String>, AppError> {
         return Ok(None);
     };
     if trimmed.chars().count() > 100 {
-        return Err(AppError::invalid(
-            "name",
-            "Keep the name under 100 characters.",
-        ));
+        return Err(AppError::invalid(Field::Name, Problem::NameTooLong));
     }
     if trimmed.chars().any(char::is_control) {
         return Err(AppError::invalid(
-            "name",
-            "The name has characters that can't be used.",
+            Field::Name,
+            Problem::NameControlCharacters,
         ));
     }
     Ok(Some(trimmed.to_owned()))
@@ -101,39 +97,17 @@ pub fn code(raw: &str) -> Result<String, AppError> {
         .filter(|c| !c.is_whitespace() && *c != '-')
         .collect();
     if digits.is_empty() {
-        return Err(AppError::invalid(
-            "code",
-            "Enter the code from your message.",
-        ));
+        return Err(AppError::invalid(Field::Code, Problem::CodeMissing));
     }
-    if digits.len() > 12 || !digits.chars().all(|c| c.is_ascii_digit()) {
-        return Err(AppError::invalid(
-            "code",
-            "The code is made of digits only.",
-        ));
+    if !digits.chars().all(|c| c.is_ascii_digit()) {
+        return Err(AppError::invalid(Field::Code, Problem::CodeNotDigits));
+    }
+    // Descope's codes have 6 digits; 12 leaves room for any project setting.
+    if digits.len() > 12 {
+        return Err(AppError::invalid(Field::Code, Problem::CodeTooLong));
     }
     Ok(digits)
 }
-
-/// Claims Descope sets itself; a form may not override them.
-const RESERVED_CLAIMS: &[&str] = &[
-    "sub",
-    "iss",
-    "aud",
-    "exp",
-    "iat",
-    "nbf",
-    "jti",
-    "drn",
-    "amr",
-    "su",
-    "dsub",
-    "dct",
-    "tenants",
-    "roles",
-    "permissions",
-    "rexp",
-];
 
 /// `customClaims` as typed into a form: a JSON object of at most 20 claims and 2 KB, none of them
 /// a claim Descope sets itself. Empty means none.
@@ -143,34 +117,32 @@ pub fn custom_claims(
     let Some(text) = raw.map(str::trim).filter(|s| !s.is_empty()) else {
         return Ok(None);
     };
-    let field = "custom_claims";
+    let field = Field::CustomClaims;
     if text.len() > 2048 {
-        return Err(AppError::invalid(field, "Keep custom claims under 2 KB."));
+        return Err(AppError::invalid(field, Problem::ClaimsTooLarge));
     }
     let Ok(serde_json::Value::Object(claims)) = serde_json::from_str(text) else {
-        return Err(AppError::invalid(
-            field,
-            r#"Custom claims must be a JSON object, for example {"plan": "pro"}."#,
-        ));
+        return Err(AppError::invalid(field, Problem::ClaimsNotAnObject));
     };
     if claims.len() > 20 {
-        return Err(AppError::invalid(field, "Use at most 20 custom claims."));
+        return Err(AppError::invalid(field, Problem::TooManyClaims));
     }
-    if let Some(reserved) = claims
-        .keys()
-        .find(|k| RESERVED_CLAIMS.contains(&k.as_str()))
-    {
+    if let Some(reserved) = RESERVED_CLAIMS.iter().find(|r| claims.contains_key(**r)) {
         return Err(AppError::invalid(
             field,
-            format!("\"{reserved}\" is set by Descope and can't be a custom claim."),
+            Problem::ReservedClaim {
+                claim: (*reserved).to_owned(),
+            },
         ));
     }
     Ok(Some(claims))
 }
 
+const MAX_TEMPLATE_VALUE: usize = 500;
+
 /// `templateOptions` as typed into a form: one `name=value` per line. Empty means none.
 pub fn template_options(raw: Option<&str>) -> Result<Option<BTreeMap<String, String>>, AppError> {
-    let field = "template_options";
+    let field = Field::TemplateOptions;
     let mut options = BTreeMap::new();
     for line in raw
         .unwrap_or_default()
@@ -179,10 +151,7 @@ pub fn template_options(raw: Option<&str>) -> Result<Option<BTreeMap<String, Str
         .filter(|l| !l.is_empty())
     {
         let Some((name, value)) = line.split_once('=') else {
-            return Err(AppError::invalid(
-                field,
-                "Write template options as name=value, one per line.",
-            ));
+            return Err(AppError::invalid(field, Problem::TemplateLineMalformed));
         };
         let name = name.trim();
         let valid_name = !name.is_empty()
@@ -191,15 +160,18 @@ pub fn template_options(raw: Option<&str>) -> Result<Option<BTreeMap<String, Str
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         if !valid_name {
-            return Err(AppError::invalid(
-                field,
-                "Template option names use letters, digits, _ and - only.",
-            ));
+            return Err(AppError::invalid(field, Problem::TemplateNameInvalid));
         }
-        options.insert(name.to_owned(), value.trim().to_owned());
-    }
-    if options.len() > 20 {
-        return Err(AppError::invalid(field, "Use at most 20 template options."));
+        // The value goes into a message Descope sends: short, and no control characters that
+        // could rewrite an SMS or an email header.
+        let value = value.trim();
+        if value.chars().count() > MAX_TEMPLATE_VALUE || value.chars().any(char::is_control) {
+            return Err(AppError::invalid(field, Problem::TemplateValueInvalid));
+        }
+        options.insert(name.to_owned(), value.to_owned());
+        if options.len() > 20 {
+            return Err(AppError::invalid(field, Problem::TooManyTemplateOptions));
+        }
     }
     Ok((!options.is_empty()).then_some(options))
 }
@@ -222,7 +194,8 @@ pub fn otp_options(
 /// A post-sign-in destination: only a local path, never another site (no open redirect).
 pub fn next_path(raw: Option<&str>) -> Option<String> {
     let path = raw?.trim();
-    let local = path.starts_with('/')
+    let local = path.len() <= 512
+        && path.starts_with('/')
         && !path.starts_with("//")
         && !path.contains('\\')
         && !path.chars().any(char::is_control);
@@ -236,20 +209,20 @@ mod tests {
     #[test]
     fn phone_numbers_are_normalised_to_e164() {
         assert_eq!(
-            phone("p", "+1 (415) 555-2671").expect("valid"),
+            phone(Field::Phone, "+1 (415) 555-2671").expect("valid"),
             "+14155552671"
         );
         assert_eq!(
-            phone("p", "+44 7911 123456").expect("valid"),
+            phone(Field::Phone, "+44 7911 123456").expect("valid"),
             "+447911123456"
         );
     }
 
     #[test]
     fn phone_numbers_without_a_country_code_or_invalid_are_refused() {
-        assert!(phone("p", "4155552671").is_err());
-        assert!(phone("p", "+1 123").is_err());
-        assert!(phone("p", "+1 abc def ghij").is_err());
+        assert!(phone(Field::Phone, "4155552671").is_err());
+        assert!(phone(Field::Phone, "+1 123").is_err());
+        assert!(phone(Field::Phone, "+1 abc def ghij").is_err());
     }
 
     #[test]
@@ -266,8 +239,8 @@ mod tests {
 
     #[test]
     fn emails_need_a_dotted_domain() {
-        assert!(email("e", "ada@localhost").is_err());
-        assert!(email("e", "not an email").is_err());
+        assert!(email(Field::Email, "ada@localhost").is_err());
+        assert!(email(Field::Email, "not an email").is_err());
     }
 
     #[test]

@@ -118,8 +118,8 @@ async fn the_verify_page_shows_the_masked_destination_and_never_the_address() {
 }
 
 #[tokio::test]
-async fn signing_in_an_unknown_address_says_so_and_offers_sign_up() {
-    let app = spawn_app().await;
+async fn with_reveal_account_existence_signing_in_an_unknown_address_says_so_and_offers_sign_up() {
+    let app = spawn_app_with(|s| s.reveal_account_existence = true).await;
     let browser = app.browser();
     let failed = browser
         .submit(
@@ -148,8 +148,8 @@ async fn signing_in_an_unknown_address_says_so_and_offers_sign_up() {
 }
 
 #[tokio::test]
-async fn signing_up_an_existing_address_says_it_is_registered() {
-    let app = spawn_app().await;
+async fn with_reveal_account_existence_signing_up_an_existing_address_says_it_is_registered() {
+    let app = spawn_app_with(|s| s.reveal_account_existence = true).await;
     let email = unique_email("twice");
     app.signed_up("email", &email, "First").await;
     let browser = app.browser();
@@ -950,7 +950,7 @@ async fn benchmark_the_gate_and_the_jwks_cache() {
 
 #[tokio::test]
 async fn a_failed_server_function_answers_with_the_status_of_its_error() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(|s| s.reveal_account_existence = true).await;
     let browser = app.browser();
     let call = |path: &'static str, form: Vec<(&'static str, String)>| {
         let request = browser

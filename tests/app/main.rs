@@ -5,8 +5,11 @@
 //! One test binary (one link) with a module per concern:
 //! - `journeys`: each journey on its own;
 //! - `concurrency`: shared state (the gate, sessions, caches) under concurrent requests on a
-//!   multi-threaded runtime, where one person's request must never see another's.
+//!   multi-threaded runtime, where one person's request must never see another's;
+//! - `security`: the defences a fork ships with (cross-site check, rate limits, no account
+//!   enumeration, headers, unforgeable errors, bounded input).
 
 mod concurrency;
 mod journeys;
+mod security;
 mod support;
