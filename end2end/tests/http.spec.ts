@@ -33,3 +33,27 @@ test("the public pages answer 200", async ({ request }) => {
     expect(response.status(), path).toBe(200);
   }
 });
+
+test("pages carry a strict Content-Security-Policy with a fresh nonce, and hydrate under it", async ({
+  page,
+}) => {
+  const response = await page.goto("/sign-up-or-in");
+  const csp = response?.headers()["content-security-policy"] ?? "";
+  expect(csp).toMatch(/script-src 'self' 'nonce-[\w-]{16,}' 'wasm-unsafe-eval'/);
+  expect(csp).not.toContain("unsafe-inline");
+  expect(response?.headers()["x-frame-options"]).toBe("DENY");
+  // Hydration ran: its script carried the nonce (a blocked script would be a console error).
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+  const again = await page.goto("/sign-up-or-in");
+  expect(again?.headers()["content-security-policy"]).not.toBe(csp);
+});
+
+test("a form post from another site is refused and sends nothing", async ({ request }) => {
+  const response = await request.post("/api/otp/sign-up-or-in", {
+    form: { method: "email", login_id: "relay@example.com" },
+    headers: { Origin: "https://evil.example", Accept: "text/html" },
+    maxRedirects: 0,
+  });
+  expect(response.status()).toBe(403);
+  expect(await response.text()).toContain("came from another site");
+});

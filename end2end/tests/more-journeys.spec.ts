@@ -8,6 +8,7 @@ import {
   codeSentBy,
   enterCode,
   expectProfile,
+  latestId,
   newPerson,
   open,
   requestCode,
@@ -32,20 +33,18 @@ test("a person signs up by text message with a second email, which the profile s
   await expect(page.getByTestId("email")).toContainText(`${email} (not verified)`);
 });
 
-test("signing up with an address that already has an account says so and links to sign in", async ({
+test("signing up with an address that already has an account reveals nothing and signs its owner in", async ({
   page,
 }) => {
   const person = newPerson("email");
   await signUp(page, person);
   await signOut(page);
 
-  await open(page, "/sign-up");
-  await page.getByLabel(LOGIN_ID_LABEL).fill(person.loginId);
-  await page.getByRole("button", { name: "Create account", exact: true }).click();
-  await expect(page.getByRole("alert")).toContainText("An account already exists for that address");
-  await expect(page.getByLabel(LOGIN_ID_LABEL)).toHaveAttribute("aria-invalid", "true");
-  await page.getByRole("link", { name: "Sign in to your account" }).click();
-  await expect(page).toHaveURL(/\/sign-in$/);
+  // The same code page as any sign-up (no "already registered"), and the code signs the owner in.
+  const message = await requestCode(page, { path: "/sign-up", loginId: person.loginId, name: "Someone Else" });
+  await expect(page.getByRole("alert")).toHaveCount(0);
+  await enterCode(page, message.code);
+  await expectProfile(page, person.name);
 });
 
 test("following the Profile link while signed out ends on the sign-in page", async ({ page }) => {
@@ -116,15 +115,16 @@ test("a phone number can be changed with a code read out by a voice call", async
 test.describe("with JavaScript disabled", () => {
   test.use({ javaScriptEnabled: false });
 
-  test("signing in with an unknown address shows the message and the sign-up link after the redirect", async ({
+  test("signing in with an unknown address goes to the code page like any other, and sends nothing", async ({
     page,
   }) => {
+    const { loginId } = newPerson("email");
     await page.goto("/sign-in");
-    await page.getByLabel(LOGIN_ID_LABEL).fill(newPerson("email").loginId);
+    await page.getByLabel(LOGIN_ID_LABEL).fill(loginId);
     await page.getByRole("button", { name: "Send me a code", exact: true }).click();
-    await expect(page).toHaveURL(/\/sign-in(\?.*)?$/);
-    await expect(page.getByRole("alert")).toContainText("We couldn't find an account for that address");
-    await expect(page.getByRole("link", { name: "Create an account instead" })).toBeVisible();
+    await expect(page).toHaveURL(/\/verify$/);
+    await expect(page.getByText("If an account exists for")).toBeVisible();
+    expect(await latestId(loginId)).toBe(0);
   });
 
   test("Use a different address works as a plain form and goes back to the form the code came from", async ({

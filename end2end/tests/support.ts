@@ -43,13 +43,20 @@ export const JWT_PATTERN = /eyJ[\w-]+\.[\w-]+\.[\w-]+/;
 
 /**
  * Playwright's `test`, plus a check after every test that the page threw no uncaught error and
- * logged no console error (a panic in the wasm, a hydration mismatch). The browser's own "Failed
+ * logged no console error (a panic in the wasm, a hydration mismatch, a CSP violation). The browser's own "Failed
  * to load resource" lines are left out: a server function that answers an error logs one.
  */
 export const test = base.extend<{ browserErrors: string[] }>({
   browserErrors: [
     async ({ page }, use) => {
       const errors: string[] = [];
+      // Every test also proves the Content-Security-Policy lets the page run: a violation is
+      // logged as a console error, and fails the test like any other.
+      await page.addInitScript(() => {
+        document.addEventListener("securitypolicyviolation", (event) => {
+          console.error(`CSP violation: ${event.violatedDirective} blocked ${event.blockedURI}`);
+        });
+      });
       page.on("pageerror", (error) => errors.push(`pageerror: ${error.message}`));
       page.on("console", (message) => {
         if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) {
