@@ -12,7 +12,6 @@ use descope_otp::server::telemetry;
 async fn main() -> ExitCode {
     // A local `.env` is a convenience for development; real deployments set the environment.
     let _ = dotenvy::dotenv();
-    telemetry::init();
 
     let settings = match Settings::from_env() {
         Ok(settings) => settings,
@@ -21,19 +20,22 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    telemetry::init(settings.is_production());
     // cargo-leptos passes the site options in LEPTOS_* variables; a plain `cargo run` reads
     // them from Cargo.toml's [package.metadata.leptos] instead.
     let config_file = std::path::Path::new("Cargo.toml")
         .exists()
         .then_some("Cargo.toml");
-    let leptos_options = match leptos::config::get_configuration(config_file) {
+    let mut leptos_options = match leptos::config::get_configuration(config_file) {
         Ok(conf) => conf.leptos_options,
         Err(e) => {
             eprintln!("configuration error: Leptos options: {e}");
             return ExitCode::from(2);
         }
     };
-    let site_addr = leptos_options.site_addr;
+    if settings.is_production() {
+        leptos_options.env = leptos::config::Env::PROD;
+    }
 
     let app = match Application::build(settings, leptos_options, Clock::system()).await {
         Ok(app) => app,
@@ -42,7 +44,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    tracing::info!("listening on http://{site_addr}");
+    tracing::info!("listening on http://{}", app.local_addr());
     match app.run_until_stopped().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

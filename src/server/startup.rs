@@ -179,6 +179,13 @@ impl Application {
         })
     }
 
+    /// Where the app really listens (the configured port may be 0).
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or(self.state.leptos_options.site_addr)
+    }
+
     pub fn port(&self) -> u16 {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
     }

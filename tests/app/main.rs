@@ -7,9 +7,11 @@
 //! - `concurrency`: shared state (the gate, sessions, caches) under concurrent requests on a
 //!   multi-threaded runtime, where one person's request must never see another's;
 //! - `security`: the defences a fork ships with (cross-site check, rate limits, no account
-//!   enumeration, headers, unforgeable errors, bounded input).
+//!   enumeration, headers, unforgeable errors, bounded input);
+//! - `production`: the real binary in production mode, and what its logs may not contain.
 
 mod concurrency;
 mod journeys;
+mod production;
 mod security;
 mod support;

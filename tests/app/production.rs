@@ -1,0 +1,237 @@
+//! Production mode, through the real binary: it refuses to start on fake sign-in, and a whole
+//! journey leaves JSON log lines in which no token, code, email address or phone number appears.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use descope_otp::clock::Clock;
+use descope_otp::emulator::{Emulator, EmulatorConfig};
+use reqwest::StatusCode;
+use reqwest::header::{ACCEPT, COOKIE, LOCATION, REFERER, SET_COOKIE};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_descope-otp");
+
+#[test]
+fn production_mode_refuses_to_start_without_a_descope_project() {
+    let output = Command::new(BINARY)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("APP_ENV", "production")
+        .output()
+        .expect("the binary runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("DESCOPE_PROJECT_ID"), "{stderr}");
+}
+
+/// The app binary, its output collected line by line, stopped when dropped.
+struct Running {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+    base: String,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_in_production(emulator: &Emulator, dir: &std::path::Path) -> Running {
+    let mut child = Command::new(BINARY)
+        .env("APP_ENV", "production")
+        .env("DESCOPE_PROJECT_ID", emulator.project_id())
+        .env("DESCOPE_BASE_URL", emulator.base_url())
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.join("app.db").display()),
+        )
+        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+        // Everything the app can log, not only what production logs by default.
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    for stream in [
+        Box::new(child.stdout.take().expect("stdout")) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stderr.take().expect("stderr")),
+    ] {
+        let lines = Arc::clone(&lines);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                lines.lock().expect("lines").push(line);
+            }
+        });
+    }
+    let started = Instant::now();
+    let base = loop {
+        let found = lines.lock().expect("lines").iter().find_map(|line| {
+            line.split("listening on ")
+                .nth(1)
+                .map(|rest| rest.trim_end_matches(['"', '}']).to_owned())
+        });
+        if let Some(base) = found {
+            break base;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the app did not start: {:?}",
+            lines.lock().expect("lines")
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Running { child, lines, base }
+}
+
+/// The `__Host-sid` cookie a response sets, as `name=value`.
+fn session_cookie(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("__Host-sid="))
+        .map(|c| {
+            assert!(
+                c.contains("Secure") && c.contains("HttpOnly") && c.contains("Path=/"),
+                "{c}"
+            );
+            c.split(';').next().unwrap_or_default().to_owned()
+        })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_journey_in_production_mode_logs_json_without_secrets() {
+    let emulator = Emulator::start(
+        EmulatorConfig::default(),
+        "127.0.0.1:0".parse().expect("literal"),
+        Clock::system(),
+    )
+    .await
+    .expect("the emulator starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let app = start_in_production(&emulator, dir.path());
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+    let email = format!("prod-{}@example.com", crate::support::uuid_like());
+
+    // The cookie is Secure, so a client over plain HTTP (this test) carries it by hand.
+    let asked = http
+        .post(format!("{}/api/otp/sign-up", app.base))
+        .header(ACCEPT, "text/html")
+        .header(REFERER, format!("{}/sign-up", app.base))
+        .form(&[
+            ("method", "email"),
+            ("login_id", email.as_str()),
+            ("name", "Prod"),
+        ])
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(
+        asked.headers().get(LOCATION).map(|v| v.as_bytes()),
+        Some(&b"/verify"[..])
+    );
+    assert!(asked.headers().contains_key("strict-transport-security"));
+    let cookie = session_cookie(&asked).expect("a session for the pending code");
+
+    let outbox: serde_json::Value = http
+        .get(format!("{}/emulator/outbox", emulator.base_url()))
+        .query(&[("destination", email.as_str())])
+        .send()
+        .await
+        .expect("outbox")
+        .json()
+        .await
+        .expect("json");
+    let code = outbox["messages"][0]["code"]
+        .as_str()
+        .expect("a code")
+        .to_owned();
+    let wrong = http
+        .post(format!("{}/api/otp/verify", app.base))
+        .header(ACCEPT, "text/html")
+        .header(REFERER, format!("{}/verify", app.base))
+        .header(COOKIE, &cookie)
+        .form(&[("code", "000000")])
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(wrong.status(), StatusCode::FOUND);
+    let verified = http
+        .post(format!("{}/api/otp/verify", app.base))
+        .header(ACCEPT, "text/html")
+        .header(REFERER, format!("{}/verify", app.base))
+        .header(COOKIE, &cookie)
+        .form(&[("code", code.as_str())])
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(
+        verified.headers().get(LOCATION).map(|v| v.as_bytes()),
+        Some(&b"/profile"[..])
+    );
+    let signed_in = session_cookie(&verified).expect("a new session id at sign-in");
+    assert_ne!(signed_in, cookie);
+    let profile = http
+        .get(format!("{}/profile", app.base))
+        .header(ACCEPT, "text/html")
+        .header(COOKIE, &signed_in)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(profile.status(), StatusCode::OK);
+    assert!(profile.text().await.expect("body").contains("Hello, Prod"));
+    let out = http
+        .post(format!("{}/api/session/sign-out", app.base))
+        .header(ACCEPT, "text/html")
+        .header(REFERER, format!("{}/profile", app.base))
+        .header(COOKIE, &signed_in)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(out.status(), StatusCode::FOUND);
+
+    // Give the last lines a moment to be written, then read them all.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let lines = app.lines.lock().expect("lines").clone();
+    assert!(lines.len() >= 3, "{lines:?}");
+    eprintln!("{} log lines searched", lines.len());
+    let local_part = email.split('@').next().expect("local part");
+    for line in &lines {
+        let mut parsed: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+        assert!(parsed.get("level").is_some(), "{line}");
+        assert!(
+            !line.contains(local_part),
+            "an email address was logged: {line}"
+        );
+        // A code is six digits: look for it as a whole number, outside the timestamp's digits.
+        if let Some(fields) = parsed.as_object_mut() {
+            fields.remove("timestamp");
+        }
+        let text = parsed.to_string();
+        let numbers: Vec<&str> = text
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|run| !run.is_empty())
+            .collect();
+        assert!(
+            !numbers.contains(&code.as_str()),
+            "a code was logged: {line}"
+        );
+        assert!(!line.contains("eyJ"), "a token was logged: {line}");
+        let session_id = signed_in.trim_start_matches("__Host-sid=");
+        assert!(
+            !line.contains(session_id),
+            "a session id was logged: {line}"
+        );
+    }
+}
