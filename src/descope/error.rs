@@ -293,4 +293,38 @@ mod tests {
         let err = DescopeError::InvalidArgument("login id is empty");
         assert_eq!(err.kind(), ErrorKind::InvalidArgument);
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            // A fixed seed: the same 256 cases on every run, so CI never fails by chance.
+            #![proptest_config(ProptestConfig {
+                rng_seed: proptest::test_runner::RngSeed::Fixed(0x5eed_0f_c0de),
+                ..ProptestConfig::default()
+            })]
+
+            /// Any answer a proxy or a broken service may give becomes an error with at most a
+            /// short code, never a panic.
+            #[test]
+            fn any_error_body_is_read_without_panicking(
+                status in 400u16..600,
+                retry_after in proptest::option::of("\\PC{0,12}"),
+                body in proptest::collection::vec(any::<u8>(), 0..400),
+            ) {
+                let status = StatusCode::from_u16(status).expect("in range");
+                let error = DescopeError::from_response(status, retry_after.as_deref(), &body);
+                let _ = error.kind();
+                let _ = error.to_string();
+            }
+
+            #[test]
+            fn descope_shaped_bodies_keep_their_code(code in "E[0-9]{6}", message in "\\PC{0,40}") {
+                let body = serde_json::json!({"errorCode": code, "errorMessage": message}).to_string();
+                let error = DescopeError::from_response(StatusCode::BAD_REQUEST, None, body.as_bytes());
+                prop_assert_eq!(error.code(), Some(code.as_str()));
+            }
+        }
+    }
 }

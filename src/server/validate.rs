@@ -283,4 +283,107 @@ mod tests {
         assert_eq!(next_path(Some("/\\evil.example")), None);
         assert_eq!(next_path(None), None);
     }
+
+    /// Every parser of what people type, over arbitrary input: never a panic, always either a
+    /// clear error about the right field or a value that keeps its promise.
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn method() -> impl Strategy<Value = DeliveryMethod> {
+            prop_oneof![
+                Just(DeliveryMethod::Email),
+                Just(DeliveryMethod::Sms),
+                Just(DeliveryMethod::Voice),
+                Just(DeliveryMethod::Whatsapp),
+            ]
+        }
+
+        proptest! {
+            // A fixed seed: the same 256 cases on every run, so CI never fails by chance.
+            #![proptest_config(ProptestConfig {
+                rng_seed: proptest::test_runner::RngSeed::Fixed(0x5eed_0f_c0de),
+                ..ProptestConfig::default()
+            })]
+
+            #[test]
+            fn login_ids_are_e164_or_email_or_a_login_id_error(method in method(), raw in "\\PC{0,300}|[+0-9 ()-.]{0,40}|[a-z.]{1,20}@[a-z]{1,10}\\.[a-z]{2,5}") {
+                match login_id(method, &raw) {
+                    Ok(id) if method.is_phone() => {
+                        prop_assert!(id.starts_with('+'));
+                        prop_assert!(id[1..].chars().all(|c| c.is_ascii_digit()));
+                    }
+                    Ok(id) => {
+                        prop_assert!(id.contains('@') && id.chars().count() <= 254);
+                    }
+                    Err(e) => prop_assert_eq!(e.field(), Some("login_id")),
+                }
+            }
+
+            #[test]
+            fn codes_are_up_to_twelve_digits(raw in "\\PC{0,300}|[0-9 -]{0,40}") {
+                match code(&raw) {
+                    Ok(code) => prop_assert!((1..=12).contains(&code.len()) && code.chars().all(|c| c.is_ascii_digit())),
+                    Err(e) => prop_assert_eq!(e.field(), Some("code")),
+                }
+            }
+
+            #[test]
+            fn names_are_short_and_printable(raw in "\\PC{0,200}|[\\x00-\\x1f a-z]{0,20}") {
+                if let Ok(Some(name)) = name(Some(&raw)) {
+                    prop_assert!(name.chars().count() <= 100);
+                    prop_assert!(!name.chars().any(char::is_control));
+                }
+            }
+
+            #[test]
+            fn custom_claims_are_a_small_object_without_reserved_claims(raw in "\\PC{0,300}|\\{\"[a-z]{1,5}\": ?[0-9]{1,3}\\}") {
+                match custom_claims(Some(&raw)) {
+                    Ok(Some(claims)) => {
+                        prop_assert!(claims.len() <= 20);
+                        prop_assert!(!claims.keys().any(|k| RESERVED_CLAIMS.contains(&k.as_str())));
+                    }
+                    Ok(None) => prop_assert!(raw.trim().is_empty()),
+                    Err(e) => prop_assert_eq!(e.field(), Some("custom_claims")),
+                }
+            }
+
+            #[test]
+            fn template_options_are_bounded_and_free_of_control_characters(raw in "\\PC{0,600}|([a-z_-]{1,8}=[\\PC\\x07]{0,20}\n){0,25}") {
+                match template_options(Some(&raw)) {
+                    Ok(Some(options)) => {
+                        prop_assert!(options.len() <= 20);
+                        for (name, value) in &options {
+                            prop_assert!(!name.is_empty() && name.len() <= 64);
+                            prop_assert!(value.chars().count() <= MAX_TEMPLATE_VALUE);
+                            prop_assert!(!value.chars().any(char::is_control));
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => prop_assert_eq!(e.field(), Some("template_options")),
+                }
+            }
+
+            /// The open-redirect guard: whatever is accepted stays on this site when a browser
+            /// resolves it against the page it is on.
+            #[test]
+            fn next_paths_never_leave_the_site(raw in "\\PC{0,100}|[/\\\\.:a-z@%]{0,30}") {
+                if let Some(path) = next_path(Some(&raw)) {
+                    let base = url::Url::parse("https://app.example/sign-in").expect("literal");
+                    let resolved = base.join(&path).expect("a local path resolves");
+                    prop_assert_eq!(resolved.host_str(), Some("app.example"));
+                    prop_assert_eq!(resolved.scheme(), "https");
+                }
+            }
+
+            #[test]
+            fn an_error_read_from_a_url_is_one_the_server_wrote_or_nothing(raw in "\\PC{0,200}") {
+                if let Some(error) = AppError::from_url_value(&raw) {
+                    // Whatever it is, it round-trips: there was nothing in it but known values.
+                    let again = serde_json::to_string(&error).expect("serialises");
+                    prop_assert_eq!(serde_json::from_str::<AppError>(&again).ok(), Some(error));
+                }
+            }
+        }
+    }
 }
