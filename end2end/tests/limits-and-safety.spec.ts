@@ -4,6 +4,7 @@
 import {
   expect,
   test,
+  APP_URL,
   LOGIN_ID_LABEL,
   enterCode,
   expectProfile,
@@ -95,6 +96,6 @@ for (const next of ["https://evil.example/", "//evil.example/profile", "/\\evil.
     const { code } = await requestCode(page, { method: "email", loginId: person.loginId, path });
     await enterCode(page, code);
     await expectProfile(page, "Grace Hopper");
-    expect(new URL(page.url()).host).toBe("127.0.0.1:3000");
+    expect(new URL(page.url()).host).toBe(new URL(APP_URL).host);
   });
 }

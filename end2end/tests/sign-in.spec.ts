@@ -170,7 +170,7 @@ for (const method of ["voice", "whatsapp"] as const) {
     expect(message.channel).toBe(method);
     expect(message.destination).toBe(person.loginId);
     expect(message.purpose).toBe("signin");
-    await expect(page.getByText(method === "voice" ? /to read out a code/ : /sent a code on WhatsApp/)).toBeVisible();
+    await expect(page.getByText(method === "voice" ? /to read out a code/ : /sent (it )?a code on WhatsApp/)).toBeVisible();
 
     await enterCode(page, message.code);
     await expectProfile(page, "Hedy Lamarr");
