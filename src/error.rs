@@ -259,6 +259,11 @@ impl FromServerFnError for AppError {
             ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_) => {
                 Self::invalid(Field::Form, Problem::FormUnreadable)
             }
+            // On the server this is a request body the arguments could not be read from.
+            #[cfg(feature = "ssr")]
+            ServerFnErrorErr::Deserialization(_) => {
+                Self::invalid(Field::Form, Problem::FormUnreadable)
+            }
             ServerFnErrorErr::Request(_) | ServerFnErrorErr::Response(_) => Self::Network,
             other => Self::Internal {
                 error_id: new_error_id(&other.to_string()),

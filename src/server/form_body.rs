@@ -1,8 +1,8 @@
 //! Request bodies are small and readable before anything else sees them.
 //!
 //! Every form of this app fits in a few kilobytes, so a body over [`MAX_BODY_BYTES`] is refused
-//! with 413 without being read further, and a form body that is not UTF-8 (raw, or once its
-//! `%XX` escapes are decoded) with 400, each with a message that says so; neither may reach a
+//! with 413 without being read further, and a body that is not UTF-8 (raw, or once its `%XX`
+//! escapes are decoded; every server function reads its body as a form) with 400, each with a message that says so; neither may reach a
 //! server function, where it would be an unexpected failure.
 
 use axum::body::{Body, to_bytes};
@@ -38,12 +38,8 @@ pub async fn check_body(request: Request, next: Next) -> Response {
         // Over the limit while streaming (no Content-Length, or a false one).
         Err(_) => return refusal(&parts.headers, &AppError::TooLarge),
     };
-    let is_form = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
-    if is_form && !form_is_utf8(&bytes) {
+    // Every server function reads its body as a form, whatever Content-Type the client claims.
+    if !form_is_utf8(&bytes) {
         return refusal(
             &parts.headers,
             &AppError::invalid(Field::Form, Problem::NotUtf8),
