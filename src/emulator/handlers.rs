@@ -204,7 +204,11 @@ impl Delivery<'_> {
                 super::secs(state.config.rate_limit_window),
             )?;
         }
-        let code = otp::generate_code();
+        let code = otp::generate_code_other_than(
+            &auth
+                .codes
+                .replaced_by(&self.login_id, self.alias.as_deref()),
+        );
         auth.codes.issue(Pending {
             login_id: self.login_id.clone(),
             alias: self.alias,

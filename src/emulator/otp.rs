@@ -145,9 +145,36 @@ pub fn mask_phone(s: &str) -> String {
     format!("{}{tail}", "*".repeat(hidden))
 }
 
+/// How many different codes there are: six decimal digits.
+const CODE_SPACE: u32 = 1_000_000;
+
 /// Six decimal digits from the operating system's CSPRNG.
 pub fn generate_code() -> String {
-    let n: u32 = rand::rngs::OsRng.gen_range(0..1_000_000);
+    generate_code_other_than(&[])
+}
+
+/// Six random digits, uniformly drawn from every code except those in `taken`, in one draw.
+///
+/// A new code never equals the code it replaces, so whoever holds the old one (a test, a person
+/// with two messages) can always tell them apart; Descope states no such rule, but a clash there
+/// is a one-in-a-million event that a test must not depend on.
+pub fn generate_code_other_than(taken: &[&str]) -> String {
+    let mut excluded: Vec<u32> = taken
+        .iter()
+        .filter_map(|c| c.parse::<u32>().ok())
+        .filter(|n| *n < CODE_SPACE)
+        .collect();
+    excluded.sort_unstable();
+    excluded.dedup();
+    // Draw among the codes that are left, then step over each excluded code at or below the
+    // draw: every remaining code is equally likely and no retry loop is needed.
+    let left = CODE_SPACE - excluded.len() as u32;
+    let mut n: u32 = rand::rngs::OsRng.gen_range(0..left);
+    for e in excluded {
+        if e <= n {
+            n += 1;
+        }
+    }
     format!("{n:06}")
 }
 
@@ -251,6 +278,15 @@ impl PendingCodes {
         self.pending
             .retain(|p| !keys.iter().any(|k| p.answers_to(k)));
         self.pending.push(pending);
+    }
+
+    /// The codes a new code for `login_id` (and `alias`) would void.
+    pub fn replaced_by(&self, login_id: &str, alias: Option<&str>) -> Vec<&str> {
+        self.pending
+            .iter()
+            .filter(|p| p.answers_to(login_id) || alias.is_some_and(|a| p.answers_to(a)))
+            .map(|p| p.code.as_str())
+            .collect()
     }
 
     /// Checks `code` for `login_id`. Success removes the code (a code works once).
@@ -362,6 +398,21 @@ mod tests {
             assert_eq!(c.len(), 6);
             assert!(c.bytes().all(|b| b.is_ascii_digit()));
         }
+    }
+
+    #[test]
+    fn a_code_drawn_other_than_some_codes_is_never_one_of_them() {
+        // With all but two codes taken, the draw has exactly two outcomes, both allowed.
+        let taken: Vec<String> = (0..CODE_SPACE)
+            .filter(|n| *n != 0 && *n != 999_999)
+            .map(|n| format!("{n:06}"))
+            .collect();
+        let taken: Vec<&str> = taken.iter().map(String::as_str).collect();
+        for _ in 0..3 {
+            let code = generate_code_other_than(&taken);
+            assert!(code == "000000" || code == "999999", "{code}");
+        }
+        assert_ne!(generate_code_other_than(&["123456"]), "123456");
     }
 
     #[test]
