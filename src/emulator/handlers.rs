@@ -196,6 +196,11 @@ impl Delivery<'_> {
     pub fn run(self, auth: &mut AuthState) -> ApiResult<String> {
         let state = self.state;
         let now = state.now();
+        // Every caller picks an address of the channel's kind; this keeps it that way, because
+        // verifying the code records the destination as the user's verified address.
+        if !self.method.accepts(&self.destination) {
+            return Err(no_address_for(self.method, &self.login_id));
+        }
         if self.rate_limited {
             auth.rate.admit(
                 &self.destination,
@@ -262,21 +267,38 @@ fn sign_up_destination(method: Method, login_id: &str, user: &UserFields) -> Api
 }
 
 /// The address an existing user's code goes to: the login id picks the user, the method picks
-/// the user's address for that channel (which an update may have changed).
-fn existing_user_destination(method: Method, login_id: &str, user: &User) -> ApiResult<String> {
+/// the user's address for that channel (which an update may have changed). With no address on
+/// record for the channel, the login id itself if it is one; otherwise the user cannot receive
+/// a code on this channel at all, and the request is refused.
+pub(super) fn user_address_for(method: Method, login_id: &str, user: &User) -> ApiResult<String> {
     let address = if method.is_phone() {
         &user.phone
     } else {
         &user.email
     };
-    match address {
-        Some(address) if !address.is_empty() => Ok(address.clone()),
-        // No address on record for this channel: the login id itself, if it fits.
-        _ => {
-            method.check_address("loginId", login_id)?;
-            Ok(login_id.to_string())
-        }
+    match address.as_deref().filter(|a| !a.is_empty()) {
+        Some(address) => Ok(address.to_string()),
+        None if method.accepts(login_id) => Ok(login_id.to_string()),
+        None => Err(no_address_for(method, login_id)),
     }
+}
+
+/// Refuses a code on a channel the user has no address on, rather than sending it to (and
+/// later recording as verified) an address of the wrong kind.
+pub(super) fn no_address_for(method: Method, login_id: &str) -> ApiError {
+    let kind = if method.is_phone() {
+        "phone number"
+    } else {
+        "email address"
+    };
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        codes::NO_ADDRESS_FOR_CHANNEL,
+        format!(
+            "The user '{login_id}' has no {kind} to send {} codes to",
+            method.as_str()
+        ),
+    )
 }
 
 fn masked(method: Method, address: &str) -> Response {
@@ -346,7 +368,7 @@ pub async fn sign_in(
         method.check_address("loginId", &login_id)?;
         return Err(user_not_found());
     };
-    let destination = existing_user_destination(method, &login_id, &user)?;
+    let destination = user_address_for(method, &login_id, &user)?;
     let prior_claims = if stepup || mfa {
         Some(prior_session(&state, &bearer, &user).await?)
     } else {
@@ -418,7 +440,7 @@ pub async fn sign_up_or_in(
 
     let mut auth = state.auth.lock().await;
     let destination = match state.store.user_by_login_id(&login_id).await? {
-        Some(existing) => existing_user_destination(method, &login_id, &existing)?,
+        Some(existing) => user_address_for(method, &login_id, &existing)?,
         None => sign_up_destination(method, &login_id, &user)?,
     };
     Delivery {

@@ -19,7 +19,9 @@ use serde_json::{Value, json};
 
 use super::auth_header;
 use super::error::{ApiError, ApiResult, codes};
-use super::handlers::{Delivery, JsonBody, custom_claims_from, new_user_id, required_login_id};
+use super::handlers::{
+    Delivery, JsonBody, custom_claims_from, new_user_id, required_login_id, user_address_for,
+};
 use super::otp::{Completion, Method, Profile, Purpose, SessionRequest};
 use super::state::{AppState, SharedState};
 use super::store::User;
@@ -163,16 +165,9 @@ pub async fn generate_otp_for_test_user(
         )));
     }
     // The code is returned, not sent; it still "goes" to the user's address for the channel,
-    // which verifying it proves.
-    let address = if method.is_phone() {
-        &user.phone
-    } else {
-        &user.email
-    };
-    let destination = address
-        .clone()
-        .filter(|a| !a.is_empty())
-        .unwrap_or_else(|| login_id.clone());
+    // which verifying it proves. A user with no address for the channel gets no code, as on
+    // sign-in: verifying it would record the login id as an address of the wrong kind.
+    let destination = user_address_for(method, &login_id, &user)?;
     let code = Delivery {
         method,
         purpose: Purpose::Test,

@@ -66,6 +66,16 @@ impl Method {
         }
     }
 
+    /// Whether `address` has the shape this channel sends to: an email address for email, an
+    /// E.164 phone number for the others.
+    pub fn accepts(self, address: &str) -> bool {
+        if self.is_phone() {
+            is_phone(address)
+        } else {
+            is_email(address)
+        }
+    }
+
     /// Refuses a login id whose shape does not fit the channel.
     pub fn check_address(self, field: &str, value: &str) -> Result<(), ApiError> {
         if value.trim().is_empty() {
@@ -75,12 +85,7 @@ impl Method {
                 format!("The {field} argument is missing"),
             ));
         }
-        let ok = if self.is_phone() {
-            is_phone(value)
-        } else {
-            is_email(value)
-        };
-        if ok {
+        if self.accepts(value) {
             Ok(())
         } else {
             let expected = if self.is_phone() {

@@ -862,6 +862,97 @@ async fn codes_are_generated_only_for_test_users() {
     assert_error(&reply, StatusCode::BAD_REQUEST, "E011004");
 }
 
+impl Harness {
+    fn mgmt(&self) -> String {
+        format!("{}:{}", self.pid(), self.emu.management_key())
+    }
+
+    async fn create_test_user(&self, body: Value) -> Value {
+        let created = self
+            .post("/v1/mgmt/user/create/test", &self.mgmt(), body)
+            .await;
+        assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+        created.body["user"].clone()
+    }
+
+    async fn generate_code(&self, login_id: &str, method: &str) -> Reply {
+        self.post(
+            "/v1/mgmt/tests/generate/otp",
+            &self.mgmt(),
+            json!({"loginId": login_id, "deliveryMethod": method}),
+        )
+        .await
+    }
+
+    async fn load_user(&self, login_id: &str) -> Reply {
+        let url = format!("{}/v1/mgmt/user", self.emu.base_url());
+        self.send(
+            self.http
+                .get(url)
+                .query(&[("loginId", login_id)])
+                .bearer_auth(self.mgmt()),
+        )
+        .await
+    }
+}
+
+#[tokio::test]
+async fn a_test_user_gets_no_code_for_a_channel_they_have_no_address_on() {
+    let h = Harness::start().await;
+    h.create_test_user(
+        json!({"loginId": "mail-only@example.com", "email": "mail-only@example.com"}),
+    )
+    .await;
+    h.create_test_user(json!({"loginId": "+14155550161", "phone": "+14155550161"}))
+        .await;
+
+    let sms = h.generate_code("mail-only@example.com", "sms").await;
+    assert_error(&sms, StatusCode::BAD_REQUEST, "E011004");
+    let email = h.generate_code("+14155550161", "email").await;
+    assert_error(&email, StatusCode::BAD_REQUEST, "E011004");
+    assert!(h.emu.latest_message("mail-only@example.com").is_none());
+    assert!(h.emu.latest_message("+14155550161").is_none());
+
+    // Nothing about either user changed: no address of the wrong kind, nothing marked verified.
+    let mail_only = h.load_user("mail-only@example.com").await.body["user"].clone();
+    assert_eq!(mail_only["phone"], "");
+    assert_eq!(mail_only["verifiedPhone"], false);
+    let phone_only = h.load_user("+14155550161").await.body["user"].clone();
+    assert_eq!(phone_only["email"], "");
+    assert_eq!(phone_only["verifiedEmail"], false);
+
+    // The channel they do have still works, and a phone login id is a phone address.
+    assert_eq!(
+        h.generate_code("mail-only@example.com", "email")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    h.create_test_user(json!({"loginId": "+14155550162"})).await;
+    assert_eq!(
+        h.generate_code("+14155550162", "sms").await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn sign_in_over_a_channel_the_user_has_no_address_on_is_refused_before_any_message() {
+    let h = Harness::start().await;
+    h.sign_in("email", "no-phone@example.com").await;
+    let before = h.emu.state.outbox.list(&Default::default()).len();
+    let reply = h.start_code("signin", "sms", "no-phone@example.com").await;
+    assert_error(&reply, StatusCode::BAD_REQUEST, "E011004");
+    assert!(
+        reply.body["errorDescription"]
+            .as_str()
+            .unwrap()
+            .contains("no phone number"),
+        "{}",
+        reply.body
+    );
+    assert_eq!(h.emu.state.outbox.list(&Default::default()).len(), before);
+}
+
 // ---- outbox ------------------------------------------------------------------------------
 
 #[tokio::test]
@@ -952,18 +1043,22 @@ async fn the_outbox_lists_newest_first_filters_and_clears() {
 async fn the_outbox_page_shows_codes_and_escapes_values() {
     let h = Harness::start().await;
     let mgmt = format!("{}:{}", h.pid(), h.emu.management_key());
-    h.post(
-        "/v1/mgmt/user/create/test",
-        &mgmt,
-        json!({"loginId": "<script>x</script>"}),
-    )
-    .await;
-    h.post(
-        "/v1/mgmt/tests/generate/otp",
-        &mgmt,
-        json!({"loginId": "<script>x</script>", "deliveryMethod": "sms"}),
-    )
-    .await;
+    let created = h
+        .post(
+            "/v1/mgmt/user/create/test",
+            &mgmt,
+            json!({"loginId": "<script>x</script>", "phone": "+14155550142"}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    let generated = h
+        .post(
+            "/v1/mgmt/tests/generate/otp",
+            &mgmt,
+            json!({"loginId": "<script>x</script>", "deliveryMethod": "sms"}),
+        )
+        .await;
+    assert_eq!(generated.status, StatusCode::OK, "{}", generated.body);
     h.start_code("signup-in", "email", "page@example.com").await;
     let code = h.code_for("page@example.com");
     let html = h

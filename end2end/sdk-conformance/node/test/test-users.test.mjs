@@ -53,3 +53,24 @@ test('generate OTP is refused for a user that is not a test user', async () => {
   assert.ok(refused.code >= 400 && refused.code < 500, `status ${refused.code}`);
   assert.ok(refused.error?.errorCode);
 });
+
+for (const [has, asked] of [['email', 'sms'], ['phone', 'email']]) {
+  test(`a test user with only ${has === 'email' ? 'an email' : 'a phone'} gets no ${asked} code`, async () => {
+    // Such a code would otherwise verify and store the login id as an address of the wrong kind,
+    // marked verified.
+    const mgmt = managementSdk().management;
+    const loginId = has === 'email' ? newEmail('only-email') : newPhone();
+    ok(await mgmt.user.createTestUser(loginId, { [has]: loginId }), 'createTestUser');
+
+    const refused = failsWith(await mgmt.user.generateOTPForTestUser(asked, loginId), 'E011004', `generate ${asked}`);
+    assert.equal(refused.code, 400);
+
+    const user = ok(await mgmt.user.load(loginId), 'load');
+    const missing = has === 'email' ? 'phone' : 'email';
+    assert.equal(user[missing], '');
+    assert.equal(missing === 'phone' ? user.verifiedPhone : user.verifiedEmail, false);
+    // The channel the user does have an address on still gets a code.
+    const own = has === 'email' ? 'email' : 'sms';
+    assert.ok(ok(await mgmt.user.generateOTPForTestUser(own, loginId), `generate ${own}`).code);
+  });
+}
