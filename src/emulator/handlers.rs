@@ -334,7 +334,7 @@ pub async fn sign_up(
         alias: None,
         destination: destination.clone(),
         template_options: options.template_options,
-        completion: Completion::SignIn {
+        completion: Completion::SignUp {
             profile: user.into(),
         },
         session: SessionRequest {
@@ -382,7 +382,7 @@ pub async fn sign_in(
         destination: destination.clone(),
         template_options: options.template_options,
         completion: Completion::SignIn {
-            profile: Profile::default(),
+            user_id: user.user_id.clone(),
         },
         session: SessionRequest {
             custom_claims,
@@ -439,9 +439,19 @@ pub async fn sign_up_or_in(
     let user = body.user.unwrap_or_default();
 
     let mut auth = state.auth.lock().await;
-    let destination = match state.store.user_by_login_id(&login_id).await? {
-        Some(existing) => user_address_for(method, &login_id, &existing)?,
-        None => sign_up_destination(method, &login_id, &user)?,
+    let (destination, completion) = match state.store.user_by_login_id(&login_id).await? {
+        Some(existing) => (
+            user_address_for(method, &login_id, &existing)?,
+            Completion::SignIn {
+                user_id: existing.user_id,
+            },
+        ),
+        None => (
+            sign_up_destination(method, &login_id, &user)?,
+            Completion::SignUp {
+                profile: user.into(),
+            },
+        ),
     };
     Delivery {
         method,
@@ -450,9 +460,7 @@ pub async fn sign_up_or_in(
         alias: None,
         destination: destination.clone(),
         template_options: options.template_options,
-        completion: Completion::SignIn {
-            profile: user.into(),
-        },
+        completion,
         session: SessionRequest {
             custom_claims,
             ..SessionRequest::default()
@@ -589,7 +597,7 @@ pub async fn verify(
         state.now(),
         state.config.max_attempts,
     )?;
-    let (user, first_seen) = complete(&state, &pending).await?;
+    let (user, first_seen) = complete(&state, &mut auth, &pending).await?;
     drop(auth);
 
     let claims = session_claims(&pending, method);
@@ -606,11 +614,27 @@ pub async fn verify(
 }
 
 /// Applies a verified code to the user store. Returns the signed-in user and `firstSeen`.
-async fn complete(state: &AppState, pending: &Pending) -> ApiResult<(User, bool)> {
+/// Only a sign-up code creates a user; every other code acts on the user it was sent for and
+/// is refused if that user is gone.
+async fn complete(
+    state: &AppState,
+    auth: &mut AuthState,
+    pending: &Pending,
+) -> ApiResult<(User, bool)> {
     let now = state.now();
     let method = pending.method;
     let (mut user, first_seen) = match &pending.completion {
-        Completion::SignIn { profile } => {
+        Completion::SignIn { user_id } => {
+            // Deleting a user voids their codes; this holds even for a path that forgot to.
+            let user = state
+                .store
+                .user_by_id(user_id)
+                .await?
+                .ok_or_else(user_not_found)?;
+            let first_seen = !user.has_signed_in;
+            (user, first_seen)
+        }
+        Completion::SignUp { profile } => {
             match state.store.user_by_login_id(&pending.login_id).await? {
                 Some(user) => {
                     let first_seen = !user.has_signed_in;
@@ -641,6 +665,7 @@ async fn complete(state: &AppState, pending: &Pending) -> ApiResult<(User, bool)
                 .ok_or_else(user_not_found)?;
             let user = apply_update(
                 state,
+                auth,
                 user,
                 new_address,
                 method,
@@ -709,6 +734,7 @@ fn new_user(
 /// tokens revoked). The session issued by the verify is then the surviving user's.
 async fn apply_update(
     state: &AppState,
+    auth: &mut AuthState,
     mut user: User,
     new_address: &str,
     method: Method,
@@ -734,6 +760,7 @@ async fn apply_update(
         set_address(&mut survivor, method, new_address);
         survivor.has_signed_in = survivor.has_signed_in || user.has_signed_in;
         state.store.delete_user(&user.user_id, now).await?;
+        auth.codes.void_for_user(&user.user_id, &user.login_ids);
         return Ok(survivor);
     }
     set_address(&mut user, method, new_address);

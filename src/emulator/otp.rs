@@ -221,9 +221,14 @@ pub struct Profile {
 /// What a successful verify does besides issuing tokens.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Completion {
-    /// Sign-up, sign-in, sign-up-or-in and test codes: sign the login id in, creating the user
-    /// if there is none yet.
-    SignIn { profile: Profile },
+    /// Sign-up, and sign-up-or-in of a login id no one has: create the user with this profile
+    /// (or sign in whoever holds the login id by the time the code is verified). The only
+    /// completion that may create a user.
+    SignUp { profile: Profile },
+    /// Sign-in, sign-up-or-in of an existing user, and test codes: sign in exactly this user.
+    /// If the user is gone by the time the code is verified, the code is refused; it never
+    /// creates anyone.
+    SignIn { user_id: String },
     /// Update email/phone: set `new_address` on `user_id`.
     Update {
         user_id: String,
@@ -266,6 +271,12 @@ impl Pending {
     fn answers_to(&self, id: &str) -> bool {
         self.login_id == id || self.alias.as_deref() == Some(id)
     }
+
+    fn keys(&self) -> Vec<String> {
+        std::iter::once(self.login_id.clone())
+            .chain(self.alias.clone())
+            .collect()
+    }
 }
 
 /// Outstanding codes. One per login id: the newest voids the older ones.
@@ -277,9 +288,7 @@ pub struct PendingCodes {
 impl PendingCodes {
     /// Stores a new code, voiding any older code for the same login id or alias.
     pub fn issue(&mut self, pending: Pending) {
-        let keys: Vec<String> = std::iter::once(pending.login_id.clone())
-            .chain(pending.alias.clone())
-            .collect();
+        let keys = pending.keys();
         self.pending
             .retain(|p| !keys.iter().any(|k| p.answers_to(k)));
         self.pending.push(pending);
@@ -292,6 +301,22 @@ impl PendingCodes {
             .filter(|p| p.answers_to(login_id) || alias.is_some_and(|a| p.answers_to(a)))
             .map(|p| p.code.as_str())
             .collect()
+    }
+
+    /// Voids every code that would act on a deleted user: codes for any of their login ids, and
+    /// codes that name them (a sign-in, or an update of their address). Returns how many went.
+    pub fn void_for_user(&mut self, user_id: &str, login_ids: &[String]) -> usize {
+        let before = self.pending.len();
+        self.pending.retain(|p| {
+            let names_user = match &p.completion {
+                Completion::SignIn { user_id: id } | Completion::Update { user_id: id, .. } => {
+                    id == user_id
+                }
+                Completion::SignUp { .. } => false,
+            };
+            !names_user && !login_ids.iter().any(|l| p.answers_to(l))
+        });
+        before - self.pending.len()
     }
 
     /// Checks `code` for `login_id`. Success removes the code (a code works once).
@@ -389,7 +414,7 @@ mod tests {
             expires_at,
             wrong_attempts: 0,
             locked: false,
-            completion: Completion::SignIn {
+            completion: Completion::SignUp {
                 profile: Profile::default(),
             },
             session: SessionRequest::default(),
@@ -418,6 +443,32 @@ mod tests {
             assert!(code == "000000" || code == "999999", "{code}");
         }
         assert_ne!(generate_code_other_than(&["123456"]), "123456");
+    }
+
+    #[test]
+    fn deleting_a_user_voids_the_codes_for_their_login_ids_and_the_codes_that_name_them() {
+        let mut book = PendingCodes::default();
+        book.issue(pending("gone@x.io", "111111", 100));
+        book.issue(Pending {
+            completion: Completion::SignIn {
+                user_id: "U2gone".into(),
+            },
+            ..pending("other-id-of-gone", "222222", 100)
+        });
+        book.issue(pending("kept@x.io", "333333", 100));
+        assert_eq!(book.void_for_user("U2gone", &["gone@x.io".to_string()]), 2);
+        let err = book
+            .verify("gone@x.io", Method::Email, "111111", 0, 5)
+            .unwrap_err();
+        assert_eq!(err.code, codes::WRONG_CODE);
+        assert!(
+            book.verify("other-id-of-gone", Method::Email, "222222", 0, 5)
+                .is_err()
+        );
+        assert!(
+            book.verify("kept@x.io", Method::Email, "333333", 0, 5)
+                .is_ok()
+        );
     }
 
     #[test]

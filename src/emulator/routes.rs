@@ -54,6 +54,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/v1/mgmt/user", get(mgmt::load_user))
         .route("/v1/mgmt/user/create", post(mgmt::create_user))
         .route("/v1/mgmt/user/create/test", post(mgmt::create_test_user))
+        .route("/v1/mgmt/user/delete", post(mgmt::delete_user))
         .route(
             "/v1/mgmt/tests/generate/otp",
             post(mgmt::generate_otp_for_test_user),

@@ -71,6 +71,13 @@ impl User {
     }
 }
 
+/// A user who was just deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeletedUser {
+    pub user_id: String,
+    pub login_ids: Vec<String>,
+}
+
 /// A refresh token the emulator issued.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RefreshRecord {
@@ -246,17 +253,25 @@ impl Store {
         tx.commit().await
     }
 
-    /// Deletes every test user; returns how many went.
-    pub async fn delete_test_users(&self, now: i64) -> Result<usize, sqlx::Error> {
+    /// Deletes every test user; returns who went, with the login ids they had (so that their
+    /// pending codes can be voided too).
+    pub async fn delete_test_users(&self, now: i64) -> Result<Vec<DeletedUser>, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         let ids: Vec<String> = sqlx::query_scalar("SELECT user_id FROM users WHERE test = 1")
             .fetch_all(&mut *tx)
             .await?;
-        for id in &ids {
-            delete_user_in(&mut tx, id, now).await?;
+        let mut deleted = Vec::with_capacity(ids.len());
+        for user_id in ids {
+            let login_ids: Vec<String> =
+                sqlx::query_scalar("SELECT login_id FROM login_ids WHERE user_id = ?")
+                    .bind(&user_id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            delete_user_in(&mut tx, &user_id, now).await?;
+            deleted.push(DeletedUser { user_id, login_ids });
         }
         tx.commit().await?;
-        Ok(ids.len())
+        Ok(deleted)
     }
 
     pub async fn insert_refresh(

@@ -894,6 +894,14 @@ impl Harness {
         )
         .await
     }
+
+    async fn delete_all_test_users(&self) {
+        let url = format!("{}/v1/mgmt/user/test/delete/all", self.emu.base_url());
+        let deleted = self
+            .send(self.http.delete(url).bearer_auth(self.mgmt()))
+            .await;
+        assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.body);
+    }
 }
 
 #[tokio::test]
@@ -951,6 +959,106 @@ async fn sign_in_over_a_channel_the_user_has_no_address_on_is_refused_before_any
         reply.body
     );
     assert_eq!(h.emu.state.outbox.list(&Default::default()).len(), before);
+}
+
+#[tokio::test]
+async fn a_code_generated_before_delete_all_test_users_no_longer_verifies_and_creates_no_one() {
+    let h = Harness::start().await;
+    h.create_test_user(json!({"loginId": "doomed@example.com", "email": "doomed@example.com"}))
+        .await;
+    let generated = h.generate_code("doomed@example.com", "email").await;
+    let code = generated.body["code"].as_str().unwrap().to_string();
+
+    h.delete_all_test_users().await;
+
+    let reply = h.verify("email", "doomed@example.com", &code).await;
+    assert_error(&reply, StatusCode::UNAUTHORIZED, "E061102");
+    let gone = h.load_user("doomed@example.com").await;
+    assert_error(&gone, StatusCode::BAD_REQUEST, "E112102");
+}
+
+#[tokio::test]
+async fn deleting_a_user_voids_their_pending_code_and_their_sessions() {
+    let h = Harness::start().await;
+    let first = h.sign_in("email", "leaving@example.com").await;
+    h.start_code("signin", "email", "leaving@example.com").await;
+    let code = h.code_for("leaving@example.com");
+
+    let deleted = h
+        .post(
+            "/v1/mgmt/user/delete",
+            &h.mgmt(),
+            json!({"loginId": "leaving@example.com"}),
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.body);
+    assert_eq!(deleted.body, json!({}));
+
+    let reply = h.verify("email", "leaving@example.com", &code).await;
+    assert_error(&reply, StatusCode::UNAUTHORIZED, "E061102");
+    let signin = h.start_code("signin", "email", "leaving@example.com").await;
+    assert_error(&signin, StatusCode::BAD_REQUEST, "E062108");
+    let refresh = h
+        .post(
+            "/v1/auth/refresh",
+            &h.with_refresh(&jwt(&first, "refreshJwt")),
+            json!({}),
+        )
+        .await;
+    assert_eq!(refresh.status, StatusCode::UNAUTHORIZED);
+
+    // By user id too, and deleting someone who is not there is not an error.
+    let other = h.sign_in("email", "by-id@example.com").await;
+    let by_id = h
+        .post(
+            "/v1/mgmt/user/delete",
+            &h.mgmt(),
+            json!({"userId": other["user"]["userId"]}),
+        )
+        .await;
+    assert_eq!(by_id.status, StatusCode::OK, "{}", by_id.body);
+    assert_error(
+        &h.load_user("by-id@example.com").await,
+        StatusCode::BAD_REQUEST,
+        "E112102",
+    );
+    let again = h
+        .post(
+            "/v1/mgmt/user/delete",
+            &h.mgmt(),
+            json!({"loginId": "by-id@example.com"}),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+}
+
+#[tokio::test]
+async fn a_code_whose_user_is_gone_is_refused_and_never_recreates_the_user() {
+    use super::otp::{Completion, Method, Pending, SessionRequest};
+
+    let h = Harness::start().await;
+    // A sign-in code for a user who no longer exists, however they went.
+    h.emu.state.auth.lock().await.codes.issue(Pending {
+        login_id: "vanished@example.com".into(),
+        alias: None,
+        destination: "vanished@example.com".into(),
+        method: Method::Email,
+        code: "246810".into(),
+        expires_at: h.clock.now() + 300,
+        wrong_attempts: 0,
+        locked: false,
+        completion: Completion::SignIn {
+            user_id: "U2vanished".into(),
+        },
+        session: SessionRequest::default(),
+    });
+
+    let reply = h.verify("email", "vanished@example.com", "246810").await;
+    assert_error(&reply, StatusCode::BAD_REQUEST, "E062108");
+    let signin = h
+        .start_code("signin", "email", "vanished@example.com")
+        .await;
+    assert_error(&signin, StatusCode::BAD_REQUEST, "E062108");
 }
 
 // ---- outbox ------------------------------------------------------------------------------
