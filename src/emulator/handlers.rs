@@ -892,7 +892,7 @@ pub async fn keys_v2(
     Path(project_id): Path<String>,
 ) -> ApiResult<Response> {
     check_project_in_path(&state, &project_id)?;
-    Ok(axum::Json(state.signer.jwks()).into_response())
+    Ok(axum::Json(state.keys.jwks()).into_response())
 }
 
 /// The V1 variant returns a bare array; no SDK here uses it, but it costs nothing.
@@ -902,7 +902,7 @@ pub async fn keys_v1(
 ) -> ApiResult<Response> {
     check_project_in_path(&state, &project_id)?;
     let keys = state
-        .signer
+        .keys
         .jwks()
         .get("keys")
         .cloned()

@@ -21,6 +21,8 @@
 //! - management (see `mgmt.rs`): test users, generated codes, license stub
 //! - `GET /emulator/outbox[?destination=&loginId=]`, `GET /emulator/outbox/wait?...&after=&timeoutMs=`,
 //!   `DELETE /emulator/outbox`, `GET /outbox` (HTML), `POST /emulator/clock/advance` (opt-in)
+//! - opt-in (`allow_faults`, see `faults.rs`): `POST|GET|DELETE /emulator/faults`,
+//!   `POST /emulator/keys/rotate`
 //!
 //! Choices where Descope's behaviour is not documented (each marked `UNCONFIRMED` in code):
 //! an expired code is 401 `E061104`; too many wrong attempts is 401 `E061103` (the attempt that
@@ -30,6 +32,7 @@
 
 pub mod auth_header;
 pub mod error;
+pub mod faults;
 pub mod handlers;
 pub mod keys;
 pub mod mgmt;
@@ -53,7 +56,7 @@ use tokio::sync::{Mutex, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
-use keys::Signer;
+use keys::{KeyRing, Signer};
 use outbox::Outbox;
 use state::{AppState, AuthState, SharedState};
 use store::Store;
@@ -102,6 +105,9 @@ pub struct EmulatorConfig {
     pub db: DbLocation,
     /// Enables `POST /emulator/clock/advance`. Default off.
     pub allow_time_travel: bool,
+    /// Enables fault injection (`/emulator/faults`) and key rotation
+    /// (`POST /emulator/keys/rotate`). Default off: no request is ever altered.
+    pub allow_faults: bool,
     /// An `aud` claim for issued tokens. Default none (Python rejects any `aud` other than the
     /// project id).
     pub audience: Option<String>,
@@ -126,6 +132,7 @@ impl Default for EmulatorConfig {
             rate_limit_window: Duration::from_secs(60),
             db: DbLocation::Memory,
             allow_time_travel: false,
+            allow_faults: false,
             audience: None,
             cookie_domain: String::new(),
             signing_key_pem: None,
@@ -198,9 +205,10 @@ impl Emulator {
             config: config.clone(),
             clock,
             store,
-            signer,
+            keys: KeyRing::new(signer),
             auth: Mutex::new(AuthState::default()),
             outbox: Outbox::default(),
+            faults: Default::default(),
             shutting_down: shutting_down_rx,
         });
 

@@ -165,6 +165,16 @@ impl Store {
             .await
     }
 
+    /// Makes `pem` the stored signing key, the one a restart loads (after a key rotation).
+    pub async fn replace_signing_key(&self, pem: &str, now: i64) -> Result<(), sqlx::Error> {
+        sqlx::query("INSERT OR REPLACE INTO signing_key (id, pem, created_at) VALUES (1, ?, ?)")
+            .bind(pem)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     pub async fn save_signing_key(&self, pem: &str, now: i64) -> Result<(), sqlx::Error> {
         sqlx::query("INSERT OR IGNORE INTO signing_key (id, pem, created_at) VALUES (1, ?, ?)")
             .bind(pem)

@@ -1338,3 +1338,204 @@ async fn sign_in_sends_to_the_users_current_address_for_the_channel() {
     assert_eq!(message.purpose, "signin");
     assert_eq!(message.login_id, "before@example.com");
 }
+
+// ---- faults and key rotation (allow_faults) -------------------------------------------------
+
+async fn with_faults() -> Harness {
+    Harness::start_with(EmulatorConfig {
+        allow_faults: true,
+        ..config()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn fault_injection_and_key_rotation_are_off_unless_allowed() {
+    let h = Harness::start().await;
+    let add = h
+        .post(
+            "/emulator/faults",
+            "",
+            json!({"path": "/v1/auth/refresh", "status": 503}),
+        )
+        .await;
+    assert_eq!(add.status, StatusCode::NOT_FOUND, "{}", add.body);
+    assert_eq!(
+        h.get("/emulator/faults", "").await.status,
+        StatusCode::NOT_FOUND
+    );
+    let rotate = h.post("/emulator/keys/rotate", "", json!({})).await;
+    assert_eq!(rotate.status, StatusCode::NOT_FOUND);
+    // And nothing was injected: the call answers as usual.
+    let body = h.sign_in("email", "no-faults@example.com").await;
+    let refreshed = h
+        .post(
+            "/v1/auth/refresh",
+            &h.with_refresh(&jwt(&body, "refreshJwt")),
+            json!({}),
+        )
+        .await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
+}
+
+#[tokio::test]
+async fn a_fault_answers_the_next_calls_under_its_path_with_its_status_then_goes() {
+    let h = with_faults().await;
+    let body = h.sign_in("email", "faulty@example.com").await;
+    let bearer = h.with_refresh(&jwt(&body, "refreshJwt"));
+    let added = h
+        .post(
+            "/emulator/faults",
+            "",
+            json!({"path": "/v1/auth/refresh", "status": 503, "errorCode": "E000000",
+                   "times": 2, "delayMs": 0}),
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.body);
+    let listed = h.get("/emulator/faults", "").await.body;
+    assert_eq!(listed["faults"][0]["path"], "/v1/auth/refresh");
+    assert_eq!(listed["faults"][0]["remaining"], 2);
+
+    // Other paths are untouched.
+    assert_eq!(h.get("/v1/auth/me", &bearer).await.status, StatusCode::OK);
+    for _ in 0..2 {
+        let failed = h.post("/v1/auth/refresh", &bearer, json!({})).await;
+        // A 503 even though the emulator's own errors are never 503.
+        assert_error(&failed, StatusCode::SERVICE_UNAVAILABLE, "E000000");
+    }
+    let recovered = h.post("/v1/auth/refresh", &bearer, json!({})).await;
+    assert_eq!(recovered.status, StatusCode::OK, "{}", recovered.body);
+    assert_eq!(
+        h.get("/emulator/faults", "").await.body,
+        json!({"faults": []})
+    );
+}
+
+#[tokio::test]
+async fn a_fault_without_times_stays_until_cleared_and_delay_answers_late() {
+    let h = with_faults().await;
+    h.post(
+        "/emulator/faults",
+        "",
+        json!({"path": "/v1/auth/otp/signup-in/", "status": 429, "errorCode": "E130429"}),
+    )
+    .await;
+    for _ in 0..3 {
+        let refused = h.start_code("signup-in", "email", "held@example.com").await;
+        assert_error(&refused, StatusCode::TOO_MANY_REQUESTS, "E130429");
+    }
+    assert!(h.emu.latest_message("held@example.com").is_none());
+    let url = format!("{}/emulator/faults", h.emu.base_url());
+    assert_eq!(h.send(h.http.delete(url)).await.body, json!({}));
+    let sent = h.start_code("signup-in", "email", "held@example.com").await;
+    assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
+
+    // A delay alone answers normally, only late (the server waits at least that long).
+    h.post(
+        "/emulator/faults",
+        "",
+        json!({"path": "/v2/keys/", "delayMs": 400, "times": 1}),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let jwks = h.get(&format!("/v2/keys/{}", h.pid()), &h.pid()).await;
+    assert_eq!(jwks.status, StatusCode::OK);
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "answered after {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_fault_with_status_zero_drops_the_connection() {
+    let h = with_faults().await;
+    h.post(
+        "/emulator/faults",
+        "",
+        json!({"path": "/v1/auth/me", "status": 0, "times": 1}),
+    )
+    .await;
+    let url = format!("{}/v1/auth/me", h.emu.base_url());
+    let outcome = match h.http.get(&url).bearer_auth(h.pid()).send().await {
+        Err(err) => Err(err),
+        Ok(response) => response.bytes().await.map(|_| ()),
+    };
+    assert!(outcome.is_err(), "the call was answered: {outcome:?}");
+    // The next call is answered (401: no refresh token), on a new connection.
+    assert_eq!(
+        h.get("/v1/auth/me", &h.pid()).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn faults_are_refused_for_the_emulators_own_paths_and_bad_values() {
+    let h = with_faults().await;
+    for bad in [
+        json!({"path": "/emulator/faults", "status": 503}),
+        json!({"path": "v1/auth/me", "status": 503}),
+        json!({"path": "/v1/auth/me", "status": 700}),
+        json!({"path": "/v1/auth/me", "status": 503, "times": 0}),
+        json!({"path": "/v1/auth/me", "delayMs": 10_000_000}),
+        json!({"path": "/v1/auth/me", "stauts": 503}),
+    ] {
+        let reply = h.post("/emulator/faults", "", bad.clone()).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{bad}: {}",
+            reply.body
+        );
+    }
+    assert_eq!(
+        h.get("/emulator/faults", "").await.body,
+        json!({"faults": []})
+    );
+}
+
+#[tokio::test]
+async fn a_key_rotation_signs_with_a_new_kid_and_keeps_the_old_key_published_unless_retired() {
+    let h = with_faults().await;
+    let before = h.sign_in("email", "rotor@example.com").await;
+    let old_kid = jsonwebtoken::decode_header(jwt(&before, "sessionJwt"))
+        .unwrap()
+        .kid
+        .unwrap();
+
+    let rotated = h.post("/emulator/keys/rotate", "", json!({})).await;
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
+    let new_kid = rotated.body["kid"].as_str().unwrap().to_string();
+    assert_ne!(new_kid, old_kid);
+    let kids = |jwks: &Value| -> Vec<String> {
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let jwks = h.get(&format!("/v2/keys/{}", h.pid()), &h.pid()).await.body;
+    assert_eq!(kids(&jwks), vec![new_kid.clone(), old_kid.clone()]);
+
+    let after = h.sign_in("email", "rotor@example.com").await;
+    let header = jsonwebtoken::decode_header(jwt(&after, "sessionJwt")).unwrap();
+    assert_eq!(header.kid.as_deref(), Some(new_kid.as_str()));
+    // A refresh token from before the rotation still works while its key is published.
+    let old_bearer = h.with_refresh(&jwt(&before, "refreshJwt"));
+    assert_eq!(
+        h.post("/v1/auth/refresh", &old_bearer, json!({}))
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    let retired = h
+        .post("/emulator/keys/rotate", "", json!({"retireOld": true}))
+        .await;
+    let newest = retired.body["kid"].as_str().unwrap().to_string();
+    let jwks = h.get(&format!("/v2/keys/{}", h.pid()), &h.pid()).await.body;
+    assert_eq!(kids(&jwks), vec![newest]);
+    let refused = h.post("/v1/auth/refresh", &old_bearer, json!({})).await;
+    assert_error(&refused, StatusCode::UNAUTHORIZED, "E061005");
+}
