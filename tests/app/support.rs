@@ -263,8 +263,14 @@ fn next_number() -> u64 {
     COUNTER.fetch_add(1, Ordering::Relaxed)
 }
 
+/// A token no other call returns, in this process or another one running now: the process id
+/// and the counter, in hex (for addresses made by hand, such as `x-{uuid_like()}@example.com`).
+pub fn uuid_like() -> String {
+    format!("{:x}-{:x}", std::process::id(), next_number())
+}
+
 pub fn unique_email(tag: &str) -> String {
-    format!("{tag}-{}-{}@example.com", std::process::id(), next_number())
+    format!("{tag}-{}@example.com", uuid_like())
 }
 
 /// A valid US number for libphonenumber: +1 415, then the exchange (200 to 999) and the line
