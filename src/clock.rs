@@ -15,6 +15,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 #[derive(Clone, Debug, Default)]
 pub struct Clock {
     offset_secs: Arc<AtomicI64>,
+    /// For a clock that stands still: the wall time it was stopped at, in milliseconds.
+    frozen_at_ms: Option<i64>,
 }
 
 impl Clock {
@@ -23,22 +25,24 @@ impl Clock {
         Self::default()
     }
 
+    /// A clock stopped at the current time: only [`Clock::advance`] and [`Clock::rewind`] move
+    /// it. For tests that step to just inside a limit ("299 s of a 300 s code"), where the wall
+    /// clock crossing a second boundary in between would otherwise decide the outcome.
+    pub fn frozen() -> Self {
+        Self {
+            offset_secs: Arc::default(),
+            frozen_at_ms: Some(wall_ms()),
+        }
+    }
+
     /// Seconds since the Unix epoch, as JWT `iat`/`exp` claims count them.
     pub fn now(&self) -> i64 {
-        let wall = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            // A clock set before 1970 is a broken machine; treat it as the epoch rather than panic.
-            .unwrap_or(0);
-        wall + self.offset_secs.load(Ordering::Relaxed)
+        self.now_ms().div_euclid(1000)
     }
 
     /// Milliseconds since the Unix epoch, for ordering events within one second.
     pub fn now_ms(&self) -> i64 {
-        let wall = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
+        let wall = self.frozen_at_ms.unwrap_or_else(wall_ms);
         wall + self.offset_secs.load(Ordering::Relaxed) * 1000
     }
 
@@ -55,6 +59,14 @@ impl Clock {
     }
 }
 
+fn wall_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        // A clock set before 1970 is a broken machine; treat it as the epoch rather than panic.
+        .unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,5 +80,16 @@ mod tests {
         assert!(clock.now() >= before + 3600);
         clock.rewind(Duration::from_secs(3600));
         assert!(other.now() < before + 3600);
+    }
+
+    #[test]
+    fn a_frozen_clock_moves_only_when_advanced_and_every_clone_with_it() {
+        let clock = Clock::frozen();
+        let other = clock.clone();
+        let start = clock.now();
+        assert_eq!(clock.now(), start);
+        other.advance(Duration::from_secs(299));
+        assert_eq!(clock.now(), start + 299);
+        assert_eq!(clock.now_ms().div_euclid(1000), start + 299);
     }
 }

@@ -17,7 +17,7 @@ LOGS_SHOWN=0
 
 show_emulator_logs() {
   local logfile shown=0
-  for logfile in "$WORK"/main.log "$WORK"/clock.log; do
+  for logfile in "$WORK"/main.log "$WORK"/clock.log "$WORK"/faults.log; do
     [[ -s "$logfile" ]] || continue
     echo "--- last lines of $logfile ---" >&2
     tail -n 40 "$logfile" >&2 || true
@@ -158,6 +158,15 @@ if "$BIN" --help 2>/dev/null | grep -q -- '--allow-time-travel'; then
   export DESCOPE_EMULATOR_CLOCK_BASE_URL="$STARTED_URL"
 else
   log "this emulator has no --allow-time-travel: the expiry tests will be skipped"
+fi
+
+# A third one, only for fault-injection and key-rotation tests (test_faults.py, faults.test.mjs):
+# a fault or a retired key there never reaches a test running against the main emulator.
+if "$BIN" --help 2>/dev/null | grep -q -- '--allow-faults'; then
+  start_emulator faults "${limits[@]}" --allow-faults
+  export DESCOPE_EMULATOR_FAULTS_BASE_URL="$STARTED_URL"
+else
+  log "this emulator has no --allow-faults: the fault-injection tests will be skipped"
 fi
 log "emulators ready after $((SECONDS - started_at)) s"
 

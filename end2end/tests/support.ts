@@ -6,7 +6,6 @@
 // higher id, so an older code can never be picked up by mistake.
 
 import { test as base, expect, type Page } from "@playwright/test";
-import { randomInt, randomBytes } from "node:crypto";
 
 export const APP_URL = process.env.BASE_URL ?? "http://127.0.0.1:3000";
 export const EMULATOR_URL = process.env.EMULATOR_URL ?? "http://127.0.0.1:4100";
@@ -73,23 +72,29 @@ export { expect };
 
 // ---------------------------------------------------------------------------------------------
 // Fresh addresses: every test uses its own, so the emulator's per-recipient rate cap (5 a minute)
-// and existing accounts never get in the way.
+// and existing accounts never get in the way. They are unique by construction, not by chance: a
+// counter of this worker process, and the worker's index, which Playwright never reuses within a
+// run (a worker restarted after a failure gets a new one). Phone numbers have room for nothing
+// more, so they assume a fresh emulator database per run, as `.ci/test` gives it; emails also
+// carry the time the worker started, so they stay unique across runs too.
 
-export function uniqueEmail(tag = "user"): string {
-  return `e2e-${tag}-${randomBytes(5).toString("hex")}@example.com`;
+const WORKER_INDEX = Number(process.env.TEST_WORKER_INDEX ?? 0);
+const WORKER_STARTED = Date.now().toString(36);
+let counter = 0;
+function nextNumber(): number {
+  counter += 1;
+  return counter;
 }
 
-const usedPhones = new Set<string>();
+export function uniqueEmail(tag = "user"): string {
+  return `e2e-${tag}-${WORKER_STARTED}-w${WORKER_INDEX}-${nextNumber()}@example.com`;
+}
 
-/** A valid E.164 (per libphonenumber) US number, `+1415555` plus four random digits. */
+/** A valid E.164 (per libphonenumber) US number: +1 415, the worker as the exchange, then a line. */
 export function uniquePhone(): string {
-  for (;;) {
-    const phone = `+1415555${String(randomInt(0, 10_000)).padStart(4, "0")}`;
-    if (!usedPhones.has(phone)) {
-      usedPhones.add(phone);
-      return phone;
-    }
-  }
+  const line = nextNumber();
+  if (line > 9999 || WORKER_INDEX > 799) throw new Error("uniquePhone: out of numbers for this worker");
+  return `+1415${200 + WORKER_INDEX}${String(line).padStart(4, "0")}`;
 }
 
 /** The address a method delivers to is the login id itself: an email or a phone number. */

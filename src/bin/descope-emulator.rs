@@ -61,6 +61,10 @@ struct Args {
     /// Enable `POST /emulator/clock/advance {"seconds": N}` (for tests of expiry over HTTP).
     #[arg(long, env = "DESCOPE_EMULATOR_ALLOW_TIME_TRAVEL")]
     allow_time_travel: bool,
+    /// Enable fault injection (`/emulator/faults`: errors, delays, dropped connections) and
+    /// `POST /emulator/keys/rotate`, for tests of how a client copes.
+    #[arg(long, env = "DESCOPE_EMULATOR_ALLOW_FAULTS")]
+    allow_faults: bool,
 }
 
 #[tokio::main]
@@ -84,6 +88,7 @@ async fn main() -> anyhow::Result<()> {
         rate_limit_window: Duration::from_secs(args.rate_limit_window_secs),
         db: args.db.map_or(DbLocation::Memory, DbLocation::File),
         allow_time_travel: args.allow_time_travel,
+        allow_faults: args.allow_faults,
         ..EmulatorConfig::default()
     };
     let emulator = Emulator::start(config, args.addr, Clock::system()).await?;

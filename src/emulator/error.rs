@@ -14,6 +14,10 @@ pub mod codes {
     pub const MISSING_ARGUMENTS: &str = "E011002";
     pub const VALIDATION_FAILURE: &str = "E011003";
     pub const INVALID_ARGUMENTS: &str = "E011004";
+    // UNCONFIRMED: Descope's code for a code asked for on a channel the user has no address on
+    // (an sms code for an email-only user). The SDKs and docs name none; an invalid argument is
+    // what the same request gets when the login id has the wrong shape for the channel.
+    pub const NO_ADDRESS_FOR_CHANNEL: &str = INVALID_ARGUMENTS;
     pub const WRONG_CODE: &str = "E061102";
     pub const TOO_MANY_ATTEMPTS: &str = "E061103";
     // UNCONFIRMED: only a third-party app names E061104 for an expired OTP code.

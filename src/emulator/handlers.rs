@@ -196,6 +196,11 @@ impl Delivery<'_> {
     pub fn run(self, auth: &mut AuthState) -> ApiResult<String> {
         let state = self.state;
         let now = state.now();
+        // Every caller picks an address of the channel's kind; this keeps it that way, because
+        // verifying the code records the destination as the user's verified address.
+        if !self.method.accepts(&self.destination) {
+            return Err(no_address_for(self.method, &self.login_id));
+        }
         if self.rate_limited {
             auth.rate.admit(
                 &self.destination,
@@ -204,7 +209,11 @@ impl Delivery<'_> {
                 super::secs(state.config.rate_limit_window),
             )?;
         }
-        let code = otp::generate_code();
+        let code = otp::generate_code_other_than(
+            &auth
+                .codes
+                .replaced_by(&self.login_id, self.alias.as_deref()),
+        );
         auth.codes.issue(Pending {
             login_id: self.login_id.clone(),
             alias: self.alias,
@@ -258,21 +267,38 @@ fn sign_up_destination(method: Method, login_id: &str, user: &UserFields) -> Api
 }
 
 /// The address an existing user's code goes to: the login id picks the user, the method picks
-/// the user's address for that channel (which an update may have changed).
-fn existing_user_destination(method: Method, login_id: &str, user: &User) -> ApiResult<String> {
+/// the user's address for that channel (which an update may have changed). With no address on
+/// record for the channel, the login id itself if it is one; otherwise the user cannot receive
+/// a code on this channel at all, and the request is refused.
+pub(super) fn user_address_for(method: Method, login_id: &str, user: &User) -> ApiResult<String> {
     let address = if method.is_phone() {
         &user.phone
     } else {
         &user.email
     };
-    match address {
-        Some(address) if !address.is_empty() => Ok(address.clone()),
-        // No address on record for this channel: the login id itself, if it fits.
-        _ => {
-            method.check_address("loginId", login_id)?;
-            Ok(login_id.to_string())
-        }
+    match address.as_deref().filter(|a| !a.is_empty()) {
+        Some(address) => Ok(address.to_string()),
+        None if method.accepts(login_id) => Ok(login_id.to_string()),
+        None => Err(no_address_for(method, login_id)),
     }
+}
+
+/// Refuses a code on a channel the user has no address on, rather than sending it to (and
+/// later recording as verified) an address of the wrong kind.
+pub(super) fn no_address_for(method: Method, login_id: &str) -> ApiError {
+    let kind = if method.is_phone() {
+        "phone number"
+    } else {
+        "email address"
+    };
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        codes::NO_ADDRESS_FOR_CHANNEL,
+        format!(
+            "The user '{login_id}' has no {kind} to send {} codes to",
+            method.as_str()
+        ),
+    )
 }
 
 fn masked(method: Method, address: &str) -> Response {
@@ -308,7 +334,7 @@ pub async fn sign_up(
         alias: None,
         destination: destination.clone(),
         template_options: options.template_options,
-        completion: Completion::SignIn {
+        completion: Completion::SignUp {
             profile: user.into(),
         },
         session: SessionRequest {
@@ -342,7 +368,7 @@ pub async fn sign_in(
         method.check_address("loginId", &login_id)?;
         return Err(user_not_found());
     };
-    let destination = existing_user_destination(method, &login_id, &user)?;
+    let destination = user_address_for(method, &login_id, &user)?;
     let prior_claims = if stepup || mfa {
         Some(prior_session(&state, &bearer, &user).await?)
     } else {
@@ -356,7 +382,7 @@ pub async fn sign_in(
         destination: destination.clone(),
         template_options: options.template_options,
         completion: Completion::SignIn {
-            profile: Profile::default(),
+            user_id: user.user_id.clone(),
         },
         session: SessionRequest {
             custom_claims,
@@ -413,9 +439,19 @@ pub async fn sign_up_or_in(
     let user = body.user.unwrap_or_default();
 
     let mut auth = state.auth.lock().await;
-    let destination = match state.store.user_by_login_id(&login_id).await? {
-        Some(existing) => existing_user_destination(method, &login_id, &existing)?,
-        None => sign_up_destination(method, &login_id, &user)?,
+    let (destination, completion) = match state.store.user_by_login_id(&login_id).await? {
+        Some(existing) => (
+            user_address_for(method, &login_id, &existing)?,
+            Completion::SignIn {
+                user_id: existing.user_id,
+            },
+        ),
+        None => (
+            sign_up_destination(method, &login_id, &user)?,
+            Completion::SignUp {
+                profile: user.into(),
+            },
+        ),
     };
     Delivery {
         method,
@@ -424,9 +460,7 @@ pub async fn sign_up_or_in(
         alias: None,
         destination: destination.clone(),
         template_options: options.template_options,
-        completion: Completion::SignIn {
-            profile: user.into(),
-        },
+        completion,
         session: SessionRequest {
             custom_claims,
             ..SessionRequest::default()
@@ -563,7 +597,7 @@ pub async fn verify(
         state.now(),
         state.config.max_attempts,
     )?;
-    let (user, first_seen) = complete(&state, &pending).await?;
+    let (user, first_seen) = complete(&state, &mut auth, &pending).await?;
     drop(auth);
 
     let claims = session_claims(&pending, method);
@@ -580,11 +614,27 @@ pub async fn verify(
 }
 
 /// Applies a verified code to the user store. Returns the signed-in user and `firstSeen`.
-async fn complete(state: &AppState, pending: &Pending) -> ApiResult<(User, bool)> {
+/// Only a sign-up code creates a user; every other code acts on the user it was sent for and
+/// is refused if that user is gone.
+async fn complete(
+    state: &AppState,
+    auth: &mut AuthState,
+    pending: &Pending,
+) -> ApiResult<(User, bool)> {
     let now = state.now();
     let method = pending.method;
     let (mut user, first_seen) = match &pending.completion {
-        Completion::SignIn { profile } => {
+        Completion::SignIn { user_id } => {
+            // Deleting a user voids their codes; this holds even for a path that forgot to.
+            let user = state
+                .store
+                .user_by_id(user_id)
+                .await?
+                .ok_or_else(user_not_found)?;
+            let first_seen = !user.has_signed_in;
+            (user, first_seen)
+        }
+        Completion::SignUp { profile } => {
             match state.store.user_by_login_id(&pending.login_id).await? {
                 Some(user) => {
                     let first_seen = !user.has_signed_in;
@@ -615,6 +665,7 @@ async fn complete(state: &AppState, pending: &Pending) -> ApiResult<(User, bool)
                 .ok_or_else(user_not_found)?;
             let user = apply_update(
                 state,
+                auth,
                 user,
                 new_address,
                 method,
@@ -683,6 +734,7 @@ fn new_user(
 /// tokens revoked). The session issued by the verify is then the surviving user's.
 async fn apply_update(
     state: &AppState,
+    auth: &mut AuthState,
     mut user: User,
     new_address: &str,
     method: Method,
@@ -708,6 +760,7 @@ async fn apply_update(
         set_address(&mut survivor, method, new_address);
         survivor.has_signed_in = survivor.has_signed_in || user.has_signed_in;
         state.store.delete_user(&user.user_id, now).await?;
+        auth.codes.void_for_user(&user.user_id, &user.login_ids);
         return Ok(survivor);
     }
     set_address(&mut user, method, new_address);
@@ -839,7 +892,7 @@ pub async fn keys_v2(
     Path(project_id): Path<String>,
 ) -> ApiResult<Response> {
     check_project_in_path(&state, &project_id)?;
-    Ok(axum::Json(state.signer.jwks()).into_response())
+    Ok(axum::Json(state.keys.jwks()).into_response())
 }
 
 /// The V1 variant returns a bare array; no SDK here uses it, but it costs nothing.
@@ -849,7 +902,7 @@ pub async fn keys_v1(
 ) -> ApiResult<Response> {
     check_project_in_path(&state, &project_id)?;
     let keys = state
-        .signer
+        .keys
         .jwks()
         .get("keys")
         .cloned()

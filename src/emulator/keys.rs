@@ -1,5 +1,6 @@
-//! The signing key: RS256 over a 2048-bit RSA key, published as a JWKS, used to sign and check
-//! the session and refresh JWTs.
+//! The signing keys: RS256 over 2048-bit RSA keys, published as a JWKS, used to sign and check
+//! the session and refresh JWTs. One key signs; after a rotation (`POST /emulator/keys/rotate`)
+//! the keys it replaced stay published, so what they signed keeps verifying, unless retired.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -7,6 +8,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey, LineEnding};
 use rsa::sha2::{Digest, Sha256};
 use rsa::traits::PublicKeyParts;
+use std::sync::{Arc, PoisonError, RwLock};
+
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -64,17 +67,15 @@ impl Signer {
         &self.pem
     }
 
-    /// `{"keys":[{kty,kid,alg,use,n,e}]}`: every SDK needs both `kid` and `alg` on the key.
-    pub fn jwks(&self) -> Value {
+    /// The public key as a JWK: every SDK needs both `kid` and `alg` on it.
+    pub fn jwk(&self) -> Value {
         json!({
-            "keys": [{
-                "kty": "RSA",
-                "kid": self.kid,
-                "alg": "RS256",
-                "use": "sig",
-                "n": self.n,
-                "e": self.e,
-            }]
+            "kty": "RSA",
+            "kid": self.kid,
+            "alg": "RS256",
+            "use": "sig",
+            "n": self.n,
+            "e": self.e,
         })
     }
 
@@ -93,6 +94,81 @@ impl Signer {
         validation.validate_aud = false;
         validation.required_spec_claims.clear();
         Ok(jsonwebtoken::decode::<T>(token, &self.decoding, &validation)?.claims)
+    }
+}
+
+/// The key that signs now, and the keys it replaced that are still published.
+#[derive(Debug)]
+pub struct KeyRing {
+    keys: RwLock<Keys>,
+}
+
+#[derive(Debug)]
+struct Keys {
+    current: Arc<Signer>,
+    /// Newest first.
+    previous: Vec<Arc<Signer>>,
+}
+
+impl KeyRing {
+    pub fn new(signer: Signer) -> Self {
+        Self {
+            keys: RwLock::new(Keys {
+                current: Arc::new(signer),
+                previous: Vec::new(),
+            }),
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Keys> {
+        // Nothing panics while holding the lock; if something did, the keys are still whole.
+        self.keys.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn current(&self) -> Arc<Signer> {
+        Arc::clone(&self.read().current)
+    }
+
+    /// `{"keys":[...]}`, the signing key first.
+    pub fn jwks(&self) -> Value {
+        let keys = self.read();
+        let published: Vec<Value> = std::iter::once(&keys.current)
+            .chain(&keys.previous)
+            .map(|k| k.jwk())
+            .collect();
+        json!({ "keys": published })
+    }
+
+    pub fn sign<T: Serialize>(&self, claims: &T) -> anyhow::Result<String> {
+        self.current().sign(claims)
+    }
+
+    /// Checks the signature with the published key the token's `kid` names.
+    pub fn verify_signature<T: DeserializeOwned>(&self, token: &str) -> anyhow::Result<T> {
+        let kid = jsonwebtoken::decode_header(token)?
+            .kid
+            .ok_or_else(|| anyhow::anyhow!("the token has no kid"))?;
+        let signer = {
+            let keys = self.read();
+            std::iter::once(&keys.current)
+                .chain(&keys.previous)
+                .find(|k| k.kid == kid)
+                .cloned()
+                .ok_or_else(|| anyhow::anyhow!("no published key has kid {kid}"))?
+        };
+        signer.verify_signature(token)
+    }
+
+    /// Makes `signer` the signing key. The one it replaces stays published unless
+    /// `retire_old`, which also unpublishes every earlier one.
+    pub fn rotate(&self, signer: Signer, retire_old: bool) {
+        let mut keys = self.keys.write().unwrap_or_else(PoisonError::into_inner);
+        let old = std::mem::replace(&mut keys.current, Arc::new(signer));
+        if retire_old {
+            keys.previous.clear();
+        } else {
+            keys.previous.insert(0, old);
+        }
     }
 }
 
@@ -128,5 +204,34 @@ pub(crate) mod tests {
         let forged_parts: Vec<&str> = forged.split('.').collect();
         parts[1] = forged_parts[1];
         assert!(signer.verify_signature::<Value>(&parts.join(".")).is_err());
+    }
+
+    #[test]
+    fn after_a_rotation_the_new_key_signs_and_the_old_ones_verify_until_retired() {
+        let first = Signer::from_pem(&shared_test_pem()).unwrap();
+        let ring = KeyRing::new(first);
+        let old_token = ring.sign(&json!({"sub": "U2x"})).unwrap();
+        let old_kid = ring.current().kid().to_string();
+
+        ring.rotate(Signer::from_pem(&generate_pem().unwrap()).unwrap(), false);
+        let new_token = ring.sign(&json!({"sub": "U2y"})).unwrap();
+        let new_kid = jsonwebtoken::decode_header(&new_token)
+            .unwrap()
+            .kid
+            .unwrap();
+        assert_ne!(new_kid, old_kid);
+        let kids: Vec<Value> = ring.jwks()["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].clone())
+            .collect();
+        assert_eq!(kids, vec![json!(new_kid), json!(old_kid)]);
+        assert!(ring.verify_signature::<Value>(&old_token).is_ok());
+        assert!(ring.verify_signature::<Value>(&new_token).is_ok());
+
+        ring.rotate(Signer::from_pem(&shared_test_pem()).unwrap(), true);
+        assert_eq!(ring.jwks()["keys"].as_array().unwrap().len(), 1);
+        assert!(ring.verify_signature::<Value>(&new_token).is_err());
     }
 }

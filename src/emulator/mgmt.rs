@@ -8,6 +8,8 @@
 //! - `POST /v1/mgmt/user/create/test` (and `/v1/mgmt/user/create`) → `{"user": {...}}`
 //! - `POST /v1/mgmt/tests/generate/otp` `{loginId, deliveryMethod, loginOptions}` → `{code, loginId}`
 //! - `DELETE /v1/mgmt/user/test/delete/all` (older Python used POST; both accepted) → `{}`
+//! - `POST /v1/mgmt/user/delete` `{loginId}` or `{userId}` (Python `delete`, `delete_by_user_id`;
+//!   Node `delete`, `deleteByUserId`) → `{}`
 //! - `GET /v1/mgmt/user?loginId=` → `{"user": {...}}`
 //! - `GET /v1/mgmt/license` → `{"rateLimitTier": "free"}` (called by SDKs at start-up)
 
@@ -19,8 +21,10 @@ use serde_json::{Value, json};
 
 use super::auth_header;
 use super::error::{ApiError, ApiResult, codes};
-use super::handlers::{Delivery, JsonBody, custom_claims_from, new_user_id, required_login_id};
-use super::otp::{Completion, Method, Profile, Purpose, SessionRequest};
+use super::handlers::{
+    Delivery, JsonBody, custom_claims_from, new_user_id, required_login_id, user_address_for,
+};
+use super::otp::{Completion, Method, Purpose, SessionRequest};
 use super::state::{AppState, SharedState};
 use super::store::User;
 
@@ -150,29 +154,16 @@ pub async fn generate_otp_for_test_user(
         .store
         .user_by_login_id(&login_id)
         .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                codes::MGMT_USER_NOT_FOUND,
-                format!("Test user '{login_id}' not found"),
-            )
-        })?;
+        .ok_or_else(mgmt_user_not_found)?;
     if !user.test {
         return Err(ApiError::invalid_argument(format!(
             "'{login_id}' is not a test user; codes are only generated for test users"
         )));
     }
     // The code is returned, not sent; it still "goes" to the user's address for the channel,
-    // which verifying it proves.
-    let address = if method.is_phone() {
-        &user.phone
-    } else {
-        &user.email
-    };
-    let destination = address
-        .clone()
-        .filter(|a| !a.is_empty())
-        .unwrap_or_else(|| login_id.clone());
+    // which verifying it proves. A user with no address for the channel gets no code, as on
+    // sign-in: verifying it would record the login id as an address of the wrong kind.
+    let destination = user_address_for(method, &login_id, &user)?;
     let code = Delivery {
         method,
         purpose: Purpose::Test,
@@ -181,7 +172,7 @@ pub async fn generate_otp_for_test_user(
         destination,
         template_options: None,
         completion: Completion::SignIn {
-            profile: Profile::default(),
+            user_id: user.user_id.clone(),
         },
         session: SessionRequest {
             custom_claims,
@@ -199,9 +190,58 @@ pub async fn delete_all_test_users(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     require_management_key(&state, &headers)?;
-    let _auth = state.auth.lock().await;
+    let mut auth = state.auth.lock().await;
     let deleted = state.store.delete_test_users(state.now()).await?;
-    tracing::info!(deleted, "emulator deleted all test users");
+    for user in &deleted {
+        auth.codes.void_for_user(&user.user_id, &user.login_ids);
+    }
+    tracing::info!(deleted = deleted.len(), "emulator deleted all test users");
+    Ok(axum::Json(json!({})).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct DeleteUserBody {
+    login_id: Option<String>,
+    user_id: Option<String>,
+}
+
+/// Deletes one user (test or not) with their refresh tokens and pending codes. Node documents
+/// its `delete(loginIdOrUserId)` as taking either, so a `loginId` that is no one's login id is
+/// also tried as a user id.
+// UNCONFIRMED: deleting a user who does not exist. We answer 200 `{}` (nothing is left to
+// delete, as after a repeated call); to refuse instead, return `mgmt_user_not_found()`.
+pub async fn delete_user(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<DeleteUserBody>,
+) -> ApiResult<Response> {
+    require_management_key(&state, &headers)?;
+    let non_empty = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let (login_id, user_id) = (non_empty(body.login_id), non_empty(body.user_id));
+    if login_id.is_none() && user_id.is_none() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            codes::MISSING_ARGUMENTS,
+            "The loginId argument is missing: pass loginId or userId",
+        ));
+    }
+    let mut auth = state.auth.lock().await;
+    let mut user = None;
+    if let Some(login_id) = &login_id {
+        user = match state.store.user_by_login_id(login_id).await? {
+            Some(found) => Some(found),
+            None => state.store.user_by_id(login_id).await?,
+        };
+    }
+    if let (None, Some(user_id)) = (&user, &user_id) {
+        user = state.store.user_by_id(user_id).await?;
+    }
+    if let Some(user) = user {
+        state.store.delete_user(&user.user_id, state.now()).await?;
+        auth.codes.void_for_user(&user.user_id, &user.login_ids);
+        tracing::info!(user_id = %user.user_id, "emulator deleted a user");
+    }
     Ok(axum::Json(json!({})).into_response())
 }
 
@@ -223,12 +263,14 @@ pub async fn load_user(
         (_, Some(u)) if !u.is_empty() => state.store.user_by_id(&u).await?,
         _ => return Err(ApiError::invalid_argument("Pass loginId or userId")),
     };
-    let user = user.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            codes::MGMT_USER_NOT_FOUND,
-            "User not found",
-        )
-    })?;
+    let user = user.ok_or_else(mgmt_user_not_found)?;
     Ok(axum::Json(json!({ "user": user.to_json() })).into_response())
+}
+
+fn mgmt_user_not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        codes::MGMT_USER_NOT_FOUND,
+        "User not found",
+    )
 }

@@ -8,8 +8,9 @@
 //! Module map:
 //! - `mod.rs`: [`EmulatorConfig`] and the running [`Emulator`]
 //! - `routes.rs`: the route table; `handlers.rs`: auth endpoints; `mgmt.rs`: test-user API
+//! - `faults.rs`: opt-in fault injection and key rotation (`allow_faults`)
 //! - `otp.rs`: code rules (expiry, attempts, newest-wins, rate cap), free of HTTP
-//! - `session.rs`: JWT minting and refresh-token checks; `keys.rs`: RSA key, JWKS, signing
+//! - `session.rs`: JWT minting and refresh-token checks; `keys.rs`: RSA keys, JWKS, signing
 //! - `store.rs`: SQLite (users, refresh tokens, signing key); `outbox.rs`: outbox + page
 //! - `auth_header.rs`: `Bearer <projectId>[:<jwt>][:<key>]`; `error.rs`: JSON errors
 //!
@@ -18,18 +19,24 @@
 //! - `POST /v1/auth/otp/update/email`, `POST /v1/auth/otp/update/phone/{sms,voice,whatsapp}`
 //! - `POST /v1/auth/refresh`, `/v1/auth/logout`, `/v1/auth/logoutall`; `GET /v1/auth/me`
 //! - `GET /v2/keys/{projectId}` (200 here means ready), `GET /v1/keys/{projectId}`
-//! - management (see `mgmt.rs`): test users, generated codes, license stub
+//! - management (see `mgmt.rs`): test users, generated codes, deleting users, license stub
 //! - `GET /emulator/outbox[?destination=&loginId=]`, `GET /emulator/outbox/wait?...&after=&timeoutMs=`,
 //!   `DELETE /emulator/outbox`, `GET /outbox` (HTML), `POST /emulator/clock/advance` (opt-in)
+//! - opt-in (`allow_faults`, see `faults.rs`): `POST|GET|DELETE /emulator/faults`,
+//!   `POST /emulator/keys/rotate`
 //!
 //! Choices where Descope's behaviour is not documented (each marked `UNCONFIRMED` in code):
 //! an expired code is 401 `E061104`; too many wrong attempts is 401 `E061103` (the attempt that
 //! reaches the limit burns the code, and every later try fails with `E061103` until a new code
-//! is sent); the voice `amr` is `"voice"`. One pending code per login id: a new code (on any
-//! channel) voids the older one, and a verify on another channel counts as a wrong attempt.
+//! is sent); the voice `amr` is `"voice"`; a code asked for on a channel the user has no address
+//! on is 400 `E011004`; deleting a user who is not there is 200 `{}`. One pending code per login
+//! id: a new code (on any channel) voids the older one (and never repeats it), and a verify on
+//! another channel counts as a wrong attempt. A code acts only on the user it was sent for:
+//! only a sign-up code creates a user, and deleting a user voids their codes.
 
 pub mod auth_header;
 pub mod error;
+pub mod faults;
 pub mod handlers;
 pub mod keys;
 pub mod mgmt;
@@ -53,7 +60,7 @@ use tokio::sync::{Mutex, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
-use keys::Signer;
+use keys::{KeyRing, Signer};
 use outbox::Outbox;
 use state::{AppState, AuthState, SharedState};
 use store::Store;
@@ -102,6 +109,9 @@ pub struct EmulatorConfig {
     pub db: DbLocation,
     /// Enables `POST /emulator/clock/advance`. Default off.
     pub allow_time_travel: bool,
+    /// Enables fault injection (`/emulator/faults`) and key rotation
+    /// (`POST /emulator/keys/rotate`). Default off: no request is ever altered.
+    pub allow_faults: bool,
     /// An `aud` claim for issued tokens. Default none (Python rejects any `aud` other than the
     /// project id).
     pub audience: Option<String>,
@@ -126,6 +136,7 @@ impl Default for EmulatorConfig {
             rate_limit_window: Duration::from_secs(60),
             db: DbLocation::Memory,
             allow_time_travel: false,
+            allow_faults: false,
             audience: None,
             cookie_domain: String::new(),
             signing_key_pem: None,
@@ -198,9 +209,10 @@ impl Emulator {
             config: config.clone(),
             clock,
             store,
-            signer,
+            keys: KeyRing::new(signer),
             auth: Mutex::new(AuthState::default()),
             outbox: Outbox::default(),
+            faults: Default::default(),
             shutting_down: shutting_down_rx,
         });
 

@@ -66,6 +66,16 @@ impl Method {
         }
     }
 
+    /// Whether `address` has the shape this channel sends to: an email address for email, an
+    /// E.164 phone number for the others.
+    pub fn accepts(self, address: &str) -> bool {
+        if self.is_phone() {
+            is_phone(address)
+        } else {
+            is_email(address)
+        }
+    }
+
     /// Refuses a login id whose shape does not fit the channel.
     pub fn check_address(self, field: &str, value: &str) -> Result<(), ApiError> {
         if value.trim().is_empty() {
@@ -75,12 +85,7 @@ impl Method {
                 format!("The {field} argument is missing"),
             ));
         }
-        let ok = if self.is_phone() {
-            is_phone(value)
-        } else {
-            is_email(value)
-        };
-        if ok {
+        if self.accepts(value) {
             Ok(())
         } else {
             let expected = if self.is_phone() {
@@ -145,9 +150,36 @@ pub fn mask_phone(s: &str) -> String {
     format!("{}{tail}", "*".repeat(hidden))
 }
 
+/// How many different codes there are: six decimal digits.
+const CODE_SPACE: u32 = 1_000_000;
+
 /// Six decimal digits from the operating system's CSPRNG.
 pub fn generate_code() -> String {
-    let n: u32 = rand::rngs::OsRng.gen_range(0..1_000_000);
+    generate_code_other_than(&[])
+}
+
+/// Six random digits, uniformly drawn from every code except those in `taken`, in one draw.
+///
+/// A new code never equals the code it replaces, so whoever holds the old one (a test, a person
+/// with two messages) can always tell them apart; Descope states no such rule, but a clash there
+/// is a one-in-a-million event that a test must not depend on.
+pub fn generate_code_other_than(taken: &[&str]) -> String {
+    let mut excluded: Vec<u32> = taken
+        .iter()
+        .filter_map(|c| c.parse::<u32>().ok())
+        .filter(|n| *n < CODE_SPACE)
+        .collect();
+    excluded.sort_unstable();
+    excluded.dedup();
+    // Draw among the codes that are left, then step over each excluded code at or below the
+    // draw: every remaining code is equally likely and no retry loop is needed.
+    let left = CODE_SPACE - excluded.len() as u32;
+    let mut n: u32 = rand::rngs::OsRng.gen_range(0..left);
+    for e in excluded {
+        if e <= n {
+            n += 1;
+        }
+    }
     format!("{n:06}")
 }
 
@@ -189,9 +221,14 @@ pub struct Profile {
 /// What a successful verify does besides issuing tokens.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Completion {
-    /// Sign-up, sign-in, sign-up-or-in and test codes: sign the login id in, creating the user
-    /// if there is none yet.
-    SignIn { profile: Profile },
+    /// Sign-up, and sign-up-or-in of a login id no one has: create the user with this profile
+    /// (or sign in whoever holds the login id by the time the code is verified). The only
+    /// completion that may create a user.
+    SignUp { profile: Profile },
+    /// Sign-in, sign-up-or-in of an existing user, and test codes: sign in exactly this user.
+    /// If the user is gone by the time the code is verified, the code is refused; it never
+    /// creates anyone.
+    SignIn { user_id: String },
     /// Update email/phone: set `new_address` on `user_id`.
     Update {
         user_id: String,
@@ -234,6 +271,12 @@ impl Pending {
     fn answers_to(&self, id: &str) -> bool {
         self.login_id == id || self.alias.as_deref() == Some(id)
     }
+
+    fn keys(&self) -> Vec<String> {
+        std::iter::once(self.login_id.clone())
+            .chain(self.alias.clone())
+            .collect()
+    }
 }
 
 /// Outstanding codes. One per login id: the newest voids the older ones.
@@ -245,12 +288,35 @@ pub struct PendingCodes {
 impl PendingCodes {
     /// Stores a new code, voiding any older code for the same login id or alias.
     pub fn issue(&mut self, pending: Pending) {
-        let keys: Vec<String> = std::iter::once(pending.login_id.clone())
-            .chain(pending.alias.clone())
-            .collect();
+        let keys = pending.keys();
         self.pending
             .retain(|p| !keys.iter().any(|k| p.answers_to(k)));
         self.pending.push(pending);
+    }
+
+    /// The codes a new code for `login_id` (and `alias`) would void.
+    pub fn replaced_by(&self, login_id: &str, alias: Option<&str>) -> Vec<&str> {
+        self.pending
+            .iter()
+            .filter(|p| p.answers_to(login_id) || alias.is_some_and(|a| p.answers_to(a)))
+            .map(|p| p.code.as_str())
+            .collect()
+    }
+
+    /// Voids every code that would act on a deleted user: codes for any of their login ids, and
+    /// codes that name them (a sign-in, or an update of their address). Returns how many went.
+    pub fn void_for_user(&mut self, user_id: &str, login_ids: &[String]) -> usize {
+        let before = self.pending.len();
+        self.pending.retain(|p| {
+            let names_user = match &p.completion {
+                Completion::SignIn { user_id: id } | Completion::Update { user_id: id, .. } => {
+                    id == user_id
+                }
+                Completion::SignUp { .. } => false,
+            };
+            !names_user && !login_ids.iter().any(|l| p.answers_to(l))
+        });
+        before - self.pending.len()
     }
 
     /// Checks `code` for `login_id`. Success removes the code (a code works once).
@@ -348,7 +414,7 @@ mod tests {
             expires_at,
             wrong_attempts: 0,
             locked: false,
-            completion: Completion::SignIn {
+            completion: Completion::SignUp {
                 profile: Profile::default(),
             },
             session: SessionRequest::default(),
@@ -362,6 +428,47 @@ mod tests {
             assert_eq!(c.len(), 6);
             assert!(c.bytes().all(|b| b.is_ascii_digit()));
         }
+    }
+
+    #[test]
+    fn a_code_drawn_other_than_some_codes_is_never_one_of_them() {
+        // With all but two codes taken, the draw has exactly two outcomes, both allowed.
+        let taken: Vec<String> = (0..CODE_SPACE)
+            .filter(|n| *n != 0 && *n != 999_999)
+            .map(|n| format!("{n:06}"))
+            .collect();
+        let taken: Vec<&str> = taken.iter().map(String::as_str).collect();
+        for _ in 0..3 {
+            let code = generate_code_other_than(&taken);
+            assert!(code == "000000" || code == "999999", "{code}");
+        }
+        assert_ne!(generate_code_other_than(&["123456"]), "123456");
+    }
+
+    #[test]
+    fn deleting_a_user_voids_the_codes_for_their_login_ids_and_the_codes_that_name_them() {
+        let mut book = PendingCodes::default();
+        book.issue(pending("gone@x.io", "111111", 100));
+        book.issue(Pending {
+            completion: Completion::SignIn {
+                user_id: "U2gone".into(),
+            },
+            ..pending("other-id-of-gone", "222222", 100)
+        });
+        book.issue(pending("kept@x.io", "333333", 100));
+        assert_eq!(book.void_for_user("U2gone", &["gone@x.io".to_string()]), 2);
+        let err = book
+            .verify("gone@x.io", Method::Email, "111111", 0, 5)
+            .unwrap_err();
+        assert_eq!(err.code, codes::WRONG_CODE);
+        assert!(
+            book.verify("other-id-of-gone", Method::Email, "222222", 0, 5)
+                .is_err()
+        );
+        assert!(
+            book.verify("kept@x.io", Method::Email, "333333", 0, 5)
+                .is_ok()
+        );
     }
 
     #[test]

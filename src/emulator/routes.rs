@@ -13,6 +13,7 @@ use tower::Layer;
 use tower::util::MapRequestLayer;
 
 use super::error::{ApiError, ApiResult, codes};
+use super::faults;
 use super::handlers::{self, JsonBody};
 use super::mgmt;
 use super::outbox;
@@ -54,6 +55,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/v1/mgmt/user", get(mgmt::load_user))
         .route("/v1/mgmt/user/create", post(mgmt::create_user))
         .route("/v1/mgmt/user/create/test", post(mgmt::create_test_user))
+        .route("/v1/mgmt/user/delete", post(mgmt::delete_user))
         .route(
             "/v1/mgmt/tests/generate/otp",
             post(mgmt::generate_otp_for_test_user),
@@ -67,9 +69,19 @@ pub fn router(state: SharedState) -> Router {
         .route("/emulator/outbox/wait", get(outbox::wait))
         .route("/outbox", get(outbox::page))
         .route("/emulator/clock/advance", post(advance_clock))
+        .route(
+            "/emulator/faults",
+            post(faults::add).get(faults::list).delete(faults::clear),
+        )
+        .route("/emulator/keys/rotate", post(faults::rotate_keys))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::map_response(ensure_json_errors))
+        // Outside the safety net above, so that an injected 503 stays a 503.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            faults::inject,
+        ))
         .with_state(state)
 }
 

@@ -50,7 +50,7 @@ impl AppState {
             refresh.insert("amr".into(), amr.clone());
         }
         let refresh_jwt = self
-            .signer
+            .keys
             .sign(&refresh)
             .map_err(|e| ApiError::internal("signing refresh JWT", e))?;
         self.store
@@ -72,7 +72,7 @@ impl AppState {
         let mut claims = session_claims.as_object().cloned().unwrap_or_default();
         claims.extend(self.base_claims(user_id, now, exp, "DS"));
         let jwt = self
-            .signer
+            .keys
             .sign(&claims)
             .map_err(|e| ApiError::internal("signing session JWT", e))?;
         Ok((jwt, exp))
@@ -102,7 +102,7 @@ impl AppState {
         })?;
         let invalid = |why: &str| ApiError::unauthorized(codes::INVALID_TOKEN, why.to_string());
         let claims: Value = self
-            .signer
+            .keys
             .verify_signature(token)
             .map_err(|_| invalid("Invalid refresh token: bad signature or format"))?;
         if claims.get("drn").and_then(Value::as_str) != Some("DSR") {

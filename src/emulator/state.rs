@@ -5,7 +5,8 @@ use std::sync::Arc;
 use tokio::sync::{Mutex, watch};
 
 use super::EmulatorConfig;
-use super::keys::Signer;
+use super::faults::Faults;
+use super::keys::KeyRing;
 use super::otp::{PendingCodes, RateLimiter};
 use super::outbox::Outbox;
 use super::store::Store;
@@ -17,7 +18,8 @@ pub struct AppState {
     pub config: EmulatorConfig,
     pub clock: Clock,
     pub store: Store,
-    pub signer: Signer,
+    /// The signing key, and the earlier ones still published after a rotation.
+    pub keys: KeyRing,
     /// `http://127.0.0.1:PORT`, no trailing slash.
     pub base_url: String,
     /// `iss` of every token: `<base_url>/<projectId>`. Node requires the project id as the last
@@ -27,6 +29,8 @@ pub struct AppState {
     /// store calls) so check-then-act sequences, like "user exists? then send", are atomic.
     pub auth: Mutex<AuthState>,
     pub outbox: Outbox,
+    /// Active injected faults (only ever non-empty with `allow_faults`).
+    pub faults: Faults,
     /// Flips to true when the server stops, releasing long polls early.
     pub shutting_down: watch::Receiver<bool>,
 }

@@ -4,11 +4,14 @@
 //! `state.rs`): codes live minutes, a restart voiding them is the same as the user asking for a
 //! new one, and the outbox is a development aid, not a record.
 
-use std::str::FromStr;
+use std::sync::Arc;
 
 use serde_json::{Value, json};
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteRow};
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqlitePool, SqlitePoolOptions, SqliteRow,
+};
+use sqlx::{ConnectOptions, Connection, Row, Sqlite, Transaction};
+use tokio::sync::Mutex;
 
 use super::DbLocation;
 
@@ -68,6 +71,13 @@ impl User {
     }
 }
 
+/// A user who was just deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeletedUser {
+    pub user_id: String,
+    pub login_ids: Vec<String>,
+}
+
 /// A refresh token the emulator issued.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RefreshRecord {
@@ -82,43 +92,87 @@ pub struct RefreshRecord {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: SqlitePool,
+    /// In memory only: a connection to the same database that is never used, held until
+    /// [`Store::close`]. SQLite drops an in-memory database with its last connection, so
+    /// without it a pool that replaces its connection (after an error, or at shutdown of an
+    /// idle one) would go on with a new, empty database that has no tables
+    /// (`no such table: refresh_tokens`).
+    keep_alive: Option<Arc<Mutex<Option<SqliteConnection>>>>,
 }
 
 impl Store {
     pub async fn open(location: &DbLocation) -> anyhow::Result<Self> {
-        let (options, pool_options) = match location {
-            // One connection that never idles out: every new in-memory connection is a new,
-            // empty database.
-            DbLocation::Memory => (
-                SqliteConnectOptions::from_str("sqlite::memory:")?,
-                SqlitePoolOptions::new()
+        match location {
+            DbLocation::Memory => {
+                // A name of its own: two emulators in one process (tests) never share data.
+                let name = format!("file:descope-emulator-{}", uuid::Uuid::new_v4().simple());
+                let options = SqliteConnectOptions::new()
+                    .filename(name)
+                    .in_memory(true)
+                    .shared_cache(true)
+                    .foreign_keys(true);
+                // Opened first, closed last: the database lives exactly as long as the store.
+                let keep_alive = options.connect().await?;
+                // One pool connection: shared-cache connections lock whole tables and do not
+                // wait for each other, so two pool connections could fail with "locked".
+                let pool = SqlitePoolOptions::new()
                     .max_connections(1)
                     .min_connections(1)
                     .idle_timeout(None)
-                    .max_lifetime(None),
-            ),
-            DbLocation::File(path) => (
-                SqliteConnectOptions::new()
+                    .max_lifetime(None)
+                    .connect_with(options)
+                    .await?;
+                Self::migrated(pool, Some(keep_alive)).await
+            }
+            DbLocation::File(path) => {
+                let options = SqliteConnectOptions::new()
                     .filename(path)
-                    .create_if_missing(true),
-                SqlitePoolOptions::new().max_connections(4),
-            ),
-        };
-        let pool = pool_options
-            .connect_with(options.foreign_keys(true))
-            .await?;
+                    .create_if_missing(true)
+                    .foreign_keys(true);
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(4)
+                    .connect_with(options)
+                    .await?;
+                Self::migrated(pool, None).await
+            }
+        }
+    }
+
+    async fn migrated(
+        pool: SqlitePool,
+        keep_alive: Option<SqliteConnection>,
+    ) -> anyhow::Result<Self> {
         sqlx::migrate!("./migrations/emulator").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            keep_alive: keep_alive.map(|c| Arc::new(Mutex::new(Some(c)))),
+        })
     }
 
     pub async fn close(&self) {
         self.pool.close().await;
+        if let Some(keep_alive) = &self.keep_alive
+            && let Some(connection) = keep_alive.lock().await.take()
+            && let Err(err) = connection.close().await
+        {
+            tracing::warn!(%err, "closing the emulator's in-memory database");
+        }
     }
 
     pub async fn signing_key(&self) -> Result<Option<String>, sqlx::Error> {
         sqlx::query_scalar("SELECT pem FROM signing_key WHERE id = 1")
             .fetch_optional(&self.pool)
             .await
+    }
+
+    /// Makes `pem` the stored signing key, the one a restart loads (after a key rotation).
+    pub async fn replace_signing_key(&self, pem: &str, now: i64) -> Result<(), sqlx::Error> {
+        sqlx::query("INSERT OR REPLACE INTO signing_key (id, pem, created_at) VALUES (1, ?, ?)")
+            .bind(pem)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     pub async fn save_signing_key(&self, pem: &str, now: i64) -> Result<(), sqlx::Error> {
@@ -209,17 +263,25 @@ impl Store {
         tx.commit().await
     }
 
-    /// Deletes every test user; returns how many went.
-    pub async fn delete_test_users(&self, now: i64) -> Result<usize, sqlx::Error> {
+    /// Deletes every test user; returns who went, with the login ids they had (so that their
+    /// pending codes can be voided too).
+    pub async fn delete_test_users(&self, now: i64) -> Result<Vec<DeletedUser>, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         let ids: Vec<String> = sqlx::query_scalar("SELECT user_id FROM users WHERE test = 1")
             .fetch_all(&mut *tx)
             .await?;
-        for id in &ids {
-            delete_user_in(&mut tx, id, now).await?;
+        let mut deleted = Vec::with_capacity(ids.len());
+        for user_id in ids {
+            let login_ids: Vec<String> =
+                sqlx::query_scalar("SELECT login_id FROM login_ids WHERE user_id = ?")
+                    .bind(&user_id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            delete_user_in(&mut tx, &user_id, now).await?;
+            deleted.push(DeletedUser { user_id, login_ids });
         }
         tx.commit().await?;
-        Ok(ids.len())
+        Ok(deleted)
     }
 
     pub async fn insert_refresh(
@@ -328,4 +390,55 @@ fn user_from_row(row: &SqliteRow, login_ids: Vec<String>) -> Result<User, sqlx::
         has_signed_in: row.try_get("has_signed_in")?,
         created_time: row.try_get("created_time")?,
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // A failed unwrap is a failed test.
+mod tests {
+    use super::*;
+
+    fn user(login_id: &str) -> User {
+        User {
+            user_id: format!("U2{login_id}"),
+            login_ids: vec![login_id.to_string()],
+            ..User::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn the_in_memory_store_keeps_its_tables_and_data_when_the_pool_replaces_its_connection() {
+        let store = Store::open(&DbLocation::Memory).await.unwrap();
+        store.save_user(&user("kept@example.com")).await.unwrap();
+
+        // What a pool does with a connection it gives up on: close it and open another.
+        for _ in 0..3 {
+            let connection = store.pool.acquire().await.unwrap();
+            connection.close().await.unwrap();
+        }
+
+        let found = store.user_by_login_id("kept@example.com").await.unwrap();
+        assert_eq!(found.map(|u| u.user_id), Some("U2kept@example.com".into()));
+        // The other tables are there too.
+        store
+            .insert_refresh("jti", "U2kept@example.com", 0, 10, &json!({}))
+            .await
+            .unwrap();
+        assert!(store.refresh_token("jti").await.unwrap().is_some());
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn two_in_memory_stores_are_separate_databases() {
+        let a = Store::open(&DbLocation::Memory).await.unwrap();
+        let b = Store::open(&DbLocation::Memory).await.unwrap();
+        a.save_user(&user("only-in-a@example.com")).await.unwrap();
+        assert!(
+            b.user_by_login_id("only-in-a@example.com")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        a.close().await;
+        b.close().await;
+    }
 }

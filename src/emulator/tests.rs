@@ -1,5 +1,6 @@
 //! The emulator driven over real HTTP on port 0, one test per behaviour. Time moves through the
-//! shared `Clock`, never by sleeping.
+//! shared `Clock`, never by sleeping, and stands still in between (`Clock::frozen`), so no
+//! outcome depends on where a second boundary falls.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // A failed unwrap is a failed test.
 
@@ -43,7 +44,7 @@ impl Harness {
     }
 
     async fn start_with(config: EmulatorConfig) -> Self {
-        let clock = Clock::system();
+        let clock = Clock::frozen();
         let emu = Emulator::start(config, any_port(), clock.clone())
             .await
             .unwrap();
@@ -253,13 +254,10 @@ async fn a_newer_code_voids_the_older_one() {
     h.start_code("signup-in", "email", "twice@example.com")
         .await;
     let old = h.code_for("twice@example.com");
-    let mut new = old.clone();
-    // Codes are random; resend until the new one differs so the test can tell them apart.
-    while new == old {
-        h.start_code("signup-in", "email", "twice@example.com")
-            .await;
-        new = h.code_for("twice@example.com");
-    }
+    h.start_code("signup-in", "email", "twice@example.com")
+        .await;
+    let new = h.code_for("twice@example.com");
+    assert_ne!(new, old, "a new code never repeats the one it voids");
     let with_old = h.verify("email", "twice@example.com", &old).await;
     assert_error(&with_old, StatusCode::UNAUTHORIZED, "E061102");
     let with_new = h.verify("email", "twice@example.com", &new).await;
@@ -556,7 +554,9 @@ async fn session_calls_refuse_a_missing_token_a_wrong_project_and_a_forged_token
         .await;
     assert_eq!(session_as_refresh.status, StatusCode::UNAUTHORIZED);
     let mut parts: Vec<String> = refresh.split('.').map(String::from).collect();
-    parts[2] = format!("A{}", &parts[2][1..]);
+    // Change the signature's first character to one it certainly is not.
+    let flipped = if parts[2].starts_with('A') { 'B' } else { 'A' };
+    parts[2] = format!("{flipped}{}", &parts[2][1..]);
     let forged = h
         .get("/v1/auth/me", &h.with_refresh(&parts.join(".")))
         .await;
@@ -862,6 +862,205 @@ async fn codes_are_generated_only_for_test_users() {
     assert_error(&reply, StatusCode::BAD_REQUEST, "E011004");
 }
 
+impl Harness {
+    fn mgmt(&self) -> String {
+        format!("{}:{}", self.pid(), self.emu.management_key())
+    }
+
+    async fn create_test_user(&self, body: Value) -> Value {
+        let created = self
+            .post("/v1/mgmt/user/create/test", &self.mgmt(), body)
+            .await;
+        assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+        created.body["user"].clone()
+    }
+
+    async fn generate_code(&self, login_id: &str, method: &str) -> Reply {
+        self.post(
+            "/v1/mgmt/tests/generate/otp",
+            &self.mgmt(),
+            json!({"loginId": login_id, "deliveryMethod": method}),
+        )
+        .await
+    }
+
+    async fn load_user(&self, login_id: &str) -> Reply {
+        let url = format!("{}/v1/mgmt/user", self.emu.base_url());
+        self.send(
+            self.http
+                .get(url)
+                .query(&[("loginId", login_id)])
+                .bearer_auth(self.mgmt()),
+        )
+        .await
+    }
+
+    async fn delete_all_test_users(&self) {
+        let url = format!("{}/v1/mgmt/user/test/delete/all", self.emu.base_url());
+        let deleted = self
+            .send(self.http.delete(url).bearer_auth(self.mgmt()))
+            .await;
+        assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.body);
+    }
+}
+
+#[tokio::test]
+async fn a_test_user_gets_no_code_for_a_channel_they_have_no_address_on() {
+    let h = Harness::start().await;
+    h.create_test_user(
+        json!({"loginId": "mail-only@example.com", "email": "mail-only@example.com"}),
+    )
+    .await;
+    h.create_test_user(json!({"loginId": "+14155550161", "phone": "+14155550161"}))
+        .await;
+
+    let sms = h.generate_code("mail-only@example.com", "sms").await;
+    assert_error(&sms, StatusCode::BAD_REQUEST, "E011004");
+    let email = h.generate_code("+14155550161", "email").await;
+    assert_error(&email, StatusCode::BAD_REQUEST, "E011004");
+    assert!(h.emu.latest_message("mail-only@example.com").is_none());
+    assert!(h.emu.latest_message("+14155550161").is_none());
+
+    // Nothing about either user changed: no address of the wrong kind, nothing marked verified.
+    let mail_only = h.load_user("mail-only@example.com").await.body["user"].clone();
+    assert_eq!(mail_only["phone"], "");
+    assert_eq!(mail_only["verifiedPhone"], false);
+    let phone_only = h.load_user("+14155550161").await.body["user"].clone();
+    assert_eq!(phone_only["email"], "");
+    assert_eq!(phone_only["verifiedEmail"], false);
+
+    // The channel they do have still works, and a phone login id is a phone address.
+    assert_eq!(
+        h.generate_code("mail-only@example.com", "email")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    h.create_test_user(json!({"loginId": "+14155550162"})).await;
+    assert_eq!(
+        h.generate_code("+14155550162", "sms").await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn sign_in_over_a_channel_the_user_has_no_address_on_is_refused_before_any_message() {
+    let h = Harness::start().await;
+    h.sign_in("email", "no-phone@example.com").await;
+    let before = h.emu.state.outbox.list(&Default::default()).len();
+    let reply = h.start_code("signin", "sms", "no-phone@example.com").await;
+    assert_error(&reply, StatusCode::BAD_REQUEST, "E011004");
+    assert!(
+        reply.body["errorDescription"]
+            .as_str()
+            .unwrap()
+            .contains("no phone number"),
+        "{}",
+        reply.body
+    );
+    assert_eq!(h.emu.state.outbox.list(&Default::default()).len(), before);
+}
+
+#[tokio::test]
+async fn a_code_generated_before_delete_all_test_users_no_longer_verifies_and_creates_no_one() {
+    let h = Harness::start().await;
+    h.create_test_user(json!({"loginId": "doomed@example.com", "email": "doomed@example.com"}))
+        .await;
+    let generated = h.generate_code("doomed@example.com", "email").await;
+    let code = generated.body["code"].as_str().unwrap().to_string();
+
+    h.delete_all_test_users().await;
+
+    let reply = h.verify("email", "doomed@example.com", &code).await;
+    assert_error(&reply, StatusCode::UNAUTHORIZED, "E061102");
+    let gone = h.load_user("doomed@example.com").await;
+    assert_error(&gone, StatusCode::BAD_REQUEST, "E112102");
+}
+
+#[tokio::test]
+async fn deleting_a_user_voids_their_pending_code_and_their_sessions() {
+    let h = Harness::start().await;
+    let first = h.sign_in("email", "leaving@example.com").await;
+    h.start_code("signin", "email", "leaving@example.com").await;
+    let code = h.code_for("leaving@example.com");
+
+    let deleted = h
+        .post(
+            "/v1/mgmt/user/delete",
+            &h.mgmt(),
+            json!({"loginId": "leaving@example.com"}),
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.body);
+    assert_eq!(deleted.body, json!({}));
+
+    let reply = h.verify("email", "leaving@example.com", &code).await;
+    assert_error(&reply, StatusCode::UNAUTHORIZED, "E061102");
+    let signin = h.start_code("signin", "email", "leaving@example.com").await;
+    assert_error(&signin, StatusCode::BAD_REQUEST, "E062108");
+    let refresh = h
+        .post(
+            "/v1/auth/refresh",
+            &h.with_refresh(&jwt(&first, "refreshJwt")),
+            json!({}),
+        )
+        .await;
+    assert_eq!(refresh.status, StatusCode::UNAUTHORIZED);
+
+    // By user id too, and deleting someone who is not there is not an error.
+    let other = h.sign_in("email", "by-id@example.com").await;
+    let by_id = h
+        .post(
+            "/v1/mgmt/user/delete",
+            &h.mgmt(),
+            json!({"userId": other["user"]["userId"]}),
+        )
+        .await;
+    assert_eq!(by_id.status, StatusCode::OK, "{}", by_id.body);
+    assert_error(
+        &h.load_user("by-id@example.com").await,
+        StatusCode::BAD_REQUEST,
+        "E112102",
+    );
+    let again = h
+        .post(
+            "/v1/mgmt/user/delete",
+            &h.mgmt(),
+            json!({"loginId": "by-id@example.com"}),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+}
+
+#[tokio::test]
+async fn a_code_whose_user_is_gone_is_refused_and_never_recreates_the_user() {
+    use super::otp::{Completion, Method, Pending, SessionRequest};
+
+    let h = Harness::start().await;
+    // A sign-in code for a user who no longer exists, however they went.
+    h.emu.state.auth.lock().await.codes.issue(Pending {
+        login_id: "vanished@example.com".into(),
+        alias: None,
+        destination: "vanished@example.com".into(),
+        method: Method::Email,
+        code: "246810".into(),
+        expires_at: h.clock.now() + 300,
+        wrong_attempts: 0,
+        locked: false,
+        completion: Completion::SignIn {
+            user_id: "U2vanished".into(),
+        },
+        session: SessionRequest::default(),
+    });
+
+    let reply = h.verify("email", "vanished@example.com", "246810").await;
+    assert_error(&reply, StatusCode::BAD_REQUEST, "E062108");
+    let signin = h
+        .start_code("signin", "email", "vanished@example.com")
+        .await;
+    assert_error(&signin, StatusCode::BAD_REQUEST, "E062108");
+}
+
 // ---- outbox ------------------------------------------------------------------------------
 
 #[tokio::test]
@@ -952,18 +1151,22 @@ async fn the_outbox_lists_newest_first_filters_and_clears() {
 async fn the_outbox_page_shows_codes_and_escapes_values() {
     let h = Harness::start().await;
     let mgmt = format!("{}:{}", h.pid(), h.emu.management_key());
-    h.post(
-        "/v1/mgmt/user/create/test",
-        &mgmt,
-        json!({"loginId": "<script>x</script>"}),
-    )
-    .await;
-    h.post(
-        "/v1/mgmt/tests/generate/otp",
-        &mgmt,
-        json!({"loginId": "<script>x</script>", "deliveryMethod": "sms"}),
-    )
-    .await;
+    let created = h
+        .post(
+            "/v1/mgmt/user/create/test",
+            &mgmt,
+            json!({"loginId": "<script>x</script>", "phone": "+14155550142"}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    let generated = h
+        .post(
+            "/v1/mgmt/tests/generate/otp",
+            &mgmt,
+            json!({"loginId": "<script>x</script>", "deliveryMethod": "sms"}),
+        )
+        .await;
+    assert_eq!(generated.status, StatusCode::OK, "{}", generated.body);
     h.start_code("signup-in", "email", "page@example.com").await;
     let code = h.code_for("page@example.com");
     let html = h
@@ -1134,4 +1337,205 @@ async fn sign_in_sends_to_the_users_current_address_for_the_channel() {
         .expect("sent to the new email");
     assert_eq!(message.purpose, "signin");
     assert_eq!(message.login_id, "before@example.com");
+}
+
+// ---- faults and key rotation (allow_faults) -------------------------------------------------
+
+async fn with_faults() -> Harness {
+    Harness::start_with(EmulatorConfig {
+        allow_faults: true,
+        ..config()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn fault_injection_and_key_rotation_are_off_unless_allowed() {
+    let h = Harness::start().await;
+    let add = h
+        .post(
+            "/emulator/faults",
+            "",
+            json!({"path": "/v1/auth/refresh", "status": 503}),
+        )
+        .await;
+    assert_eq!(add.status, StatusCode::NOT_FOUND, "{}", add.body);
+    assert_eq!(
+        h.get("/emulator/faults", "").await.status,
+        StatusCode::NOT_FOUND
+    );
+    let rotate = h.post("/emulator/keys/rotate", "", json!({})).await;
+    assert_eq!(rotate.status, StatusCode::NOT_FOUND);
+    // And nothing was injected: the call answers as usual.
+    let body = h.sign_in("email", "no-faults@example.com").await;
+    let refreshed = h
+        .post(
+            "/v1/auth/refresh",
+            &h.with_refresh(&jwt(&body, "refreshJwt")),
+            json!({}),
+        )
+        .await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
+}
+
+#[tokio::test]
+async fn a_fault_answers_the_next_calls_under_its_path_with_its_status_then_goes() {
+    let h = with_faults().await;
+    let body = h.sign_in("email", "faulty@example.com").await;
+    let bearer = h.with_refresh(&jwt(&body, "refreshJwt"));
+    let added = h
+        .post(
+            "/emulator/faults",
+            "",
+            json!({"path": "/v1/auth/refresh", "status": 503, "errorCode": "E000000",
+                   "times": 2, "delayMs": 0}),
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.body);
+    let listed = h.get("/emulator/faults", "").await.body;
+    assert_eq!(listed["faults"][0]["path"], "/v1/auth/refresh");
+    assert_eq!(listed["faults"][0]["remaining"], 2);
+
+    // Other paths are untouched.
+    assert_eq!(h.get("/v1/auth/me", &bearer).await.status, StatusCode::OK);
+    for _ in 0..2 {
+        let failed = h.post("/v1/auth/refresh", &bearer, json!({})).await;
+        // A 503 even though the emulator's own errors are never 503.
+        assert_error(&failed, StatusCode::SERVICE_UNAVAILABLE, "E000000");
+    }
+    let recovered = h.post("/v1/auth/refresh", &bearer, json!({})).await;
+    assert_eq!(recovered.status, StatusCode::OK, "{}", recovered.body);
+    assert_eq!(
+        h.get("/emulator/faults", "").await.body,
+        json!({"faults": []})
+    );
+}
+
+#[tokio::test]
+async fn a_fault_without_times_stays_until_cleared_and_delay_answers_late() {
+    let h = with_faults().await;
+    h.post(
+        "/emulator/faults",
+        "",
+        json!({"path": "/v1/auth/otp/signup-in/", "status": 429, "errorCode": "E130429"}),
+    )
+    .await;
+    for _ in 0..3 {
+        let refused = h.start_code("signup-in", "email", "held@example.com").await;
+        assert_error(&refused, StatusCode::TOO_MANY_REQUESTS, "E130429");
+    }
+    assert!(h.emu.latest_message("held@example.com").is_none());
+    let url = format!("{}/emulator/faults", h.emu.base_url());
+    assert_eq!(h.send(h.http.delete(url)).await.body, json!({}));
+    let sent = h.start_code("signup-in", "email", "held@example.com").await;
+    assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
+
+    // A delay alone answers normally, only late (the server waits at least that long).
+    h.post(
+        "/emulator/faults",
+        "",
+        json!({"path": "/v2/keys/", "delayMs": 400, "times": 1}),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let jwks = h.get(&format!("/v2/keys/{}", h.pid()), &h.pid()).await;
+    assert_eq!(jwks.status, StatusCode::OK);
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "answered after {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_fault_with_status_zero_drops_the_connection() {
+    let h = with_faults().await;
+    h.post(
+        "/emulator/faults",
+        "",
+        json!({"path": "/v1/auth/me", "status": 0, "times": 1}),
+    )
+    .await;
+    let url = format!("{}/v1/auth/me", h.emu.base_url());
+    let outcome = match h.http.get(&url).bearer_auth(h.pid()).send().await {
+        Err(err) => Err(err),
+        Ok(response) => response.bytes().await.map(|_| ()),
+    };
+    assert!(outcome.is_err(), "the call was answered: {outcome:?}");
+    // The next call is answered (401: no refresh token), on a new connection.
+    assert_eq!(
+        h.get("/v1/auth/me", &h.pid()).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn faults_are_refused_for_the_emulators_own_paths_and_bad_values() {
+    let h = with_faults().await;
+    for bad in [
+        json!({"path": "/emulator/faults", "status": 503}),
+        json!({"path": "v1/auth/me", "status": 503}),
+        json!({"path": "/v1/auth/me", "status": 700}),
+        json!({"path": "/v1/auth/me", "status": 503, "times": 0}),
+        json!({"path": "/v1/auth/me", "delayMs": 10_000_000}),
+        json!({"path": "/v1/auth/me", "stauts": 503}),
+    ] {
+        let reply = h.post("/emulator/faults", "", bad.clone()).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{bad}: {}",
+            reply.body
+        );
+    }
+    assert_eq!(
+        h.get("/emulator/faults", "").await.body,
+        json!({"faults": []})
+    );
+}
+
+#[tokio::test]
+async fn a_key_rotation_signs_with_a_new_kid_and_keeps_the_old_key_published_unless_retired() {
+    let h = with_faults().await;
+    let before = h.sign_in("email", "rotor@example.com").await;
+    let old_kid = jsonwebtoken::decode_header(jwt(&before, "sessionJwt"))
+        .unwrap()
+        .kid
+        .unwrap();
+
+    let rotated = h.post("/emulator/keys/rotate", "", json!({})).await;
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
+    let new_kid = rotated.body["kid"].as_str().unwrap().to_string();
+    assert_ne!(new_kid, old_kid);
+    let kids = |jwks: &Value| -> Vec<String> {
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let jwks = h.get(&format!("/v2/keys/{}", h.pid()), &h.pid()).await.body;
+    assert_eq!(kids(&jwks), vec![new_kid.clone(), old_kid.clone()]);
+
+    let after = h.sign_in("email", "rotor@example.com").await;
+    let header = jsonwebtoken::decode_header(jwt(&after, "sessionJwt")).unwrap();
+    assert_eq!(header.kid.as_deref(), Some(new_kid.as_str()));
+    // A refresh token from before the rotation still works while its key is published.
+    let old_bearer = h.with_refresh(&jwt(&before, "refreshJwt"));
+    assert_eq!(
+        h.post("/v1/auth/refresh", &old_bearer, json!({}))
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    let retired = h
+        .post("/emulator/keys/rotate", "", json!({"retireOld": true}))
+        .await;
+    let newest = retired.body["kid"].as_str().unwrap().to_string();
+    let jwks = h.get(&format!("/v2/keys/{}", h.pid()), &h.pid()).await.body;
+    assert_eq!(kids(&jwks), vec![newest]);
+    let refused = h.post("/v1/auth/refresh", &old_bearer, json!({})).await;
+    assert_error(&refused, StatusCode::UNAUTHORIZED, "E061005");
 }

@@ -251,29 +251,33 @@ pub fn assert_no_token(text: &str) {
     assert!(!found, "a JWT reached the browser:\n{text}");
 }
 
+// Fresh addresses, unique by construction rather than by chance: a counter shared by every
+// test in this process, and the process id, so that two test processes never make the same
+// email address even against one shared emulator. Each test's app has an emulator of its own,
+// so phone numbers (with no room for a process id) need only the counter.
+
+/// A number no other call in this test process returns.
+fn next_number() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    COUNTER.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A token no other call returns, in this process or another one running now: the process id
+/// and the counter, in hex (for addresses made by hand, such as `x-{uuid_like()}@example.com`).
+pub fn uuid_like() -> String {
+    format!("{:x}-{:x}", std::process::id(), next_number())
+}
+
 pub fn unique_email(tag: &str) -> String {
     format!("{tag}-{}@example.com", uuid_like())
 }
 
+/// A valid US number for libphonenumber: +1 415, then the exchange (200 to 999) and the line
+/// (0000 to 9999) counted up, so eight million calls before any repeat.
 pub fn unique_phone() -> String {
-    // +1 415 555 XXXX is a valid US number shape for libphonenumber.
-    format!("+1415555{:04}", rand_u16() % 10_000)
-}
-
-pub fn uuid_like() -> String {
-    format!("{:08x}", rand_u32())
-}
-
-pub fn rand_u32() -> u32 {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    nanos ^ COUNTER.fetch_add(0x9E37_79B9, Ordering::Relaxed)
-}
-
-pub fn rand_u16() -> u16 {
-    (rand_u32() >> 7) as u16
+    let n = next_number();
+    let (exchange, line) = (200 + n / 10_000, n % 10_000);
+    assert!(exchange <= 999, "unique_phone: out of numbers");
+    format!("+1415{exchange}{line:04}")
 }

@@ -1,7 +1,8 @@
 // Shared set-up for the Node conformance tests: the emulator's coordinates (from run.sh's environment),
 // official SDK clients, the dev outbox, and small assertion helpers. Everything stays on loopback.
 import assert from 'node:assert/strict';
-import { randomBytes, randomInt } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { basename } from 'node:path';
 import DescopeClient from '@descope/node-sdk';
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
@@ -37,12 +38,32 @@ export function managementSdk(managementKey = emulator.managementKey) {
 
 export const METHODS = ['email', 'sms', 'voice', 'whatsapp'];
 
-export const unique = (tag) => `${tag}-${randomBytes(5).toString('hex')}`;
+// Addresses are unique by construction, never by chance. `node --test` runs each test file in a
+// process of its own, all against one emulator (which the Python suite used before, with "py-"
+// emails and area code 212): so every address carries the file's number (its place among the
+// suite's files, the same on every run) and a counter of this process.
+const TEST_FILES = readdirSync(new URL('../test/', import.meta.url))
+  .filter((name) => name.endsWith('.test.mjs'))
+  .sort();
+const FILE_NUMBER = TEST_FILES.indexOf(basename(process.argv[1] ?? ''));
+if (FILE_NUMBER < 0) {
+  throw new Error(`the harness numbers addresses by test file; ${process.argv[1]} is not one of test/*.test.mjs`);
+}
+let counter = 0;
+const nextNumber = () => {
+  counter += 1;
+  return counter;
+};
+
+/** `tag` plus a suffix no other call in this suite run returns. */
+export const unique = (tag) => `${tag}-f${FILE_NUMBER}-${nextNumber()}`;
 export const newEmail = (tag) => `node-${unique(tag)}@example.com`;
-// Real North American area codes, so that a strict phone-number validator in the emulator accepts them.
-const AREA_CODES = ['212', '312', '415', '617', '646', '720'];
-export const newPhone = () =>
-  `+1${AREA_CODES[randomInt(AREA_CODES.length)]}${randomInt(2, 10)}${String(randomInt(100)).padStart(2, '0')}${String(randomInt(10000)).padStart(4, '0')}`;
+/** A North American number (+1 312 NXX XXXX: the exchange is the file, the line the counter). */
+export const newPhone = () => {
+  const line = nextNumber();
+  if (line > 9999 || FILE_NUMBER > 799) throw new Error('newPhone: out of numbers for this test file');
+  return `+1312${200 + FILE_NUMBER}${String(line).padStart(4, '0')}`;
+};
 export const newLoginId = (method, tag) => (method === 'email' ? newEmail(tag) : newPhone());
 
 /** A code of the same shape that is certainly not `code`. */

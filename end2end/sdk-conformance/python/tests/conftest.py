@@ -5,13 +5,13 @@ Everything comes from the environment that run.sh sets; nothing here talks to an
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
-import random
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -27,9 +27,17 @@ METHODS: dict[str, DeliveryMethod] = {
     "whatsapp": DeliveryMethod.WHATSAPP,
 }
 
-# Real North American area codes, so that a strict phone-number validator in the emulator accepts them.
-_AREA_CODES = ("212", "312", "415", "617", "646", "720")
-_rng = random.SystemRandom()
+# Addresses are unique by construction, never by chance: one counter for this pytest process
+# (threads included), and a namespace of its own ("py-" emails, area code 212) that the Node
+# suite, which shares the emulator, never uses (it has "node-" and 312).
+_PHONE_AREA_CODE = "212"
+_counter = itertools.count(1)
+_counter_lock = threading.Lock()
+
+
+def _next_number() -> int:
+    with _counter_lock:
+        return next(_counter)
 
 
 @dataclass(frozen=True)
@@ -137,7 +145,8 @@ def outbox(emulator: Emulator) -> Outbox:
 
 
 def unique(tag: str) -> str:
-    return f"{tag}-{uuid.uuid4().hex[:10]}"
+    """`tag` plus a number no other call in this run returns."""
+    return f"{tag}-{_next_number()}"
 
 
 def new_email(tag: str) -> str:
@@ -145,8 +154,12 @@ def new_email(tag: str) -> str:
 
 
 def new_phone() -> str:
-    # NXX-NXX-XXXX with a real area code: a syntactically valid E.164 number, random enough per run.
-    return f"+1{_rng.choice(_AREA_CODES)}{_rng.randint(2, 9)}{_rng.randint(0, 99):02d}{_rng.randint(0, 9999):04d}"
+    """A North American number (+1 212 NXX XXXX) no other call in this run returns."""
+    n = _next_number()
+    exchange, line = 200 + n // 10_000, n % 10_000
+    if exchange > 999:
+        raise RuntimeError("new_phone: more than 8 million numbers in one run")
+    return f"+1{_PHONE_AREA_CODE}{exchange}{line:04d}"
 
 
 def new_login_id(method: str, tag: str) -> str:

@@ -1,0 +1,311 @@
+//! Fault injection and key rotation, for tests of how a client copes when Descope misbehaves or
+//! changes its keys: answer some calls with an error, late, or not at all; sign with a new key.
+//! Off unless the emulator was started with `allow_faults` (`--allow-faults`); the endpoints
+//! then answer 404, and no request is ever touched.
+//!
+//! - `POST /emulator/faults` `{"path", "status"?, "errorCode"?, "times"?, "delayMs"?}` adds a
+//!   fault: the next `times` calls whose path starts with `path` wait `delayMs`, then answer
+//!   `status` with a Descope-shaped error body (`"status": 0` drops the connection instead; no
+//!   status answers normally, only late). `times` absent: until cleared.
+//! - `GET /emulator/faults` lists the active faults; `DELETE /emulator/faults` clears them.
+//!
+//! Faults never apply to `/emulator/...` itself, so a fault can always be cleared. The first
+//! matching fault, in the order they were added, takes the call.
+//!
+//! - `POST /emulator/keys/rotate` `{"retireOld"?: bool}`: a new signing key with a new `kid`
+//!   signs from now on. The JWKS publishes it first, and the keys it replaced unless
+//!   `retireOld` (then tokens they signed no longer verify here either). A file database keeps
+//!   the new key for the next start; replaced keys are not kept.
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::error::{ApiError, ApiResult, codes};
+use super::handlers::JsonBody;
+use super::keys::{self, Signer};
+use super::state::{AppState, SharedState};
+
+/// The longest delay a fault may ask for: longer than every SDK's usual timeout, short enough
+/// that a forgotten fault cannot hold a test run for long.
+const MAX_DELAY_MS: u64 = 120_000;
+
+/// One active fault.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Fault {
+    /// Matches every call whose path starts with this.
+    pub path: String,
+    /// `None`: answer normally (after the delay); `Some(0)`: drop the connection; else the
+    /// status of the error answer.
+    pub status: Option<u16>,
+    pub error_code: String,
+    /// Calls it still takes; `None` until cleared.
+    pub remaining: Option<u32>,
+    pub delay_ms: u64,
+}
+
+/// The active faults, in the order they were added.
+#[derive(Debug, Default)]
+pub struct Faults {
+    active: Mutex<Vec<Fault>>,
+}
+
+impl Faults {
+    fn lock(&self) -> MutexGuard<'_, Vec<Fault>> {
+        // Nothing panics while holding the lock; if something did, the list is still usable.
+        self.active.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn add(&self, fault: Fault) {
+        self.lock().push(fault);
+    }
+
+    pub fn list(&self) -> Vec<Fault> {
+        self.lock().clone()
+    }
+
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+
+    /// The fault that takes a call to `path`, if any, counting the call against it (a fault
+    /// whose calls are used up goes).
+    pub fn take(&self, path: &str) -> Option<Fault> {
+        let mut active = self.lock();
+        let index = active.iter().position(|f| path.starts_with(&f.path))?;
+        let fault = active[index].clone();
+        match &mut active[index].remaining {
+            Some(1) => {
+                active.remove(index);
+            }
+            Some(n) => *n -= 1,
+            None => {}
+        }
+        Some(fault)
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct FaultBody {
+    path: Option<String>,
+    status: Option<u16>,
+    error_code: Option<String>,
+    times: Option<u32>,
+    delay_ms: Option<u64>,
+}
+
+impl FaultBody {
+    fn into_fault(self) -> ApiResult<Fault> {
+        let path = self.path.unwrap_or_default();
+        if !path.starts_with('/') {
+            return Err(ApiError::invalid_argument(
+                "The path argument is invalid: a path such as /v1/auth/refresh",
+            ));
+        }
+        if path.starts_with("/emulator/") {
+            return Err(ApiError::invalid_argument(
+                "The path argument is invalid: faults never apply to /emulator/ itself",
+            ));
+        }
+        if let Some(status) = self.status
+            && status != 0
+            && !(100..=599).contains(&status)
+        {
+            return Err(ApiError::invalid_argument(
+                "The status argument is invalid: 0 (drop the connection) or 100 to 599",
+            ));
+        }
+        if self.times == Some(0) {
+            return Err(ApiError::invalid_argument(
+                "The times argument is invalid: at least 1, or leave it out for until cleared",
+            ));
+        }
+        let delay_ms = self.delay_ms.unwrap_or(0);
+        if delay_ms > MAX_DELAY_MS {
+            return Err(ApiError::invalid_argument(format!(
+                "The delayMs argument is invalid: at most {MAX_DELAY_MS}"
+            )));
+        }
+        let default_code = match self.status {
+            Some(s) if s >= 500 => codes::INTERNAL,
+            _ => codes::BAD_REQUEST,
+        };
+        Ok(Fault {
+            path,
+            status: self.status,
+            error_code: self
+                .error_code
+                .filter(|c| !c.trim().is_empty())
+                .unwrap_or_else(|| default_code.to_string()),
+            remaining: self.times,
+            delay_ms,
+        })
+    }
+}
+
+fn require_enabled(state: &AppState) -> ApiResult<()> {
+    if state.config.allow_faults {
+        Ok(())
+    } else {
+        Err(ApiError::not_found(
+            "Fault injection is disabled; start the emulator with --allow-faults",
+        ))
+    }
+}
+
+pub async fn add(
+    State(state): State<SharedState>,
+    JsonBody(body): JsonBody<FaultBody>,
+) -> ApiResult<Response> {
+    require_enabled(&state)?;
+    let fault = body.into_fault()?;
+    tracing::info!(?fault, "emulator fault added");
+    state.faults.add(fault.clone());
+    Ok((StatusCode::CREATED, axum::Json(fault)).into_response())
+}
+
+pub async fn list(State(state): State<SharedState>) -> ApiResult<Response> {
+    require_enabled(&state)?;
+    Ok(axum::Json(json!({ "faults": state.faults.list() })).into_response())
+}
+
+pub async fn clear(State(state): State<SharedState>) -> ApiResult<Response> {
+    require_enabled(&state)?;
+    state.faults.clear();
+    Ok(axum::Json(json!({})).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct RotateBody {
+    retire_old: bool,
+}
+
+pub async fn rotate_keys(
+    State(state): State<SharedState>,
+    JsonBody(body): JsonBody<RotateBody>,
+) -> ApiResult<Response> {
+    require_enabled(&state)?;
+    // Generating an RSA key takes a while: off the async threads.
+    let pem = tokio::task::spawn_blocking(keys::generate_pem)
+        .await
+        .map_err(|e| ApiError::internal("key generation task", e))?
+        .map_err(|e| ApiError::internal("generating a signing key", e))?;
+    let signer =
+        Signer::from_pem(&pem).map_err(|e| ApiError::internal("loading the new key", e))?;
+    let kid = signer.kid().to_string();
+    state.store.replace_signing_key(&pem, state.now()).await?;
+    state.keys.rotate(signer, body.retire_old);
+    tracing::info!(%kid, retire_old = body.retire_old, "emulator signing key rotated");
+    Ok(axum::Json(json!({ "kid": kid, "keys": state.keys.jwks()["keys"] })).into_response())
+}
+
+/// The middleware: lets a fault take the call before the route does. It wraps the error
+/// safety net in `routes.rs`, so a fault's 503 reaches the client as a 503.
+pub async fn inject(State(state): State<SharedState>, request: Request, next: Next) -> Response {
+    if !state.config.allow_faults || request.uri().path().starts_with("/emulator/") {
+        return next.run(request).await;
+    }
+    let Some(fault) = state.faults.take(request.uri().path()) else {
+        return next.run(request).await;
+    };
+    if fault.delay_ms > 0 {
+        let mut shutting_down = state.shutting_down.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(fault.delay_ms)) => {}
+            // A stopping server does not wait out a delay.
+            _ = shutting_down.wait_for(|stopping| *stopping) => {}
+        }
+    }
+    match fault.status {
+        None => next.run(request).await,
+        Some(0) => dropped_connection(),
+        Some(status) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let body = json!({
+                "errorCode": fault.error_code,
+                "errorDescription": format!("Injected fault for {}", fault.path),
+                "errorMessage": "Injected by POST /emulator/faults",
+            });
+            (status, axum::Json(body)).into_response()
+        }
+    }
+}
+
+/// An answer that is never completed: its body fails before its first byte, so the server
+/// closes the connection and the client sees the call cut off rather than any answer it could
+/// act on.
+fn dropped_connection() -> Response {
+    let mut response = Body::new(CutOff).into_response();
+    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    response
+}
+
+struct CutOff;
+
+impl http_body::Body for CutOff {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, std::io::Error>>> {
+        Poll::Ready(Some(Err(std::io::Error::other(
+            "injected fault: connection dropped",
+        ))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fault(path: &str, remaining: Option<u32>) -> Fault {
+        Fault {
+            path: path.into(),
+            status: Some(503),
+            error_code: "E000000".into(),
+            remaining,
+            delay_ms: 0,
+        }
+    }
+
+    #[test]
+    fn a_fault_takes_the_calls_it_was_given_and_then_goes() {
+        let faults = Faults::default();
+        faults.add(fault("/v1/auth/refresh", Some(2)));
+        assert!(faults.take("/v1/auth/me").is_none());
+        assert_eq!(
+            faults.take("/v1/auth/refresh").map(|f| f.remaining),
+            Some(Some(2))
+        );
+        assert_eq!(
+            faults.take("/v1/auth/refresh").map(|f| f.remaining),
+            Some(Some(1))
+        );
+        assert!(faults.take("/v1/auth/refresh").is_none());
+        assert!(faults.list().is_empty());
+    }
+
+    #[test]
+    fn a_fault_without_times_stays_until_cleared_and_matches_by_prefix() {
+        let faults = Faults::default();
+        faults.add(fault("/v1/auth/otp/", None));
+        for _ in 0..3 {
+            assert!(faults.take("/v1/auth/otp/verify/email").is_some());
+        }
+        faults.clear();
+        assert!(faults.take("/v1/auth/otp/verify/email").is_none());
+    }
+}
