@@ -30,7 +30,20 @@ fn production_mode_refuses_to_start_without_a_descope_project() {
 struct Running {
     child: Child,
     lines: Arc<Mutex<Vec<String>>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
     base: String,
+}
+
+impl Running {
+    /// Stops the app and returns every line it wrote: the readers run to the end of its output.
+    fn stop(mut self) -> Vec<String> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for reader in self.readers.drain(..) {
+            reader.join().expect("a log reader");
+        }
+        self.lines.lock().expect("lines").clone()
+    }
 }
 
 impl Drop for Running {
@@ -57,16 +70,17 @@ fn start_in_production(emulator: &Emulator, dir: &std::path::Path) -> Running {
         .spawn()
         .expect("the binary starts");
     let lines = Arc::new(Mutex::new(Vec::new()));
+    let mut readers = Vec::new();
     for stream in [
         Box::new(child.stdout.take().expect("stdout")) as Box<dyn std::io::Read + Send>,
         Box::new(child.stderr.take().expect("stderr")),
     ] {
         let lines = Arc::clone(&lines);
-        std::thread::spawn(move || {
+        readers.push(std::thread::spawn(move || {
             for line in BufReader::new(stream).lines().map_while(Result::ok) {
                 lines.lock().expect("lines").push(line);
             }
-        });
+        }));
     }
     let started = Instant::now();
     let base = loop {
@@ -85,7 +99,12 @@ fn start_in_production(emulator: &Emulator, dir: &std::path::Path) -> Running {
         );
         std::thread::sleep(Duration::from_millis(20));
     };
-    Running { child, lines, base }
+    Running {
+        child,
+        lines,
+        readers,
+        base,
+    }
 }
 
 /// The `__Host-sid` cookie a response sets, as `name=value`.
@@ -200,9 +219,8 @@ async fn a_whole_journey_in_production_mode_logs_json_without_secrets() {
         .expect("answers");
     assert_eq!(out.status(), StatusCode::FOUND);
 
-    // Give the last lines a moment to be written, then read them all.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let lines = app.lines.lock().expect("lines").clone();
+    // Every line the app wrote during the journey, read to the end of its output.
+    let lines = app.stop();
     assert!(lines.len() >= 3, "{lines:?}");
     eprintln!("{} log lines searched", lines.len());
     let local_part = email.split('@').next().expect("local part");
