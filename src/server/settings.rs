@@ -21,6 +21,10 @@ pub enum DescopeTarget {
         addr: SocketAddr,
         /// `EMULATOR_DB`: the emulator's own SQLite file, so users and keys survive restarts.
         db: PathBuf,
+        /// `EMULATOR_ALLOW_FAULTS`: opens the emulator's fault-injection, key-rotation and
+        /// clock endpoints, for outage tests. Off by default; the emulator never runs in
+        /// production mode.
+        allow_faults: bool,
     },
 }
 
@@ -185,6 +189,11 @@ impl Settings {
                     db: get("EMULATOR_DB")
                         .unwrap_or_else(|| "data/emulator.db".into())
                         .into(),
+                    allow_faults: parse_or(
+                        "EMULATOR_ALLOW_FAULTS",
+                        get("EMULATOR_ALLOW_FAULTS"),
+                        "false",
+                    )?,
                 }
             }
         };
@@ -397,7 +406,8 @@ mod tests {
             s.descope,
             DescopeTarget::Emulator {
                 addr: "127.0.0.1:4100".parse().expect("literal"),
-                db: "data/emulator.db".into()
+                db: "data/emulator.db".into(),
+                allow_faults: false,
             }
         );
         assert!(!s.cookie_secure);

@@ -63,11 +63,17 @@ impl Application {
                 config.base_url = base_url.clone();
                 (None, config)
             }
-            DescopeTarget::Emulator { addr, db } => {
+            DescopeTarget::Emulator {
+                addr,
+                db,
+                allow_faults,
+            } => {
                 ensure_parent_dir(db)?;
                 let emulator = Emulator::start(
                     EmulatorConfig {
                         db: DbLocation::File(db.clone()),
+                        allow_faults: *allow_faults,
+                        allow_time_travel: *allow_faults,
                         // Like a Descope project configured to add this audience to its tokens.
                         audience: settings.audience.clone(),
                         ..EmulatorConfig::default()

@@ -6,6 +6,8 @@ use reqwest::StatusCode;
 use reqwest::header::ACCEPT;
 use serde_json::Value;
 
+use descope_otp::server::settings::DescopeTarget;
+
 use crate::support::*;
 
 #[tokio::test]
@@ -974,4 +976,52 @@ async fn a_failed_server_function_answers_with_the_status_of_its_error() {
 
     let not_signed_in = call("/api/profile", vec![]).await;
     assert_eq!(not_signed_in.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn with_emulator_allow_faults_an_injected_outage_is_a_clear_503_and_passes() {
+    let app = spawn_app_with(|s| {
+        if let DescopeTarget::Emulator { allow_faults, .. } = &mut s.descope {
+            *allow_faults = true;
+        }
+    })
+    .await;
+    let faults = format!("{}/emulator/faults", app.emulator);
+    let http = reqwest::Client::new();
+    let injected = http
+        .post(&faults)
+        .json(&serde_json::json!({
+            "path": "/v1/auth/otp/signup-in", "status": 503, "errorCode": "E000000", "times": 1
+        }))
+        .send()
+        .await
+        .expect("the fault API answers");
+    assert!(injected.status().is_success(), "{}", injected.status());
+
+    let browser = app.browser();
+    let ask = || {
+        browser
+            .http
+            .post(format!("{}/api/otp/sign-up-or-in", browser.app_base))
+            .header(ACCEPT, "application/json")
+            .form(&[("method", "email"), ("login_id", "outage@example.com")])
+            .send()
+    };
+    let during = ask().await.expect("answers");
+    assert_eq!(during.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = during.json().await.expect("json");
+    assert!(body["ServiceUnavailable"]["error_id"].is_string(), "{body}");
+    // The fault was for one call: the next one goes through.
+    assert_eq!(ask().await.expect("answers").status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn without_emulator_allow_faults_the_fault_api_does_not_exist() {
+    let app = spawn_app().await;
+    let response = reqwest::Client::new()
+        .get(format!("{}/emulator/faults", app.emulator))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
 }

@@ -44,6 +44,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     settings.descope = DescopeTarget::Emulator {
         addr: "127.0.0.1:0".parse().expect("literal"),
         db: dir.path().join("emulator.db"),
+        allow_faults: false,
     };
     settings.database_url = format!("sqlite://{}", dir.path().join("app.db").display());
     adjust(&mut settings);
