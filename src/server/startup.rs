@@ -212,6 +212,13 @@ impl Application {
             emulator,
             ..
         } = self;
+        // A streamed page goes out in several writes; with Nagle's algorithm on, a kept-alive
+        // connection holds the later ones until the client's delayed ACK (~40 ms a page).
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "could not set TCP_NODELAY");
+            }
+        });
         // The peer address is the client's unless TRUSTED_PROXY_HOPS says otherwise (client_ip).
         let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
         axum::serve(listener, service)
