@@ -50,7 +50,9 @@ struct Sent {
 /// - sign-in of an unknown login id answers exactly as for a known one: the same code page, the
 ///   address masked by the app in both cases, after the same one Descope call;
 /// - sign-up of an address that already has an account sends that account a sign-in code
-///   instead, and the code page looks as it does after any sign-up.
+///   instead, and the code page looks as it does after any sign-up;
+/// - either way the answer comes no sooner than `CODE_ANSWER_MIN_MS` after the request, so that
+///   one Descope call more or less does not show in the time it takes.
 async fn send_within_limits(
     state: &AppState,
     session: &AuthSession,
@@ -61,6 +63,19 @@ async fn send_within_limits(
         .limiter
         .check(Action::Send, session.client_ip(), &request.addresses())
         .await?;
+    let started = tokio::time::Instant::now();
+    let sent = hidden_send(state, request, signed_in).await;
+    pad_answer(state, started).await;
+    sent
+}
+
+/// [`send_within_limits`] past the limits: the answers that would tell accounts apart are made
+/// alike here, and their timing alike in [`pad_answer`].
+async fn hidden_send(
+    state: &AppState,
+    request: &OtpRequest,
+    signed_in: Option<&SignedIn>,
+) -> Result<Sent, AppError> {
     let hide = !state.settings.reveal_account_existence;
     match (send(state, request, signed_in).await, request) {
         (
@@ -190,21 +205,30 @@ pub async fn verify(
         .limiter
         .check(Action::Verify, session.client_ip(), &[&login_id])
         .await?;
+    let started = tokio::time::Instant::now();
     let verified = state.descope.verify(method, &login_id, code).await;
     let response = match verified {
         Ok(response) => response,
-        // No code was sent to an unknown login id, so every try fails; it fails as a real code
-        // does, locking after as many tries, so that nothing tells the two apart.
-        Err(_) if pending.account_unknown => {
-            pending.wrong_attempts += 1;
-            session.set_pending(&pending).await?;
-            return Err(if pending.wrong_attempts >= UNKNOWN_ACCOUNT_ATTEMPTS {
-                AppError::TooManyAttempts
+        Err(e) => {
+            let refused = if pending.account_unknown {
+                // No code was sent to an unknown login id, so every try fails; it fails as a real
+                // code does, locking after as many tries, so that nothing tells the two apart.
+                pending.wrong_attempts += 1;
+                session.set_pending(&pending).await?;
+                if pending.wrong_attempts >= UNKNOWN_ACCOUNT_ATTEMPTS {
+                    AppError::TooManyAttempts
+                } else {
+                    AppError::WrongCode
+                }
             } else {
-                AppError::WrongCode
-            });
+                from_descope(e, pending.request.flow())
+            };
+            // Refusing an unknown login id's code costs no Descope call; a known one's does.
+            if matches!(pending.request, OtpRequest::SignIn { .. }) {
+                pad_answer(state, started).await;
+            }
+            return Err(refused);
         }
-        Err(e) => return Err(from_descope(e, pending.request.flow())),
     };
 
     // Like Descope's own SDKs, trust no token we have not verified against the project's keys.
@@ -256,6 +280,14 @@ pub async fn verify(
             tracing::info!(user_id = %current.user_id, "address updated");
             Ok(pending.next.unwrap_or_else(|| "/profile".to_owned()))
         }
+    }
+}
+
+/// While account existence is hidden, waits until `CODE_ANSWER_MIN_MS` after `started`. The wait
+/// is a timer, not a blocked thread.
+async fn pad_answer(state: &AppState, started: tokio::time::Instant) {
+    if !state.settings.reveal_account_existence {
+        tokio::time::sleep_until(started + state.settings.code_answer_min).await;
     }
 }
 

@@ -2,9 +2,9 @@
 //! before any Descope call, no account enumeration, strict headers, errors a URL cannot forge,
 //! bounded input.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use descope_otp::server::settings::{RateLimits, RateRule};
+use descope_otp::server::settings::{RateLimits, RateRule, Settings};
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, ORIGIN, REFERER};
 use serde_json::Value;
@@ -389,6 +389,101 @@ async fn sign_up_of_an_existing_address_reveals_nothing_and_signs_that_person_in
     verified.assert_redirects_to("/profile");
     let profile = pages[0].1.get("/profile").await;
     assert!(profile.body.contains("Hello, Taken"), "{}", profile.body);
+}
+
+/// Known and unknown addresses cost the app different work (no Descope call at all to refuse an
+/// unknown address's code; one call more to sign up a taken address), so every such answer is
+/// held to the `CODE_ANSWER_MIN_MS` floor. Rounds interleave the cases so that a slow moment of
+/// the machine falls on both alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn known_and_unknown_addresses_take_the_same_time_to_answer() {
+    let floor = Settings::from_lookup(|_| None)
+        .expect("default settings")
+        .code_answer_min;
+    assert!(
+        floor >= Duration::from_millis(100),
+        "the default floor is on"
+    );
+    let app = spawn_app_with(|s| s.code_answer_min = floor).await;
+    let cases = [
+        "sign-in (known)",
+        "sign-in (unknown)",
+        "wrong code (known)",
+        "wrong code (unknown)",
+        "sign-up (taken)",
+        "sign-up (new)",
+    ];
+    let mut took: Vec<Vec<Duration>> = vec![Vec::new(); cases.len()];
+    for round in 0..3 {
+        let known = format!("k{round}-{}@example.com", uuid_like());
+        app.signed_up("email", &known, "Known").await;
+        app.clock.advance(Duration::from_secs(600));
+        let unknown = format!("u{round}-{}@example.com", uuid_like());
+        let fresh = format!("n{round}-{}@example.com", uuid_like());
+        for (i, login_id) in [&known, &unknown].into_iter().enumerate() {
+            let browser = app.browser();
+            let started = Instant::now();
+            let sent = browser
+                .submit(
+                    "/sign-in",
+                    "/api/otp/sign-in",
+                    &[("method", "email"), ("login_id", login_id)],
+                )
+                .await;
+            took[i].push(started.elapsed());
+            sent.assert_redirects_to("/verify");
+            let started = Instant::now();
+            let wrong = browser
+                .submit("/verify", "/api/otp/verify", &[("code", "000000")])
+                .await;
+            took[2 + i].push(started.elapsed());
+            let back = wrong.location.as_deref().unwrap_or_default();
+            assert!(
+                back.starts_with("/verify?") && back.contains("__err="),
+                "{back}"
+            );
+        }
+        for (i, login_id) in [&known, &fresh].into_iter().enumerate() {
+            let started = Instant::now();
+            let sent = app
+                .browser()
+                .submit(
+                    "/sign-up",
+                    "/api/otp/sign-up",
+                    &[
+                        ("method", "email"),
+                        ("login_id", login_id),
+                        ("name", "Someone"),
+                    ],
+                )
+                .await;
+            took[4 + i].push(started.elapsed());
+            sent.assert_redirects_to("/verify");
+        }
+        app.clock.advance(Duration::from_secs(600));
+    }
+    let median = |d: &[Duration]| {
+        let mut d = d.to_vec();
+        d.sort();
+        d[d.len() / 2]
+    };
+    for (case, times) in cases.iter().zip(&took) {
+        for t in times {
+            assert!(
+                *t >= floor,
+                "{case} answered in {t:?}, before the {floor:?} floor"
+            );
+        }
+    }
+    // Each pair: the two medians within half the floor of each other.
+    for pair in took.chunks(2) {
+        let (a, b) = (median(&pair[0]), median(&pair[1]));
+        let gap = a.max(b) - a.min(b);
+        assert!(
+            gap < floor / 2,
+            "medians {a:?} and {b:?} differ by {gap:?}: {took:?}"
+        );
+    }
 }
 
 #[tokio::test]
