@@ -1,4 +1,4 @@
-// `cargo leptos end-to-end` starts the tests right after spawning the server; wait until both the
+// .ci/test (or `cargo leptos end-to-end`) starts the server just before the tests; wait until both the
 // app and its embedded Descope emulator answer before any test runs.
 import { APP_URL, EMULATOR_URL, PROJECT_ID } from "./tests/support";
 

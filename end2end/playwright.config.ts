@@ -1,6 +1,6 @@
 import { defineConfig, devices } from "@playwright/test";
 
-// The app under test (cargo leptos end-to-end serves it here) and its embedded emulator.
+// The app under test (.ci/test starts it here) and its embedded emulator.
 const BASE_URL = process.env.BASE_URL ?? "http://127.0.0.1:3000";
 
 export default defineConfig({

@@ -34,7 +34,7 @@ test("the public pages answer 200", async ({ request }) => {
   }
 });
 
-test("pages carry a strict Content-Security-Policy with a fresh nonce, and hydrate under it", async ({
+test("pages carry a strict Content-Security-Policy with a fresh nonce, and hydrate under it", { tag: "@release" }, async ({
   page,
 }) => {
   const response = await page.goto("/sign-up-or-in");

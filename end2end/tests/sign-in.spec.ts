@@ -16,7 +16,9 @@ import {
   wrongCodeFor,
 } from "./support";
 
-test("a new person signs up by email and lands on a profile showing their name and verified email", async ({
+// Tagged @release: .ci/test also runs it against the release build, whose wasm went through
+// wasm-opt, to prove that build hydrates.
+test("a new person signs up by email and lands on a profile showing their name and verified email", { tag: "@release" }, async ({
   page,
 }) => {
   const person = newPerson("email", "Ada Lovelace");
