@@ -5,8 +5,8 @@
 //! journey is for (sign in, confirm a step-up, finish an address change).
 
 use crate::descope::{
-    DescopeError, ErrorKind, LoginOptions, MaskedAddress, SignUpOptions, SignUpUser, TokenError,
-    UpdateOptions,
+    AuthResponse, DescopeError, ErrorKind, LoginOptions, MaskedAddress, SignUpOptions, SignUpUser,
+    TokenError, UpdateOptions,
 };
 use secrecy::ExposeSecret;
 
@@ -15,7 +15,9 @@ use crate::models::{DeliveryMethod, Flow, PendingView};
 use crate::server::internal;
 use crate::server::limits::Action;
 use crate::server::mask;
-use crate::server::session::{AuthSession, Change, OtpOptions, OtpRequest, PendingOtp, SignedIn};
+use crate::server::session::{
+    AuthSession, Change, OtpOptions, OtpRequest, PendingOtp, SignedIn, UserDetails,
+};
 use crate::server::state::AppState;
 
 /// Sends the code for `request` and remembers it as the code now waiting.
@@ -254,6 +256,8 @@ pub async fn verify(
                     session_jwt: response.session_jwt.expose_secret().to_owned(),
                     refresh_jwt,
                     authenticated_at_ms: now_ms,
+                    details: details_from(&response, now_ms),
+                    touched_at_ms: now_ms,
                 })
                 .await?;
             session.clear_pending().await?;
@@ -265,7 +269,8 @@ pub async fn verify(
             current.session_jwt = response.session_jwt.expose_secret().to_owned();
             current.refresh_jwt = refresh_jwt;
             current.authenticated_at_ms = now_ms;
-            session.update(&current).await?;
+            current.details = details_from(&response, now_ms).or(current.details);
+            session.update(&mut current, now_ms).await?;
             tracing::info!(user_id = %current.user_id, "stepped up");
             // The person proved it is them; now send the code for the change they asked for.
             start(state, session, OtpRequest::Update(then), pending.next).await?;
@@ -275,12 +280,23 @@ pub async fn verify(
             let mut current = signed_in.ok_or(AppError::NotSignedIn)?;
             current.session_jwt = response.session_jwt.expose_secret().to_owned();
             current.refresh_jwt = refresh_jwt;
-            session.update(&current).await?;
+            // The verify answer carries the user with the new address: the profile shows it
+            // without asking Descope again.
+            current.details = details_from(&response, now_ms).or(current.details);
+            session.update(&mut current, now_ms).await?;
             session.clear_pending().await?;
             tracing::info!(user_id = %current.user_id, "address updated");
             Ok(pending.next.unwrap_or_else(|| "/profile".to_owned()))
         }
     }
+}
+
+/// The user in a verify or refresh answer, as the profile shows it.
+pub fn details_from(response: &AuthResponse, now_ms: i64) -> Option<UserDetails> {
+    response
+        .user
+        .as_ref()
+        .map(|user| UserDetails::from_descope(user, now_ms))
 }
 
 /// While account existence is hidden, waits until `CODE_ANSWER_MIN_MS` after `started`. The wait

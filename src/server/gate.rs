@@ -19,6 +19,7 @@ use tower_sessions::Session;
 
 use crate::descope::{ErrorKind, SessionClaims, TokenError};
 use crate::error::{AppError, new_error_id};
+use crate::server::auth::details_from;
 use crate::server::internal;
 use crate::server::session::{AuthSession, SignedIn};
 use crate::server::state::AppState;
@@ -46,7 +47,14 @@ pub async fn require_user(
     }
 
     match state.descope.validate_session(&current.session_jwt).await {
-        Ok(claims) => Ok((current, claims)),
+        Ok(claims) => {
+            // The store's idle expiry only moves when the session is written: once a day.
+            let now_ms = state.clock.now_ms();
+            if current.needs_touch(now_ms) {
+                session.update(&mut current, now_ms).await?;
+            }
+            Ok((current, claims))
+        }
         Err(TokenError::Expired) => {
             let response = match state.descope.refresh(&current.refresh_jwt).await {
                 Ok(response) => response,
@@ -70,7 +78,9 @@ pub async fn require_user(
             if let Some(rotated) = &response.refresh_jwt {
                 current.refresh_jwt = rotated.expose_secret().to_owned();
             }
-            session.update(&current).await?;
+            let now_ms = state.clock.now_ms();
+            current.details = details_from(&response, now_ms).or(current.details);
+            session.update(&mut current, now_ms).await?;
             tracing::debug!(user_id = %current.user_id, "session refreshed");
             Ok((current, claims))
         }

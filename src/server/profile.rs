@@ -5,25 +5,38 @@ use crate::error::AppError;
 use crate::models::{Flow, Profile};
 use crate::server::auth::{self, from_descope};
 use crate::server::gate::require_user;
-use crate::server::session::{AuthSession, Change, OtpRequest};
+use crate::server::session::{AuthSession, Change, OtpRequest, UserDetails};
 use crate::server::state::AppState;
 
-/// Builds the profile from the validated session claims and Descope's current user record.
+/// Builds the profile from the validated session claims and the person's details kept in the
+/// session. Descope's `me` is asked only when those details are missing or older than
+/// `USER_DETAILS_MAX_AGE_MINUTES`; every change the app makes (verify, refresh) renews them.
 pub async fn load(state: &AppState, session: &AuthSession) -> Result<Profile, AppError> {
-    let (current, claims) = require_user(state, session).await?;
-    let user = state
-        .descope
-        .me(&current.refresh_jwt)
-        .await
-        .map_err(|e| from_descope(e, Flow::SignIn))?;
+    let (mut current, claims) = require_user(state, session).await?;
+    let now_ms = state.clock.now_ms();
+    let max_age_ms = state.settings.user_details_max_age.as_millis() as i64;
+    let details = match current.details.clone() {
+        Some(details) if now_ms - details.as_of_ms < max_age_ms => details,
+        _ => {
+            let user = state
+                .descope
+                .me(&current.refresh_jwt)
+                .await
+                .map_err(|e| from_descope(e, Flow::SignIn))?;
+            let details = UserDetails::from_descope(&user, now_ms);
+            current.details = Some(details.clone());
+            session.update(&mut current, now_ms).await?;
+            details
+        }
+    };
     Ok(Profile {
         user_id: claims.user_id().to_owned(),
-        name: user.name.filter(|n| !n.is_empty()),
-        login_ids: user.login_ids,
-        email: user.email.filter(|e| !e.is_empty()),
-        verified_email: user.verified_email,
-        phone: user.phone.filter(|p| !p.is_empty()),
-        verified_phone: user.verified_phone,
+        name: details.name,
+        login_ids: details.login_ids,
+        email: details.email,
+        verified_email: details.verified_email,
+        phone: details.phone,
+        verified_phone: details.verified_phone,
         session_expires_at: claims.exp,
         authenticated_at: current.authenticated_at_ms / 1000,
         amr: claims.amr.clone(),

@@ -9,6 +9,7 @@ use std::fmt;
 use std::net::IpAddr;
 use tower_sessions::Session;
 
+use crate::descope::UserResponse;
 use crate::error::{AppError, new_error_id};
 use crate::models::{DeliveryMethod, Flow};
 use crate::server::gate::GateAnswer;
@@ -27,6 +28,54 @@ pub struct SignedIn {
     pub refresh_jwt: String,
     /// Milliseconds since the epoch of the last code they verified (sign-in or step-up).
     pub authenticated_at_ms: i64,
+    /// What the profile shows about them, from Descope's latest answer that carried the user
+    /// (verify, refresh or `me`), so that a profile view needs no Descope call. `None` in a
+    /// session written before the app kept it, or when Descope's answer had no user.
+    #[serde(default)]
+    pub details: Option<UserDetails>,
+    /// Milliseconds since the epoch when this record was last written: the session's idle expiry
+    /// only moves when it is written, so the gate writes it again once a day (see
+    /// [`SignedIn::needs_touch`]) and never on the other requests of that day.
+    #[serde(default)]
+    pub touched_at_ms: i64,
+}
+
+/// How long a session may go unwritten before the gate writes it again to push its idle expiry
+/// (`SESSION_IDLE_DAYS`) forward.
+pub const TOUCH_EVERY_MS: i64 = 24 * 3600 * 1000;
+
+impl SignedIn {
+    pub fn needs_touch(&self, now_ms: i64) -> bool {
+        now_ms - self.touched_at_ms >= TOUCH_EVERY_MS
+    }
+}
+
+/// The person as the profile shows them, with the moment Descope said so.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserDetails {
+    pub name: Option<String>,
+    pub login_ids: Vec<String>,
+    pub email: Option<String>,
+    pub verified_email: bool,
+    pub phone: Option<String>,
+    pub verified_phone: bool,
+    /// Milliseconds since the epoch of the Descope answer these come from.
+    pub as_of_ms: i64,
+}
+
+impl UserDetails {
+    pub fn from_descope(user: &UserResponse, as_of_ms: i64) -> Self {
+        let present = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+        Self {
+            name: present(&user.name),
+            login_ids: user.login_ids.clone(),
+            email: present(&user.email),
+            verified_email: user.verified_email,
+            phone: present(&user.phone),
+            verified_phone: user.verified_phone,
+            as_of_ms,
+        }
+    }
 }
 
 impl fmt::Debug for SignedIn {
@@ -214,10 +263,12 @@ impl AuthSession {
             .map_err(store_error)
     }
 
-    /// Replaces the tokens of the current sign-in (after a refresh, a step-up or an update).
-    pub async fn update(&self, signed_in: &SignedIn) -> Result<(), AppError> {
+    /// Replaces the current sign-in (after a refresh, a step-up, an update, or new details),
+    /// stamped with `now_ms` as its last write.
+    pub async fn update(&self, signed_in: &mut SignedIn, now_ms: i64) -> Result<(), AppError> {
+        signed_in.touched_at_ms = now_ms;
         self.session
-            .insert(SIGNED_IN, signed_in)
+            .insert(SIGNED_IN, &*signed_in)
             .await
             .map_err(store_error)
     }

@@ -124,6 +124,10 @@ pub struct Settings {
     /// at all on verify). 400 ms by default; above the slowest Descope answer you see is safest.
     /// 0 turns it off.
     pub code_answer_min: Duration,
+    /// `USER_DETAILS_MAX_AGE_MINUTES`: the profile shows the person's details kept in the session
+    /// (from the verify or refresh that last carried them) and asks Descope's `me` only once they
+    /// are this old. 60 by default; 0 asks on every profile view.
+    pub user_details_max_age: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -287,6 +291,14 @@ impl Settings {
                 "400",
                 0..=10_000,
             )?),
+            user_details_max_age: Duration::from_secs(
+                bounded(
+                    "USER_DETAILS_MAX_AGE_MINUTES",
+                    get("USER_DETAILS_MAX_AGE_MINUTES"),
+                    "60",
+                    0..=10_080,
+                )? * 60,
+            ),
         })
     }
 

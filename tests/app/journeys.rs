@@ -1025,3 +1025,60 @@ async fn without_emulator_allow_faults_the_fault_api_does_not_exist() {
         .expect("answers");
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
 }
+
+/// The profile shows the details kept in the session: with every `me` call failing, twenty
+/// profile views still show the person, and the fault that would have answered `me` is untouched.
+/// With `USER_DETAILS_MAX_AGE_MINUTES=0` every view asks `me` again.
+#[tokio::test]
+async fn profile_views_make_no_descope_call_until_the_details_are_old() {
+    for (max_age_minutes, me_calls) in [(60u64, 0u32), (0, 3)] {
+        let app = spawn_app_with(|s| {
+            if let DescopeTarget::Emulator { allow_faults, .. } = &mut s.descope {
+                *allow_faults = true;
+            }
+            s.user_details_max_age = Duration::from_secs(max_age_minutes * 60);
+        })
+        .await;
+        let email = unique_email("p-details");
+        let browser = app.signed_up("email", &email, "Kept Details").await;
+        let faults = format!("{}/emulator/faults", app.emulator);
+        let http = reqwest::Client::new();
+        let injected = http
+            .post(&faults)
+            .json(&serde_json::json!({
+                "path": "/v1/auth/me", "status": 503, "errorCode": "E000000", "times": 1000
+            }))
+            .send()
+            .await
+            .expect("the fault API answers");
+        assert!(injected.status().is_success());
+        let views = if me_calls == 0 { 20 } else { me_calls };
+        for _ in 0..views {
+            let profile = browser.get("/profile").await;
+            if me_calls == 0 {
+                assert_eq!(profile.status, StatusCode::OK);
+                assert!(
+                    profile.body.contains("Hello, Kept Details"),
+                    "{}",
+                    profile.body
+                );
+                assert!(profile.body.contains(&format!("{email} (verified)")));
+            } else {
+                assert_eq!(profile.status, StatusCode::SERVICE_UNAVAILABLE);
+            }
+        }
+        let active: Value = http
+            .get(&faults)
+            .send()
+            .await
+            .expect("answers")
+            .json()
+            .await
+            .expect("json");
+        let remaining = active.to_string();
+        assert!(
+            remaining.contains(&format!("\"remaining\":{}", 1000 - me_calls)),
+            "max age {max_age_minutes} min: {me_calls} me calls expected: {remaining}"
+        );
+    }
+}
