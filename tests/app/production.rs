@@ -53,15 +53,12 @@ impl Drop for Running {
     }
 }
 
-fn start_in_production(emulator: &Emulator, dir: &std::path::Path) -> Running {
+fn start_in_production(emulator: &Emulator, database_url: &str) -> Running {
     let mut child = Command::new(BINARY)
         .env("APP_ENV", "production")
         .env("DESCOPE_PROJECT_ID", emulator.project_id())
         .env("DESCOPE_BASE_URL", emulator.base_url())
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}", dir.join("app.db").display()),
-        )
+        .env("DATABASE_URL", database_url)
         .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
         // Everything the app can log, not only what production logs by default.
         .env("RUST_LOG", "debug")
@@ -133,8 +130,9 @@ async fn a_whole_journey_in_production_mode_logs_json_without_secrets() {
     )
     .await
     .expect("the emulator starts");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let app = start_in_production(&emulator, dir.path());
+    // The run's backend (a postgres:// URL on the PostgreSQL run), through the environment.
+    let db = crate::support::TestDb::fresh().await;
+    let app = start_in_production(&emulator, db.url());
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(30))
