@@ -273,3 +273,28 @@ async fn two_instances_cleaning_up_at_once_is_harmless() {
     };
     assert_eq!(remaining, 1, "only the live session is left");
 }
+
+/// The counters are one row per key, updated atomically: requests racing through two instances
+/// at once are allowed exactly the burst between them, never more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn requests_racing_through_two_instances_never_exceed_the_burst() {
+    let clock = Clock::frozen();
+    let (a, b, _emulator) = two_instances(TestDb::fresh().await, &clock, |s| {
+        s.rate_limits = RateLimits {
+            send_per_ip: Some(RateRule::new(25, 3600)),
+            ..RateLimits::off()
+        };
+    })
+    .await;
+    let client = Some("203.0.113.9".parse().expect("literal"));
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..100 {
+        let limiter = Arc::clone(&if n % 2 == 0 { &a } else { &b }.state.limiter);
+        tasks.spawn(async move { limiter.check(Action::Send, client, &[]).await.is_ok() });
+    }
+    let mut allowed = 0;
+    while let Some(ok) = tasks.join_next().await {
+        allowed += usize::from(ok.expect("no panic"));
+    }
+    assert_eq!(allowed, 25);
+}

@@ -60,7 +60,10 @@ pub async fn postgres_or_skip(test: &str) -> Option<String> {
                 !postgres_required(),
                 "TEST_DATABASE=postgres, but PostgreSQL at {admin} cannot be reached: {why}"
             );
-            eprintln!(
+            // Straight to stderr, past the test harness's capture, so the skip shows in a run.
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
                 "SKIPPED {test}: no PostgreSQL at {admin} ({why}); \
                  set TEST_DATABASE=postgres to make this an error"
             );
@@ -199,6 +202,10 @@ pub fn test_settings(database_url: &str) -> Settings {
     // Hundreds of codes are sent across the suite; the floor that keeps their answers' timing
     // alike is tested on its own (security.rs), at its default.
     settings.code_answer_min = Duration::ZERO;
+    // Many test apps share one PostgreSQL server (100 connections by default) at once.
+    if database_url.starts_with("postgres") {
+        settings.database_pool_size = 4;
+    }
     settings
 }
 
