@@ -1,9 +1,13 @@
 //! Serves the app. All the work is in the library (`server::startup`); this reads settings,
 //! builds the application and runs it.
+//!
+//! `descope-otp --migrate` only brings the database (`DATABASE_URL`) up to date and exits: for a
+//! deployment that runs its migrations once, as a step of its own, before starting instances.
 
 use std::process::ExitCode;
 
 use descope_otp::clock::Clock;
+use descope_otp::server::db::Db;
 use descope_otp::server::settings::Settings;
 use descope_otp::server::startup::Application;
 use descope_otp::server::telemetry;
@@ -21,6 +25,18 @@ async fn main() -> ExitCode {
         }
     };
     telemetry::init(settings.is_production());
+    if std::env::args().nth(1).as_deref() == Some("--migrate") {
+        return match Db::connect(&settings.database_url, 1).await {
+            Ok(_) => {
+                tracing::info!("the database is up to date");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                tracing::error!("migrating failed: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     // cargo-leptos passes the site options in LEPTOS_* variables; a plain `cargo run` reads
     // them from Cargo.toml's [package.metadata.leptos] instead.
     let config_file = std::path::Path::new("Cargo.toml")

@@ -338,6 +338,23 @@ impl DescopeClient {
         parse(status, body.as_ref())
     }
 
+    /// Whether session JWTs can be validated now (for `/readyz`): keys are cached, or Descope
+    /// hands them out now (they are then cached, so the first sign-in need not fetch them).
+    pub async fn ensure_keys(&self) -> Result<(), DescopeError> {
+        if !self.inner.jwks.is_empty().await {
+            return Ok(());
+        }
+        let jwks = self.keys().await?;
+        self.inner.jwks.replace(&jwks).await;
+        if self.inner.jwks.is_empty().await {
+            return Err(DescopeError::InvalidResponse {
+                status: 200,
+                reason: "the JWKS holds no usable signing key".into(),
+            });
+        }
+        Ok(())
+    }
+
     /// Validates a session JWT (`drn` = `DS`) against the cached JWKS and the injected clock.
     pub async fn validate_session(&self, session_jwt: &str) -> Result<SessionClaims, TokenError> {
         self.validate(session_jwt, SESSION_DRN).await

@@ -333,15 +333,11 @@ pub async fn sign_out_everywhere(state: &AppState, session: &AuthSession) -> Res
         .logout_all(&current.refresh_jwt)
         .await
         .map_err(|e| from_descope(e, Flow::SignIn))?;
-    sqlx::query(
-        "insert into signed_out_everywhere (user_id, at_ms) values (?1, ?2)
-         on conflict (user_id) do update set at_ms = excluded.at_ms",
-    )
-    .bind(&current.user_id)
-    .bind(state.clock.now_ms())
-    .execute(&state.pool)
-    .await
-    .map_err(|e| internal(&format!("recording sign-out-everywhere: {e}")))?;
+    state
+        .db
+        .mark_signed_out_everywhere(&current.user_id, state.clock.now_ms())
+        .await
+        .map_err(|e| crate::server::db::unavailable("recording sign-out-everywhere", &e))?;
     tracing::info!(user_id = %current.user_id, "signed out everywhere");
     session.sign_out().await
 }

@@ -20,7 +20,6 @@ use tower_sessions::Session;
 use crate::descope::{ErrorKind, SessionClaims, TokenError};
 use crate::error::{AppError, new_error_id};
 use crate::server::auth::details_from;
-use crate::server::internal;
 use crate::server::session::{AuthSession, SignedIn};
 use crate::server::state::AppState;
 
@@ -99,12 +98,11 @@ async fn signed_out_everywhere_since(
     state: &AppState,
     current: &SignedIn,
 ) -> Result<bool, AppError> {
-    let mark: Option<i64> =
-        sqlx::query_scalar("select at_ms from signed_out_everywhere where user_id = ?1")
-            .bind(&current.user_id)
-            .fetch_optional(&state.pool)
-            .await
-            .map_err(|e| internal(&format!("reading sign-out-everywhere mark: {e}")))?;
+    let mark = state
+        .db
+        .signed_out_everywhere_at(&current.user_id)
+        .await
+        .map_err(|e| crate::server::db::unavailable("reading sign-out-everywhere mark", &e))?;
     Ok(mark.is_some_and(|at_ms| current.authenticated_at_ms <= at_ms))
 }
 

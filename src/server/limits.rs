@@ -3,17 +3,17 @@
 //!
 //! Each limit is a GCRA ("generic cell rate algorithm") row per key: one timestamp, the
 //! theoretical arrival time of the next request. A rule of `count` per `per` allows a burst of
-//! `count` and then one more every `per / count`. One row per key makes the counters easy to keep
-//! in a shared database when the app runs as several instances: the whole interface is
-//! [`Limiter::check`], and the in-process map behind it is the single-instance backend.
+//! `count` and then one more every `per / count`. The rows live in the app's database
+//! ([`Db::take_rate`]), on SQLite as on PostgreSQL, so that every instance sharing the database
+//! counts against the same limits, and one code path is tested on both backends. Time is the
+//! app's [`Clock`], never the database's, so tests can move it.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::clock::Clock;
 use crate::error::AppError;
+use crate::server::db::{Db, unavailable};
 use crate::server::settings::{RateLimits, RateRule};
 
 /// What a request is about to do, and so which limits apply.
@@ -34,28 +34,20 @@ impl Action {
     }
 }
 
-/// Past this many keys, keys whose window has fully passed are dropped.
-const PRUNE_ABOVE: usize = 10_000;
-
 pub struct Limiter {
     rules: RateLimits,
     clock: Clock,
-    /// Key → theoretical arrival time of the next request, in milliseconds since the epoch.
-    next_at_ms: Mutex<HashMap<String, i64>>,
+    db: Db,
 }
 
 impl Limiter {
-    pub fn new(rules: RateLimits, clock: Clock) -> Self {
-        Self {
-            rules,
-            clock,
-            next_at_ms: Mutex::new(HashMap::new()),
-        }
+    pub fn new(rules: RateLimits, clock: Clock, db: Db) -> Self {
+        Self { rules, clock, db }
     }
 
     /// Counts one `action` by `client` for `addresses` (login ids and destinations), or refuses it
     /// with the wait. Every limit involved is checked before any is counted, so a refused request
-    /// costs nothing. Asynchronous so that a shared-database backend fits the same call.
+    /// costs nothing.
     pub async fn check(
         &self,
         action: Action,
@@ -66,56 +58,47 @@ impl Limiter {
             Action::Send => (self.rules.send_per_ip, self.rules.send_per_address),
             Action::Verify => (self.rules.verify_per_ip, self.rules.verify_per_address),
         };
-        let mut keys: Vec<(String, RateRule)> = Vec::with_capacity(1 + addresses.len());
+        let mut keys: Vec<(String, i64, i64)> = Vec::with_capacity(1 + addresses.len());
         if let (Some(rule), Some(ip)) = (per_ip, client) {
-            keys.push((format!("{}:ip:{}", action.name(), ip_key(ip)), rule));
+            keys.push(key(format!("{}:ip:{}", action.name(), ip_key(ip)), rule));
         }
         if let Some(rule) = per_address {
             for address in addresses {
-                let key = format!("{}:address:{}", action.name(), address.to_lowercase());
-                if !keys.iter().any(|(k, _)| *k == key) {
-                    keys.push((key, rule));
+                let name = format!("{}:address:{}", action.name(), address.to_lowercase());
+                if !keys.iter().any(|(k, _, _)| *k == name) {
+                    keys.push(key(name, rule));
                 }
             }
         }
         if keys.is_empty() {
             return Ok(());
         }
-        let now = self.clock.now_ms();
-        let mut table = self
-            .next_at_ms
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut updates = Vec::with_capacity(keys.len());
-        let mut wait_ms = 0i64;
-        for (key, rule) in keys {
-            match gcra(table.get(&key).copied(), now, rule) {
-                Ok(next) => updates.push((key, next)),
-                Err(wait) => wait_ms = wait_ms.max(wait),
-            }
-        }
-        if wait_ms > 0 {
+        let taken = self
+            .db
+            .take_rate(&mut keys, self.clock.now_ms())
+            .await
+            .map_err(|e| unavailable("counting a rate limit", &e))?;
+        taken.map_err(|wait_ms| {
             tracing::info!(action = action.name(), wait_ms, "rate limit reached");
-            return Err(AppError::RateLimited {
+            AppError::RateLimited {
                 retry_after_secs: (wait_ms as u64).div_ceil(1000).max(1),
-            });
-        }
-        if table.len() > PRUNE_ABOVE {
-            table.retain(|_, next| *next > now);
-        }
-        table.extend(updates);
-        Ok(())
+            }
+        })
+    }
+
+    /// Forgets counters whose window has passed (they count the same as no counter). Run from
+    /// the periodic clean-up; harmless on several instances at once.
+    pub async fn delete_spent(&self) -> Result<u64, sqlx::Error> {
+        self.db.delete_spent_rates(self.clock.now_ms()).await
     }
 }
 
-/// One GCRA step: the key's new theoretical arrival time if the request is allowed, else the
-/// milliseconds until it would be.
-fn gcra(stored: Option<i64>, now: i64, rule: RateRule) -> Result<i64, i64> {
-    let window = i64::try_from(rule.per.as_millis()).unwrap_or(i64::MAX);
+/// A key with its rule as the GCRA needs it: the interval between requests and the window
+/// (the burst is `window / interval` = `count`), in milliseconds.
+fn key(name: String, rule: RateRule) -> (String, i64, i64) {
+    let window = i64::try_from(rule.per.as_millis()).unwrap_or(i64::MAX / 4);
     let interval = window / i64::from(rule.count.max(1));
-    let next = stored.unwrap_or(now).max(now).saturating_add(interval);
-    let over = next.saturating_sub(now).saturating_sub(window);
-    if over > 0 { Err(over) } else { Ok(next) }
+    (name, interval, window)
 }
 
 /// IPv6 clients are keyed by their /64: one home or one cloud host gets a whole /64, and keying
@@ -145,9 +128,13 @@ pub fn retry_after(error: &AppError) -> Option<Duration> {
 mod tests {
     use super::*;
 
-    fn limiter(rules: RateLimits) -> (Limiter, Clock) {
-        let clock = Clock::system();
-        (Limiter::new(rules, clock.clone()), clock)
+    /// A limiter on a fresh SQLite file, its clock frozen so that waits are exact.
+    async fn limiter(rules: RateLimits) -> (Limiter, Clock, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("app.db").display());
+        let db = Db::connect(&url, 8).await.expect("the database opens");
+        let clock = Clock::frozen();
+        (Limiter::new(rules, clock.clone(), db), clock, dir)
     }
 
     fn only_send_per_ip(count: u32, per_secs: u64) -> RateLimits {
@@ -161,7 +148,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_burst_is_allowed_then_one_more_per_interval() {
-        let (limiter, clock) = limiter(only_send_per_ip(3, 60));
+        let (limiter, clock, _dir) = limiter(only_send_per_ip(3, 60)).await;
         for _ in 0..3 {
             limiter
                 .check(Action::Send, IP, &[])
@@ -172,12 +159,11 @@ mod tests {
             .check(Action::Send, IP, &[])
             .await
             .expect_err("over");
-        // 20 s, less the wall-clock time this test has taken so far.
         assert!(
             matches!(
                 refused,
                 AppError::RateLimited {
-                    retry_after_secs: 15..=20
+                    retry_after_secs: 20
                 }
             ),
             "{refused:?}"
@@ -205,7 +191,7 @@ mod tests {
             send_per_address: Some(RateRule::new(1, 60)),
             ..RateLimits::off()
         };
-        let (limiter, _) = limiter(rules);
+        let (limiter, _, _dir) = limiter(rules).await;
         limiter
             .check(Action::Send, IP, &["a@example.com"])
             .await
@@ -225,10 +211,11 @@ mod tests {
 
     #[tokio::test]
     async fn actions_and_clients_are_counted_apart() {
-        let (limiter, _) = limiter(RateLimits {
+        let (limiter, _, _dir) = limiter(RateLimits {
             verify_per_ip: Some(RateRule::new(1, 60)),
             ..only_send_per_ip(1, 60)
-        });
+        })
+        .await;
         limiter.check(Action::Send, IP, &[]).await.expect("send");
         limiter
             .check(Action::Verify, IP, &[])
@@ -252,7 +239,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn concurrent_requests_never_exceed_the_burst() {
-        let (limiter, _) = limiter(only_send_per_ip(25, 3600));
+        let (limiter, _, _dir) = limiter(only_send_per_ip(25, 3600)).await;
         let limiter = std::sync::Arc::new(limiter);
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..200 {
@@ -264,5 +251,23 @@ mod tests {
             allowed += usize::from(ok.expect("no panic"));
         }
         assert_eq!(allowed, 25);
+    }
+
+    #[tokio::test]
+    async fn spent_counters_are_deleted_and_deleting_twice_is_harmless() {
+        let (limiter, clock, _dir) = limiter(only_send_per_ip(1, 60)).await;
+        limiter.check(Action::Send, IP, &[]).await.expect("first");
+        assert_eq!(
+            limiter.delete_spent().await.expect("delete"),
+            0,
+            "still counting"
+        );
+        clock.advance(Duration::from_secs(60));
+        assert_eq!(limiter.delete_spent().await.expect("delete"), 1);
+        assert_eq!(limiter.delete_spent().await.expect("again"), 0);
+        limiter
+            .check(Action::Send, IP, &[])
+            .await
+            .expect("a fresh window");
     }
 }

@@ -6,10 +6,12 @@
 pub mod auth;
 pub mod client_ip;
 pub mod cross_site;
+pub mod db;
 pub mod error_status;
 pub mod form_body;
 pub mod gate;
 pub mod headers;
+pub mod health;
 pub mod limits;
 pub mod mask;
 pub mod profile;

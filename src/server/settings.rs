@@ -98,8 +98,11 @@ pub struct Settings {
     pub descope: DescopeTarget,
     /// `DESCOPE_AUDIENCE`: when set, session JWTs must carry this `aud`.
     pub audience: Option<String>,
-    /// `DATABASE_URL`: the app's SQLite database (sessions, sign-out-everywhere marks).
+    /// `DATABASE_URL`: the app's database, `sqlite://…` (the default) or `postgres://…`
+    /// (`postgresql://`): sessions, sign-out-everywhere marks and rate-limit counters.
     pub database_url: String,
+    /// `DATABASE_POOL_SIZE`: at most this many connections to it, per instance (default 8).
+    pub database_pool_size: u32,
     /// `COOKIE_SECURE`: mark the session cookie `Secure` (turn on behind HTTPS).
     pub cookie_secure: bool,
     /// `SESSION_IDLE_DAYS`: a session cookie unused this long is forgotten.
@@ -244,11 +247,23 @@ impl Settings {
             )?,
         };
 
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| "sqlite://data/app.db".into());
+        crate::server::db::Backend::of(&database_url).map_err(|problem| SettingsError {
+            var: "DATABASE_URL",
+            problem,
+        })?;
+
         Ok(Self {
             env,
             descope,
             audience: get("DESCOPE_AUDIENCE"),
-            database_url: get("DATABASE_URL").unwrap_or_else(|| "sqlite://data/app.db".into()),
+            database_url,
+            database_pool_size: bounded(
+                "DATABASE_POOL_SIZE",
+                get("DATABASE_POOL_SIZE"),
+                "8",
+                1..=1000,
+            )? as u32,
             cookie_secure,
             session_idle: Duration::from_secs(
                 bounded(
@@ -466,6 +481,29 @@ mod tests {
         assert_eq!(err.var, "APP_ORIGIN");
         let err = settings(&[("APP_ENV", "prod")]).expect_err("unknown env");
         assert_eq!(err.var, "APP_ENV");
+        let err = settings(&[("DATABASE_POOL_SIZE", "0")]).expect_err("no connections");
+        assert_eq!(err.var, "DATABASE_POOL_SIZE");
+    }
+
+    #[test]
+    fn the_database_url_picks_sqlite_or_postgres_and_refuses_anything_else() {
+        let default = settings(&[]).expect("defaults");
+        assert_eq!(default.database_url, "sqlite://data/app.db");
+        assert_eq!(default.database_pool_size, 8);
+        for url in [
+            "postgres://postgres@127.0.0.1:5432/app",
+            "postgresql://postgres@127.0.0.1:5432/app",
+        ] {
+            let chosen =
+                settings(&[("DATABASE_URL", url), ("DATABASE_POOL_SIZE", "20")]).expect("postgres");
+            assert_eq!(chosen.database_url, url);
+            assert_eq!(chosen.database_pool_size, 20);
+        }
+        for url in ["mysql://db/app", "data/app.db", "redis://127.0.0.1:6379"] {
+            let err = settings(&[("DATABASE_URL", url)]).expect_err("not a backend");
+            assert_eq!(err.var, "DATABASE_URL");
+            assert!(err.problem.contains("postgres://"), "{}", err.problem);
+        }
     }
 
     #[test]

@@ -1,8 +1,6 @@
 //! Builds the application: database and migrations, the Descope client (and the embedded
 //! emulator when no Descope project is configured), the session layer, and the router.
 
-use std::path::Path;
-use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -11,13 +9,12 @@ use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state};
 use leptos::config::LeptosOptions;
 use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
-use sqlx::SqlitePool;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
-use tower_sessions::{Expiry, SessionManagerLayer};
-use tower_sessions_sqlx_store::SqliteStore;
+use tower_sessions::session_store::ExpiredDeletion;
+use tower_sessions::{Expiry, SessionManagerLayer, SessionStore};
+use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
 use crate::app::{App, shell};
 use crate::clock::Clock;
@@ -25,10 +22,12 @@ use crate::descope::{DescopeClient, DescopeConfig};
 use crate::emulator::{DbLocation, Emulator, EmulatorConfig};
 use crate::server::client_ip;
 use crate::server::cross_site::refuse_cross_site;
+use crate::server::db::{Db, ensure_parent_dir};
 use crate::server::error_status::{drop_unreadable_errors, local_redirects_only, set_error_status};
 use crate::server::form_body::check_body;
 use crate::server::gate::protect_pages;
 use crate::server::headers::{provide_nonce_for_render, secure_headers};
+use crate::server::health;
 use crate::server::limits::Limiter;
 use crate::server::request_scope;
 use crate::server::settings::{DescopeTarget, Settings};
@@ -98,80 +97,26 @@ impl Application {
         let descope = DescopeClient::new(descope_config, clock.clone())
             .context("building the Descope client")?;
 
-        let pool = connect(&settings.database_url).await?;
-        sqlx::migrate!("./migrations/app")
-            .run(&pool)
-            .await
-            .context("running the app's database migrations")?;
-
-        let store = SqliteStore::new(pool.clone());
-        // Expired sessions are deleted in the background, off the request path.
-        tokio::spawn({
-            use tower_sessions::session_store::ExpiredDeletion;
-            let store = store.clone();
-            async move {
-                if let Err(e) = store
-                    .continuously_delete_expired(Duration::from_secs(3600))
-                    .await
-                {
-                    tracing::error!(error = %e, "deleting expired sessions stopped");
-                }
-            }
-        });
-        let cookie_name = if settings.is_production() {
-            SESSION_COOKIE_PRODUCTION
-        } else {
-            SESSION_COOKIE
-        };
-        let session_layer = SessionManagerLayer::new(store)
-            .with_name(cookie_name)
-            .with_http_only(true)
-            .with_same_site(SameSite::Lax)
-            .with_secure(settings.cookie_secure)
-            .with_path("/")
-            .with_expiry(Expiry::OnInactivity(
-                tower_sessions::cookie::time::Duration::seconds(
-                    settings.session_idle.as_secs() as i64
-                ),
-            ));
-
-        let limiter = Arc::new(Limiter::new(settings.rate_limits, clock.clone()));
+        let db = Db::connect(&settings.database_url, settings.database_pool_size).await?;
+        let limiter = Arc::new(Limiter::new(
+            settings.rate_limits,
+            clock.clone(),
+            db.clone(),
+        ));
         let state = AppState {
             leptos_options: leptos_options.clone(),
             descope,
-            pool,
+            db: db.clone(),
             limiter,
             settings: Arc::new(settings),
             clock,
             emulator_outbox_url: emulator.as_ref().map(Emulator::outbox_url),
         };
-
-        let routes = route_list();
-        // Layers run top to bottom for a response, bottom to top for a request: a request meets
-        // the owner isolation first, then tracing, headers, the client address, the cross-site
-        // check, the body check, the session, and the gate last.
-        let router = Router::new()
-            .leptos_routes_with_context(&state, routes, provide_nonce_for_render, {
-                let options = leptos_options.clone();
-                move || shell(options.clone())
-            })
-            .fallback(leptos_axum::file_and_error_handler_with_context::<
-                AppState,
-                _,
-            >(provide_nonce_for_render, shell))
-            .layer(from_fn_with_state(state.clone(), protect_pages))
-            .layer(from_fn(drop_unreadable_errors))
-            .layer(from_fn(local_redirects_only))
-            .layer(from_fn(set_error_status))
-            .layer(session_layer)
-            .layer(from_fn(check_body))
-            .layer(from_fn_with_state(state.clone(), refuse_cross_site))
-            .layer(from_fn_with_state(state.clone(), client_ip::remember))
-            .layer(from_fn_with_state(state.clone(), secure_headers))
-            .layer(TraceLayer::new_for_http())
-            // Outermost: nothing below can see a Leptos owner left on the thread by another request.
-            .layer(from_fn(request_scope::isolate))
-            .with_state(state.clone());
+        // The session store follows the database; the schema came with the migrations above.
+        let router = match db {
+            Db::Sqlite(pool) => router(&state, SqliteStore::new(pool)),
+            Db::Postgres(pool) => router(&state, PostgresStore::new(pool)),
+        };
 
         let listener = TcpListener::bind(leptos_options.site_addr)
             .await
@@ -232,6 +177,82 @@ impl Application {
     }
 }
 
+/// The app's router on session store `store`, and the periodic clean-up of what expires in it.
+fn router<Store>(state: &AppState, store: Store) -> Router
+where
+    Store: SessionStore + ExpiredDeletion + Clone,
+{
+    spawn_cleanup(store.clone(), Arc::clone(&state.limiter));
+    let settings = &state.settings;
+    let cookie_name = if settings.is_production() {
+        SESSION_COOKIE_PRODUCTION
+    } else {
+        SESSION_COOKIE
+    };
+    let session_layer = SessionManagerLayer::new(store)
+        .with_name(cookie_name)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(settings.cookie_secure)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(
+            tower_sessions::cookie::time::Duration::seconds(settings.session_idle.as_secs() as i64),
+        ));
+
+    let leptos_options = &state.leptos_options;
+    let routes = route_list();
+    // Layers run top to bottom for a response, bottom to top for a request: a request meets
+    // the owner isolation first, then tracing, headers, the client address, the cross-site
+    // check, the body check, the session, and the gate last.
+    let app = Router::new()
+        .leptos_routes_with_context(state, routes, provide_nonce_for_render, {
+            let options = leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(provide_nonce_for_render, shell))
+        .layer(from_fn_with_state(state.clone(), protect_pages))
+        .layer(from_fn(drop_unreadable_errors))
+        .layer(from_fn(local_redirects_only))
+        .layer(from_fn(set_error_status))
+        .layer(session_layer)
+        .layer(from_fn(check_body))
+        .layer(from_fn_with_state(state.clone(), refuse_cross_site))
+        .layer(from_fn_with_state(state.clone(), client_ip::remember))
+        .layer(from_fn_with_state(state.clone(), secure_headers))
+        .layer(TraceLayer::new_for_http())
+        // Outermost: nothing below can see a Leptos owner left on the thread by another request.
+        .layer(from_fn(request_scope::isolate))
+        .with_state(state.clone());
+    // The probes sit beside the app, outside its layers: no session is made for them.
+    health::routes(state.clone()).merge(app)
+}
+
+/// How often expired sessions and spent rate-limit counters are deleted.
+const CLEANUP_EVERY: Duration = Duration::from_secs(3600);
+
+/// Deletes expired sessions and spent rate-limit counters in the background, off the request
+/// path. Every instance runs it: each is one `delete … where` of rows no request will read
+/// again, so two instances running it at the same moment delete each row once between them
+/// and neither fails (on PostgreSQL the second waits for the first's row locks, then finds
+/// those rows gone). No lock or leader election needed.
+fn spawn_cleanup<Store: ExpiredDeletion>(store: Store, limiter: Arc<Limiter>) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(CLEANUP_EVERY);
+        loop {
+            every.tick().await;
+            if let Err(e) = store.delete_expired().await {
+                tracing::warn!(error = %e, "deleting expired sessions failed; trying again later");
+            }
+            if let Err(e) = limiter.delete_spent().await {
+                tracing::warn!(error = %e, "deleting spent rate limits failed; trying again later");
+            }
+        }
+    });
+}
+
 /// The route table, generated once per process.
 ///
 /// While Leptos generates a route list it turns resource loading off for the whole process, and a
@@ -241,40 +262,6 @@ impl Application {
 fn route_list() -> Vec<AxumRouteListing> {
     static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
-}
-
-/// Opens the app's one pool. WAL lets readers and the writer work side by side; the busy timeout
-/// makes a brief lock wait instead of failing a request.
-async fn connect(database_url: &str) -> anyhow::Result<SqlitePool> {
-    let options = SqliteConnectOptions::from_str(database_url)
-        .with_context(|| format!("DATABASE_URL {database_url:?} is not a SQLite URL"))?
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        // Safe with WAL (a crash loses no committed state; a power cut at most the last
-        // commits) and one fsync fewer per write.
-        .synchronous(SqliteSynchronous::Normal)
-        .busy_timeout(Duration::from_secs(5));
-    if let Some(path) = options
-        .get_filename()
-        .to_str()
-        .filter(|p| !p.is_empty() && *p != ":memory:")
-    {
-        ensure_parent_dir(Path::new(path))?;
-    }
-    SqlitePoolOptions::new()
-        .max_connections(8)
-        .connect_with(options)
-        .await
-        .with_context(|| format!("opening the database {database_url:?}"))
-}
-
-fn ensure_parent_dir(path: &Path) -> anyhow::Result<()> {
-    match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))
-        }
-        _ => Ok(()),
-    }
 }
 
 async fn shutdown_signal() {

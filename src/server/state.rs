@@ -2,10 +2,10 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
-use sqlx::SqlitePool;
 
 use crate::clock::Clock;
 use crate::descope::DescopeClient;
+use crate::server::db::Db;
 use crate::server::limits::Limiter;
 use crate::server::settings::Settings;
 
@@ -14,8 +14,9 @@ use crate::server::settings::Settings;
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub descope: DescopeClient,
-    /// The app's one connection pool (sessions and sign-out-everywhere marks).
-    pub pool: SqlitePool,
+    /// The app's one connection pool, SQLite or PostgreSQL (sessions, sign-out-everywhere marks,
+    /// rate-limit counters).
+    pub db: Db,
     pub settings: Arc<Settings>,
     /// The app's own rate limits (sending and verifying codes).
     pub limiter: Arc<Limiter>,

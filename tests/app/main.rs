@@ -1,6 +1,6 @@
 //! Every journey over real HTTP, through the real router: the app and its embedded emulator on
-//! port 0, a temporary SQLite file each, and a cookie-keeping client that behaves like a browser
-//! with JavaScript off (forms post with `Accept: text/html`; redirects are inspected, not followed).
+//! port 0, a database each (a temporary SQLite file, or a fresh PostgreSQL database), and a
+//! cookie-keeping client that behaves like a browser with JavaScript off (forms post with `Accept: text/html`; redirects are inspected, not followed).
 //!
 //! One test binary (one link) with a module per concern:
 //! - `journeys`: each journey on its own;
@@ -8,9 +8,17 @@
 //!   multi-threaded runtime, where one person's request must never see another's;
 //! - `security`: the defences a fork ships with (cross-site check, rate limits, no account
 //!   enumeration, headers, unforgeable errors, bounded input);
-//! - `production`: the real binary in production mode, and what its logs may not contain.
+//! - `production`: the real binary in production mode, and what its logs may not contain;
+//! - `instances`: two instances on one database serving one person, starting and cleaning up
+//!   at the same moment;
+//! - `health`: the `/healthz` and `/readyz` probes.
+//!
+//! The database is SQLite unless `TEST_DATABASE=postgres` (see `support`): `.ci/test` runs the
+//! whole suite once on each.
 
 mod concurrency;
+mod health;
+mod instances;
 mod journeys;
 mod production;
 mod security;

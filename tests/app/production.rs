@@ -26,6 +26,62 @@ fn production_mode_refuses_to_start_without_a_descope_project() {
     assert!(stderr.contains("DESCOPE_PROJECT_ID"), "{stderr}");
 }
 
+/// The binary run to its end with `vars` (and nothing else) in its environment.
+fn run_binary(args: &[&str], vars: &[(&str, &str)]) -> (Option<i32>, String) {
+    let output = Command::new(BINARY)
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .envs(vars.iter().copied())
+        .output()
+        .expect("the binary runs");
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&output.stderr));
+    (output.status.code(), text)
+}
+
+#[test]
+fn a_database_url_of_another_kind_is_refused_naming_the_variable() {
+    let (code, output) = run_binary(&[], &[("DATABASE_URL", "mysql://root@127.0.0.1/app")]);
+    assert_eq!(code, Some(2), "{output}");
+    assert!(output.contains("DATABASE_URL"), "{output}");
+    assert!(output.contains("postgres://"), "{output}");
+}
+
+#[test]
+fn an_unreachable_database_fails_start_up_naming_the_variable() {
+    // Port 1 (tcpmux) is closed on any machine that runs these tests: refused at once.
+    let (code, output) = run_binary(
+        &[],
+        &[
+            ("DATABASE_URL", "postgres://postgres:secret@127.0.0.1:1/app"),
+            ("LEPTOS_SITE_ADDR", "127.0.0.1:0"),
+            // A project, so that no embedded emulator starts (and takes a port) first.
+            ("DESCOPE_PROJECT_ID", "P2test"),
+            ("DESCOPE_BASE_URL", "http://127.0.0.1:1"),
+        ],
+    );
+    assert_eq!(code, Some(1), "{output}");
+    assert!(
+        output.contains("DATABASE_URL: cannot reach the database"),
+        "{output}"
+    );
+    assert!(
+        !output.contains("secret"),
+        "the password stays hidden: {output}"
+    );
+}
+
+#[tokio::test]
+async fn migrate_brings_the_database_up_to_date_and_exits() {
+    let db = crate::support::TestDb::fresh().await;
+    for round in ["a fresh database", "an up-to-date one"] {
+        let (code, output) = run_binary(&["--migrate"], &[("DATABASE_URL", db.url())]);
+        assert_eq!(code, Some(0), "{round}: {output}");
+        assert!(output.contains("the database is up to date"), "{output}");
+    }
+}
+
 /// The app binary, its output collected line by line, stopped when dropped.
 struct Running {
     child: Child,
@@ -53,15 +109,12 @@ impl Drop for Running {
     }
 }
 
-fn start_in_production(emulator: &Emulator, dir: &std::path::Path) -> Running {
+fn start_in_production(emulator: &Emulator, database_url: &str) -> Running {
     let mut child = Command::new(BINARY)
         .env("APP_ENV", "production")
         .env("DESCOPE_PROJECT_ID", emulator.project_id())
         .env("DESCOPE_BASE_URL", emulator.base_url())
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}", dir.join("app.db").display()),
-        )
+        .env("DATABASE_URL", database_url)
         .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
         // Everything the app can log, not only what production logs by default.
         .env("RUST_LOG", "debug")
@@ -133,8 +186,9 @@ async fn a_whole_journey_in_production_mode_logs_json_without_secrets() {
     )
     .await
     .expect("the emulator starts");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let app = start_in_production(&emulator, dir.path());
+    // The run's backend (a postgres:// URL on the PostgreSQL run), through the environment.
+    let db = crate::support::TestDb::fresh().await;
+    let app = start_in_production(&emulator, db.url());
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(30))

@@ -1,20 +1,168 @@
 //! The harness: an app with its embedded emulator on port 0, and browsers that drive it.
+//!
+//! The app's database is SQLite (a temporary file per test app) unless `TEST_DATABASE=postgres`:
+//! then every test app gets a fresh PostgreSQL database on `TEST_POSTGRES_URL` (default
+//! [`POSTGRES_ADMIN_URL`]), dropped when the test ends. The same suite thus runs on both.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use descope_otp::clock::Clock;
 use descope_otp::server::settings::{DescopeTarget, Settings};
 use descope_otp::server::startup::Application;
+use descope_otp::server::state::AppState;
 use leptos::config::LeptosOptions;
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, LOCATION, REFERER, SET_COOKIE};
 use serde_json::Value;
+use sqlx::Connection;
 
 pub struct TestApp {
     pub base: String,
     pub emulator: String,
     pub clock: Clock,
-    _dir: tempfile::TempDir,
+    /// The running app's state (its database handle, its limiter), for tests that reach in.
+    pub state: AppState,
+    /// The app's database, kept until the last app on it is gone (a many-instance test shares it).
+    _db: Arc<TestDb>,
+    _dir: Arc<tempfile::TempDir>,
+}
+
+/// Where the PostgreSQL tests create their databases, unless `TEST_POSTGRES_URL` says otherwise.
+pub const POSTGRES_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// Whether this run is the PostgreSQL run of the suite (`TEST_DATABASE=postgres`): every test
+/// app is then on PostgreSQL, and a PostgreSQL test that cannot reach it fails instead of
+/// skipping.
+pub fn postgres_required() -> bool {
+    std::env::var("TEST_DATABASE").is_ok_and(|v| v == "postgres")
+}
+
+fn postgres_admin_url() -> String {
+    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| POSTGRES_ADMIN_URL.to_owned())
+}
+
+/// The admin URL of a reachable PostgreSQL, for a test that needs one; `None` (and a line on
+/// stderr saying why) when there is none and this is not the PostgreSQL run.
+pub async fn postgres_or_skip(test: &str) -> Option<String> {
+    let admin = postgres_admin_url();
+    match tokio::time::timeout(Duration::from_secs(5), sqlx::PgConnection::connect(&admin)).await {
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            Some(admin)
+        }
+        outcome => {
+            let why = match outcome {
+                Ok(Err(e)) => e.to_string(),
+                _ => "no answer within 5 s".to_owned(),
+            };
+            assert!(
+                !postgres_required(),
+                "TEST_DATABASE=postgres, but PostgreSQL at {admin} cannot be reached: {why}"
+            );
+            // Straight to stderr, past the test harness's capture, so the skip shows in a run.
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED {test}: no PostgreSQL at {admin} ({why}); \
+                 set TEST_DATABASE=postgres to make this an error"
+            );
+            None
+        }
+    }
+}
+
+/// A test app's database: a temporary SQLite file, or a fresh PostgreSQL database dropped when
+/// the last app using it is gone.
+pub enum TestDb {
+    Sqlite {
+        url: String,
+        _dir: tempfile::TempDir,
+    },
+    Postgres {
+        url: String,
+        admin: String,
+        name: String,
+    },
+}
+
+impl TestDb {
+    /// A fresh database on this run's backend.
+    pub async fn fresh() -> Self {
+        if postgres_required() {
+            Self::fresh_postgres(&postgres_admin_url()).await
+        } else {
+            Self::fresh_sqlite()
+        }
+    }
+
+    pub fn fresh_sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::Sqlite {
+            url: format!("sqlite://{}", dir.path().join("app.db").display()),
+            _dir: dir,
+        }
+    }
+
+    /// A new, empty database next to `admin`'s, named after this process and a counter.
+    pub async fn fresh_postgres(admin: &str) -> Self {
+        let name = format!("descope_test_{}", uuid_like().replace('-', "_"));
+        let mut conn = sqlx::PgConnection::connect(admin)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at {admin} cannot be reached: {e}"));
+        // A database of this name can only be a leftover of a killed run with the same pid.
+        sqlx::raw_sql(&format!("drop database if exists {name} with (force)"))
+            .execute(&mut conn)
+            .await
+            .expect("drop a leftover database");
+        sqlx::raw_sql(&format!("create database {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("create the test database");
+        let _ = conn.close().await;
+        let mut url = url::Url::parse(admin).expect("the admin URL is a URL");
+        url.set_path(&name);
+        Self::Postgres {
+            url: url.to_string(),
+            admin: admin.to_owned(),
+            name,
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        match self {
+            Self::Sqlite { url, .. } | Self::Postgres { url, .. } => url,
+        }
+    }
+}
+
+impl Drop for TestDb {
+    /// Drops a PostgreSQL test database (closing the connections the apps still hold). Runs on
+    /// a thread of its own: a drop cannot await, and the test's runtime may be single-threaded.
+    fn drop(&mut self) {
+        let Self::Postgres { admin, name, .. } = self else {
+            return;
+        };
+        let (admin, name) = (admin.clone(), name.clone());
+        let shown = name.clone();
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async {
+                let mut conn = sqlx::PgConnection::connect(&admin).await?;
+                sqlx::raw_sql(&format!("drop database if exists {name} with (force)"))
+                    .execute(&mut conn)
+                    .await?;
+                conn.close().await
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop the test database {shown}: {dropped:?}");
+        }
+    }
 }
 
 /// A browser: one cookie jar, no redirect following, remembers every body it saw.
@@ -35,22 +183,45 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut settings = Settings::from_lookup(|_| None).expect("default settings");
+    let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+    let db = Arc::new(TestDb::fresh().await);
+    let mut settings = test_settings(db.url());
     settings.descope = DescopeTarget::Emulator {
         addr: "127.0.0.1:0".parse().expect("literal"),
         db: dir.path().join("emulator.db"),
         allow_faults: false,
     };
-    settings.database_url = format!("sqlite://{}", dir.path().join("app.db").display());
+    adjust(&mut settings);
+    start(settings, Clock::system(), None, db, dir).await
+}
+
+/// The settings every test app starts from, on the database at `database_url`.
+pub fn test_settings(database_url: &str) -> Settings {
+    let mut settings = Settings::from_lookup(|_| None).expect("default settings");
+    settings.database_url = database_url.to_owned();
     // Hundreds of codes are sent across the suite; the floor that keeps their answers' timing
     // alike is tested on its own (security.rs), at its default.
-    settings.code_answer_min = std::time::Duration::ZERO;
-    adjust(&mut settings);
+    settings.code_answer_min = Duration::ZERO;
+    // Many test apps share one PostgreSQL server (100 connections by default) at once.
+    if database_url.starts_with("postgres") {
+        settings.database_pool_size = 4;
+    }
+    settings
+}
+
+/// Builds and serves an app on port 0. `emulator` is the base URL of the emulator it talks to
+/// when that is not its own embedded one.
+pub async fn start(
+    settings: Settings,
+    clock: Clock,
+    emulator: Option<String>,
+    db: Arc<TestDb>,
+    dir: Arc<tempfile::TempDir>,
+) -> TestApp {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     let options = LeptosOptions::builder()
         .output_name("descope-otp")
         .site_addr(
@@ -59,21 +230,24 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
                 .expect("literal"),
         )
         .build();
-    let clock = Clock::system();
     let app = Application::build(settings, options, clock.clone())
         .await
         .expect("the app builds");
     let base = format!("http://127.0.0.1:{}", app.port());
-    let emulator = app
-        .emulator()
-        .expect("no project id means the embedded emulator")
-        .base_url()
-        .to_owned();
+    let emulator = emulator.unwrap_or_else(|| {
+        app.emulator()
+            .expect("no project id means the embedded emulator")
+            .base_url()
+            .to_owned()
+    });
+    let state = app.state().clone();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         base,
         emulator,
         clock,
+        state,
+        _db: db,
         _dir: dir,
     }
 }
@@ -167,6 +341,15 @@ impl TestApp {
 }
 
 impl Browser {
+    /// The same browser (the same cookie jar) sending its requests to another instance, as a
+    /// load balancer would: cookies are per host, not per port, so both instances see them.
+    pub fn on(&self, app: &TestApp) -> Self {
+        Self {
+            app_base: app.base.clone(),
+            http: self.http.clone(),
+        }
+    }
+
     pub async fn get(&self, path: &str) -> Page {
         let response = self
             .http

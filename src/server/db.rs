@@ -1,0 +1,344 @@
+//! The app's database: one SQLite file (the default, one process or a few on one machine) or
+//! PostgreSQL (any number of instances behind a proxy). `DATABASE_URL`'s scheme picks it.
+//!
+//! Everything the app stores goes through the few named methods of [`Db`]: the sign-out-everywhere
+//! marks, the rate-limit counters and the clean-up of both; the sessions themselves are kept by
+//! tower-sessions' own store for the same pool ([`Db::Sqlite`] → `SqliteStore`, [`Db::Postgres`]
+//! → `PostgresStore`, chosen in `startup`). The SQL text is the same for both backends wherever
+//! it can be (`$1` placeholders, `case` instead of `max`/`greatest`), so each method is written
+//! once and run on whichever pool this is ([`on_pool!`]). Schemas differ, so each backend has its
+//! own migration folder: `migrations/app` (SQLite) and `migrations/app-postgres`.
+//!
+//! sqlx's `Any` driver was the other option; it has no session store of its own, and maps types
+//! (blobs, 64-bit integers) less predictably, so two typed pools it is.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::error::{AppError, new_error_id};
+
+/// Which database a `DATABASE_URL` names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// `sqlite://path/to/file.db` (or `sqlite::memory:`).
+    Sqlite,
+    /// `postgres://…` or `postgresql://…`.
+    Postgres,
+}
+
+impl Backend {
+    /// The backend for `url`, or a message saying which schemes are understood. Checked when the
+    /// settings are read, so that `postgres://` is never taken for a file name again.
+    pub fn of(url: &str) -> Result<Self, String> {
+        let scheme = url.split_once(':').map(|(s, _)| s.to_ascii_lowercase());
+        match scheme.as_deref() {
+            Some("sqlite") => Ok(Self::Sqlite),
+            Some("postgres" | "postgresql") => Ok(Self::Postgres),
+            _ => Err(format!(
+                "{:?} is neither a sqlite:// nor a postgres:// (postgresql://) URL",
+                redacted(url)
+            )),
+        }
+    }
+}
+
+/// The app's one connection pool, on whichever backend `DATABASE_URL` names.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to this database's pool, whichever backend it is: the body is
+/// compiled once per backend, so the same SQL text serves both.
+macro_rules! on_pool {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db {
+            Db::Sqlite($pool) => $body,
+            Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// How often a starting instance retries its SQLite migrations, when another instance starting
+/// at the same moment on the same file applied one first (see [`Db::migrate`]).
+const SQLITE_MIGRATION_ATTEMPTS: u32 = 5;
+
+impl Db {
+    /// Opens the pool for `url` with at most `pool_size` connections and brings its schema up to
+    /// date. Every error names `DATABASE_URL` (with any password hidden), so that a start-up
+    /// failure says which setting to look at.
+    pub async fn connect(url: &str, pool_size: u32) -> anyhow::Result<Self> {
+        let backend =
+            Backend::of(url).map_err(|problem| anyhow::anyhow!("DATABASE_URL: {problem}"))?;
+        let shown = redacted(url);
+        let db = match backend {
+            Backend::Sqlite => Self::Sqlite(connect_sqlite(url, pool_size).await?),
+            Backend::Postgres => {
+                let options = PgConnectOptions::from_str(url)
+                    .with_context(|| format!("DATABASE_URL {shown:?} is not a PostgreSQL URL"))?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(pool_size)
+                    // A database that does not answer fails start-up (and a request) in seconds,
+                    // not after sqlx's default 30 s.
+                    .acquire_timeout(Duration::from_secs(5))
+                    .connect_with(options)
+                    .await
+                    .with_context(|| {
+                        format!("DATABASE_URL: cannot reach the database at {shown:?}")
+                    })?;
+                Self::Postgres(pool)
+            }
+        };
+        db.migrate()
+            .await
+            .with_context(|| format!("DATABASE_URL: migrating the database at {shown:?}"))?;
+        Ok(db)
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::Sqlite(_) => Backend::Sqlite,
+            Self::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies the migrations of this backend's folder.
+    ///
+    /// On PostgreSQL sqlx takes an advisory lock around the run, so instances starting together
+    /// wait for one another. SQLite has no such lock: two instances starting at once on one file
+    /// could both see a migration as new, and the second to commit failed on
+    /// `_sqlx_migrations.version`. Each migration runs in its own transaction, so the loser's
+    /// attempt left nothing behind; running again finds it applied (and checks its checksum).
+    async fn migrate(&self) -> anyhow::Result<()> {
+        match self {
+            Self::Postgres(pool) => Ok(sqlx::migrate!("./migrations/app-postgres")
+                .run(pool)
+                .await?),
+            Self::Sqlite(pool) => {
+                let mut attempt = 1;
+                loop {
+                    match sqlx::migrate!("./migrations/app").run(pool).await {
+                        Ok(()) => return Ok(()),
+                        Err(e) if attempt < SQLITE_MIGRATION_ATTEMPTS => {
+                            tracing::info!(attempt, error = %e, "migrations raced another instance; running them again");
+                            tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt)))
+                                .await;
+                            attempt += 1;
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether the database answers (for `/readyz`).
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        on_pool!(self, |pool| sqlx::query("select 1")
+            .execute(pool)
+            .await
+            .map(drop))
+    }
+
+    /// When `user_id` last asked to be signed out everywhere, in ms since the epoch.
+    pub async fn signed_out_everywhere_at(
+        &self,
+        user_id: &str,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        on_pool!(self, |pool| {
+            sqlx::query_scalar("select at_ms from signed_out_everywhere where user_id = $1")
+                .bind(user_id)
+                .fetch_optional(pool)
+                .await
+        })
+    }
+
+    /// Records that `user_id` asked, at `at_ms`, for every browser to be signed out.
+    pub async fn mark_signed_out_everywhere(
+        &self,
+        user_id: &str,
+        at_ms: i64,
+    ) -> Result<(), sqlx::Error> {
+        on_pool!(self, |pool| {
+            sqlx::query(
+                "insert into signed_out_everywhere (user_id, at_ms) values ($1, $2)
+                 on conflict (user_id) do update set at_ms = excluded.at_ms",
+            )
+            .bind(user_id)
+            .bind(at_ms)
+            .execute(pool)
+            .await
+            .map(drop)
+        })
+    }
+
+    /// Takes one request from each of `keys` (key, interval between requests in ms, window in
+    /// ms) at `now_ms`, or none at all: `Ok(Err(wait_ms))` when any key is spent, with the longest
+    /// wait. This is the GCRA step of [`crate::server::limits`]: the next arrival time moves on
+    /// by one interval from now or from where it was, whichever is later, unless that puts it
+    /// more than the window ahead of now.
+    ///
+    /// Each key is one atomic upsert: it inserts a new key, or moves the key's next arrival time
+    /// on only if that stays within the window, in one statement, so two instances counting the
+    /// same key at the same moment each see the other's count. All keys are taken in one
+    /// transaction, rolled back if any is spent, so a refused request costs nothing; they are
+    /// taken in sorted order, so two transactions never wait for each other's rows in a cycle.
+    pub async fn take_rate(
+        &self,
+        keys: &mut [(String, i64, i64)],
+        now_ms: i64,
+    ) -> Result<Result<(), i64>, sqlx::Error> {
+        keys.sort_by(|a, b| a.0.cmp(&b.0));
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let mut wait_ms = 0i64;
+            for (key, interval, window) in keys.iter() {
+                let taken: Option<i64> = sqlx::query_scalar(
+                    "insert into rate_limits (key, next_at_ms) values ($1, $2 + $3)
+                     on conflict (key) do update
+                     set next_at_ms =
+                         (case when rate_limits.next_at_ms > $2 then rate_limits.next_at_ms else $2 end) + $3
+                     where
+                         (case when rate_limits.next_at_ms > $2 then rate_limits.next_at_ms else $2 end) + $3 - $2 <= $4
+                     returning next_at_ms",
+                )
+                .bind(key)
+                .bind(now_ms)
+                .bind(*interval)
+                .bind(*window)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if taken.is_none() {
+                    // Refused: the row is ours (locked) until the transaction ends, so this is
+                    // the value the upsert just declined to move.
+                    let stored: i64 =
+                        sqlx::query_scalar("select next_at_ms from rate_limits where key = $1")
+                            .bind(key)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                    let over = stored.max(now_ms) + interval - now_ms - window;
+                    wait_ms = wait_ms.max(over.max(1));
+                }
+            }
+            if wait_ms > 0 {
+                tx.rollback().await?;
+                Ok(Err(wait_ms))
+            } else {
+                tx.commit().await?;
+                Ok(Ok(()))
+            }
+        })
+    }
+
+    /// Deletes rate-limit rows whose window has passed at `now_ms` (an absent row and a passed
+    /// one count the same). One `delete … where`: running it on two instances at once is
+    /// harmless, the second finds nothing left to delete.
+    pub async fn delete_spent_rates(&self, now_ms: i64) -> Result<u64, sqlx::Error> {
+        let done = on_pool!(self, |pool| {
+            sqlx::query("delete from rate_limits where next_at_ms <= $1")
+                .bind(now_ms)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+        Ok(done)
+    }
+
+    /// Closes the pool: requests then fail as in a database outage (for tests of just that).
+    pub async fn close(&self) {
+        on_pool!(self, |pool| pool.close().await);
+    }
+}
+
+/// A database failure on a request's path: the database is a dependency, so this is an outage
+/// (503 with an error id), not a bug.
+pub fn unavailable(doing: &str, e: &sqlx::Error) -> AppError {
+    AppError::ServiceUnavailable {
+        error_id: new_error_id(&format!("database: {doing}: {e}")),
+    }
+}
+
+/// `url` with any password replaced, for messages and logs.
+pub fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// WAL lets readers and the writer work side by side; the busy timeout makes a brief lock wait
+/// (another connection's write, another instance's migration) instead of failing a request.
+async fn connect_sqlite(url: &str, pool_size: u32) -> anyhow::Result<SqlitePool> {
+    let options = SqliteConnectOptions::from_str(url)
+        .with_context(|| format!("DATABASE_URL {url:?} is not a SQLite URL"))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        // Safe with WAL (a crash loses no committed state; a power cut at most the last
+        // commits) and one fsync fewer per write.
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(5));
+    if let Some(path) = options
+        .get_filename()
+        .to_str()
+        .filter(|p| !p.is_empty() && *p != ":memory:")
+    {
+        ensure_parent_dir(Path::new(path))?;
+    }
+    SqlitePoolOptions::new()
+        .max_connections(pool_size)
+        .connect_with(options)
+        .await
+        .with_context(|| format!("DATABASE_URL: cannot open the database {url:?}"))
+}
+
+pub fn ensure_parent_dir(path: &Path) -> anyhow::Result<()> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scheme_picks_the_backend_and_anything_else_is_refused() {
+        assert_eq!(Backend::of("sqlite://data/app.db"), Ok(Backend::Sqlite));
+        assert_eq!(Backend::of("sqlite::memory:"), Ok(Backend::Sqlite));
+        assert_eq!(
+            Backend::of("postgres://postgres@127.0.0.1:5432/app"),
+            Ok(Backend::Postgres)
+        );
+        assert_eq!(Backend::of("postgresql://db/app"), Ok(Backend::Postgres));
+        let refused = Backend::of("mysql://root:hunter2@db/app").expect_err("not ours");
+        assert!(
+            refused.contains("sqlite://") && refused.contains("postgres://"),
+            "{refused}"
+        );
+        assert!(!refused.contains("hunter2"), "{refused}");
+        assert!(Backend::of("data/app.db").is_err());
+    }
+
+    #[test]
+    fn passwords_are_hidden_in_messages() {
+        assert_eq!(
+            redacted("postgres://app:secret@db:5432/app"),
+            "postgres://app:***@db:5432/app"
+        );
+        assert_eq!(redacted("sqlite://data/app.db"), "sqlite://data/app.db");
+    }
+}
