@@ -926,6 +926,58 @@ async fn benchmark_the_gate_and_the_jwks_cache() {
     })
     .await;
 
+    // The signature check alone, three ways, on the same token: ring with n and e decoded once
+    // (the bare verify: the baseline), jsonwebtoken's rust_crypto backend (what the app used to
+    // do), and the app's whole validation (header, cached key, ring, claims).
+    let jwks: Value = reqwest::get(format!(
+        "{}/v2/keys/{}",
+        app.emulator,
+        descope_otp::emulator::DEFAULT_PROJECT_ID
+    ))
+    .await
+    .expect("jwks")
+    .json()
+    .await
+    .expect("json");
+    let jwk = &jwks["keys"][0];
+    let (n, e) = (
+        jwk["n"].as_str().expect("n").to_owned(),
+        jwk["e"].as_str().expect("e").to_owned(),
+    );
+    let bare = {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let key = ring::signature::RsaPublicKeyComponents {
+            n: b64.decode(&n).expect("n"),
+            e: b64.decode(&e).expect("e"),
+        };
+        let (message, signature) = token.rsplit_once('.').expect("a JWS");
+        let signature = b64.decode(signature).expect("signature");
+        mean_micros(rounds * 10, || {
+            key.verify(
+                &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+                message.as_bytes(),
+                &signature,
+            )
+            .expect("verifies");
+            std::future::ready(())
+        })
+        .await
+    };
+    let rust_crypto = {
+        use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+        let key = DecodingKey::from_rsa_components(&n, &e).expect("key");
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims.clear();
+        mean_micros(rounds * 3, || {
+            jsonwebtoken::decode::<Value>(&token, &key, &validation).expect("verifies");
+            std::future::ready(())
+        })
+        .await
+    };
+
     println!(
         "\nbenchmark (mean per call, {} build)",
         if cfg!(debug_assertions) {
@@ -936,7 +988,7 @@ async fn benchmark_the_gate_and_the_jwks_cache() {
     );
     println!("  GET /          (public page, baseline)      {home:>10.1} µs   1.00x");
     println!(
-        "  GET /profile   (gate + Descope me + render)  {profile:>10.1} µs   {:.2}x",
+        "  GET /profile   (gate + session + render)     {profile:>10.1} µs   {:.2}x",
         profile / home
     );
     println!("  validate_session, JWKS uncached (baseline)   {uncached:>10.1} µs   1.00x");
@@ -944,10 +996,93 @@ async fn benchmark_the_gate_and_the_jwks_cache() {
         "  validate_session, JWKS cached                {cached:>10.1} µs   {:.3}x",
         cached / uncached
     );
+    println!("  RS256 verify, ring, key prebuilt (baseline)  {bare:>10.1} µs   1.00x");
+    println!(
+        "  jsonwebtoken decode, rust_crypto backend     {rust_crypto:>10.1} µs   {:.2}x",
+        rust_crypto / bare
+    );
+    println!(
+        "  validate_session, JWKS cached (the app)      {cached:>10.1} µs   {:.2}x",
+        cached / bare
+    );
     assert!(
         cached < uncached,
         "the JWKS cache must make validation cheaper"
     );
+    let load = load_profile_and_home(&app).await;
+    println!("{load}");
+}
+
+/// `GET /` and `GET /profile` under load, interleaved A B A B so that both see the same machine:
+/// 64 connections (eight signed-in browsers, eight connections each) for two seconds per turn,
+/// then one connection. Prints requests per second, p50 and p99 per path and the ratio of the
+/// two throughputs, and the process's peak RSS (app, emulator and load generator together: they
+/// share this test process).
+async fn load_profile_and_home(app: &TestApp) -> String {
+    let mut browsers = Vec::new();
+    for i in 0..8 {
+        browsers.push(
+            app.signed_up("email", &unique_email(&format!("load{i}")), "Load")
+                .await,
+        );
+    }
+    let browsers = std::sync::Arc::new(browsers);
+    let mut out = String::from("\nload (2 s turns, A B A B)\n");
+    for connections in [64usize, 1] {
+        let mut lat: [Vec<std::time::Duration>; 2] = [Vec::new(), Vec::new()];
+        let mut secs = [0f64; 2];
+        for _round in 0..2 {
+            for (i, path) in ["/", "/profile"].into_iter().enumerate() {
+                let started = std::time::Instant::now();
+                let until = started + std::time::Duration::from_secs(2);
+                let mut tasks = tokio::task::JoinSet::new();
+                for c in 0..connections {
+                    let browsers = browsers.clone();
+                    tasks.spawn(async move {
+                        let browser = &browsers[c % browsers.len()];
+                        let mut took = Vec::new();
+                        while std::time::Instant::now() < until {
+                            let t = std::time::Instant::now();
+                            let page = browser.get(path).await;
+                            assert_eq!(page.status, StatusCode::OK, "{path}");
+                            took.push(t.elapsed());
+                        }
+                        took
+                    });
+                }
+                while let Some(took) = tasks.join_next().await {
+                    lat[i].extend(took.expect("load task"));
+                }
+                secs[i] += started.elapsed().as_secs_f64();
+            }
+        }
+        let mut rps = [0f64; 2];
+        for (i, path) in ["/", "/profile"].into_iter().enumerate() {
+            lat[i].sort();
+            let q = |p: f64| lat[i][((lat[i].len() - 1) as f64 * p) as usize].as_secs_f64() * 1e3;
+            rps[i] = lat[i].len() as f64 / secs[i];
+            out.push_str(&format!(
+                "  {connections:>2} conn  GET {path:<9} {:>7.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms\n",
+                rps[i],
+                q(0.50),
+                q(0.99)
+            ));
+        }
+        out.push_str(&format!(
+            "  {connections:>2} conn  /profile ÷ / throughput  {:.2}x\n",
+            rps[1] / rps[0]
+        ));
+    }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let peak = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM"))
+        .unwrap_or("VmHWM: n/a");
+    out.push_str(&format!(
+        "  peak RSS of the whole test process: {}\n",
+        peak.trim_start_matches("VmHWM:").trim()
+    ));
+    out
 }
 
 #[tokio::test]
