@@ -538,7 +538,9 @@ pub fn from_descope(err: DescopeError, flow: Flow) -> AppError {
 /// audience, keys unreachable), never the person's fault.
 pub fn token_failure(err: &TokenError) -> AppError {
     match err {
-        TokenError::KeysUnavailable(_) => AppError::ServiceUnavailable {
+        // Unknown `kid` within the JWKS cooldown: Descope rotated its keys moments after the
+        // last fetch. Worth a retry in seconds, not an error on our side.
+        TokenError::KeysUnavailable(_) | TokenError::UnknownKey => AppError::ServiceUnavailable {
             error_id: new_error_id(&format!("JWKS unavailable: {err}")),
         },
         _ => internal(&format!("freshly issued session token rejected: {err}")),

@@ -54,18 +54,28 @@ pub async fn require_user(
             }
             Ok((current, claims))
         }
-        Err(TokenError::Expired) => {
+        // Expired, or signed with a key Descope no longer publishes (rotated and retired): the
+        // refresh token decides, as Descope checks it. Neither is a forgery.
+        Err(TokenError::Expired | TokenError::UnknownKey) => {
             let response = match state.descope.refresh(&current.refresh_jwt).await {
                 Ok(response) => response,
-                Err(e) if matches!(e.kind(), ErrorKind::Unreachable) => {
-                    return Err(AppError::ServiceUnavailable {
-                        error_id: new_error_id(&format!("refresh: Descope unreachable: {e}")),
-                    });
-                }
-                Err(e) => {
+                // Only Descope saying the refresh token is no good (401: expired, revoked)
+                // ends the sign-in. An outage, a 5xx, a 429 or an unreadable answer is
+                // Descope's moment, not the person's: they stay signed in and are told to retry.
+                Err(e) if matches!(e.kind(), ErrorKind::Unauthorized) => {
                     tracing::info!(user_id = %current.user_id, error = %e, "refresh refused; signing out");
                     session.sign_out().await?;
                     return Err(AppError::NotSignedIn);
+                }
+                Err(e) => {
+                    return Err(match e.kind() {
+                        ErrorKind::RateLimited { retry_after_secs } => AppError::RateLimited {
+                            retry_after_secs: retry_after_secs.unwrap_or(5).max(1),
+                        },
+                        _ => AppError::ServiceUnavailable {
+                            error_id: new_error_id(&format!("refresh failed, session kept: {e}")),
+                        },
+                    });
                 }
             };
             let claims = state

@@ -11,12 +11,14 @@
 //! - `production`: the real binary in production mode, and what its logs may not contain;
 //! - `instances`: two instances on one database serving one person, starting and cleaning up
 //!   at the same moment;
-//! - `health`: the `/healthz` and `/readyz` probes.
+//! - `health`: the `/healthz` and `/readyz` probes;
+//! - `faults`: Descope failing or rotating its keys, and sign-in surviving it.
 //!
 //! The database is SQLite unless `TEST_DATABASE=postgres` (see `support`): `.ci/test` runs the
 //! whole suite once on each.
 
 mod concurrency;
+mod faults;
 mod health;
 mod instances;
 mod journeys;

@@ -1,0 +1,119 @@
+//! Descope failing, and Descope rotating its keys: a person who was signed in stays signed in.
+//! Faults come from the embedded emulator's fault API (`EMULATOR_ALLOW_FAULTS`), time from the
+//! shared clock; nothing here sleeps.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use descope_otp::server::settings::DescopeTarget;
+
+use crate::support::*;
+
+async fn app_with_faults() -> TestApp {
+    spawn_app_with(|s| {
+        if let DescopeTarget::Emulator { allow_faults, .. } = &mut s.descope {
+            *allow_faults = true;
+        }
+    })
+    .await
+}
+
+async fn post(url: String, body: Value) {
+    let answer = reqwest::Client::new()
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .expect("the emulator answers");
+    assert!(answer.status().is_success(), "{}", answer.status());
+}
+
+/// Past the session JWT's lifetime (the emulator's is ten minutes), so the next gated request
+/// must refresh.
+const PAST_SESSION_EXPIRY: Duration = Duration::from_secs(11 * 60);
+
+#[tokio::test]
+async fn a_failing_refresh_keeps_the_person_signed_in_until_descope_is_back() {
+    // 503, a 5xx with no Descope meaning, 429, and a dropped connection.
+    for (status, expected) in [
+        (503, StatusCode::SERVICE_UNAVAILABLE),
+        (500, StatusCode::SERVICE_UNAVAILABLE),
+        (429, StatusCode::TOO_MANY_REQUESTS),
+        (0, StatusCode::SERVICE_UNAVAILABLE),
+    ] {
+        let app = app_with_faults().await;
+        let browser = app
+            .signed_up("email", &unique_email("f-refresh"), "Still Here")
+            .await;
+        app.clock.advance(PAST_SESSION_EXPIRY);
+        post(
+            format!("{}/emulator/faults", app.emulator),
+            json!({"path": "/v1/auth/refresh", "status": status, "errorCode": "E000000"}),
+        )
+        .await;
+        for _ in 0..2 {
+            let during = browser.get("/profile").await;
+            assert_eq!(during.status, expected, "refresh answering {status}");
+            assert_no_token(&during.body);
+        }
+        let cleared = reqwest::Client::new()
+            .delete(format!("{}/emulator/faults", app.emulator))
+            .send()
+            .await
+            .expect("the emulator answers");
+        assert!(cleared.status().is_success());
+        let after = browser.get("/profile").await;
+        assert_eq!(after.status, StatusCode::OK, "after the {status} outage");
+        assert!(after.body.contains("Hello, Still Here"), "{}", after.body);
+    }
+}
+
+#[tokio::test]
+async fn a_revoked_refresh_token_still_signs_out() {
+    let app = app_with_faults().await;
+    let browser = app
+        .signed_up("email", &unique_email("f-revoked"), "Revoked")
+        .await;
+    app.clock.advance(PAST_SESSION_EXPIRY);
+    post(
+        format!("{}/emulator/faults", app.emulator),
+        json!({"path": "/v1/auth/refresh", "status": 401, "errorCode": "E061005", "times": 1}),
+    )
+    .await;
+    let refused = browser.get("/profile").await;
+    refused.assert_redirects_to("/sign-in?next=%2Fprofile");
+    // And the session is gone: Descope back to normal does not bring it back.
+    browser
+        .get("/profile")
+        .await
+        .assert_redirects_to("/sign-in?next=%2Fprofile");
+}
+
+#[tokio::test]
+async fn after_a_key_rotation_sessions_survive_and_new_sign_ins_validate() {
+    let app = app_with_faults().await;
+    let before = app
+        .signed_up("email", &unique_email("f-rotate"), "Rotated")
+        .await;
+    // The old key is retired: the session JWT in `before`'s session is signed by a key Descope
+    // no longer publishes. That is not a forgery: its refresh token gets a new one.
+    post(
+        format!("{}/emulator/keys/rotate", app.emulator),
+        json!({"retireOld": true}),
+    )
+    .await;
+    // Past the JWKS cooldown, so the unknown kid fetches the keys again.
+    app.clock.advance(Duration::from_secs(31));
+    let profile = before.get("/profile").await;
+    assert_eq!(profile.status, StatusCode::OK, "{}", profile.body);
+    assert!(profile.body.contains("Hello, Rotated"));
+
+    let after = app
+        .signed_up("email", &unique_email("f-rotate-new"), "New Key")
+        .await;
+    let profile = after.get("/profile").await;
+    assert_eq!(profile.status, StatusCode::OK);
+    assert!(profile.body.contains("Hello, New Key"));
+}
