@@ -5,30 +5,9 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
-
-use descope_otp::server::settings::DescopeTarget;
+use serde_json::json;
 
 use crate::support::*;
-
-async fn app_with_faults() -> TestApp {
-    spawn_app_with(|s| {
-        if let DescopeTarget::Emulator { allow_faults, .. } = &mut s.descope {
-            *allow_faults = true;
-        }
-    })
-    .await
-}
-
-async fn post(url: String, body: Value) {
-    let answer = reqwest::Client::new()
-        .post(url)
-        .json(&body)
-        .send()
-        .await
-        .expect("the emulator answers");
-    assert!(answer.status().is_success(), "{}", answer.status());
-}
 
 /// Past the session JWT's lifetime (the emulator's is ten minutes), so the next gated request
 /// must refresh.
@@ -43,13 +22,12 @@ async fn a_failing_refresh_keeps_the_person_signed_in_until_descope_is_back() {
         (429, StatusCode::TOO_MANY_REQUESTS),
         (0, StatusCode::SERVICE_UNAVAILABLE),
     ] {
-        let app = app_with_faults().await;
+        let app = spawn_app_with_faults().await;
         let browser = app
             .signed_up("email", &unique_email("f-refresh"), "Still Here")
             .await;
         app.clock.advance(PAST_SESSION_EXPIRY);
-        post(
-            format!("{}/emulator/faults", app.emulator),
+        app.inject_fault(
             json!({"path": "/v1/auth/refresh", "status": status, "errorCode": "E000000"}),
         )
         .await;
@@ -58,12 +36,7 @@ async fn a_failing_refresh_keeps_the_person_signed_in_until_descope_is_back() {
             assert_eq!(during.status, expected, "refresh answering {status}");
             assert_no_token(&during.body);
         }
-        let cleared = reqwest::Client::new()
-            .delete(format!("{}/emulator/faults", app.emulator))
-            .send()
-            .await
-            .expect("the emulator answers");
-        assert!(cleared.status().is_success());
+        app.clear_faults().await;
         let after = browser.get("/profile").await;
         assert_eq!(after.status, StatusCode::OK, "after the {status} outage");
         assert!(after.body.contains("Hello, Still Here"), "{}", after.body);
@@ -72,13 +45,12 @@ async fn a_failing_refresh_keeps_the_person_signed_in_until_descope_is_back() {
 
 #[tokio::test]
 async fn a_revoked_refresh_token_still_signs_out() {
-    let app = app_with_faults().await;
+    let app = spawn_app_with_faults().await;
     let browser = app
         .signed_up("email", &unique_email("f-revoked"), "Revoked")
         .await;
     app.clock.advance(PAST_SESSION_EXPIRY);
-    post(
-        format!("{}/emulator/faults", app.emulator),
+    app.inject_fault(
         json!({"path": "/v1/auth/refresh", "status": 401, "errorCode": "E061005", "times": 1}),
     )
     .await;
@@ -93,17 +65,19 @@ async fn a_revoked_refresh_token_still_signs_out() {
 
 #[tokio::test]
 async fn after_a_key_rotation_sessions_survive_and_new_sign_ins_validate() {
-    let app = app_with_faults().await;
+    let app = spawn_app_with_faults().await;
     let before = app
         .signed_up("email", &unique_email("f-rotate"), "Rotated")
         .await;
     // The old key is retired: the session JWT in `before`'s session is signed by a key Descope
     // no longer publishes. That is not a forgery: its refresh token gets a new one.
-    post(
-        format!("{}/emulator/keys/rotate", app.emulator),
-        json!({"retireOld": true}),
-    )
-    .await;
+    let rotated = reqwest::Client::new()
+        .post(format!("{}/emulator/keys/rotate", app.emulator))
+        .json(&json!({"retireOld": true}))
+        .send()
+        .await
+        .expect("the emulator answers");
+    assert!(rotated.status().is_success(), "{}", rotated.status());
     // Past the JWKS cooldown, so the unknown kid fetches the keys again.
     app.clock.advance(Duration::from_secs(31));
     let profile = before.get("/profile").await;

@@ -1,11 +1,10 @@
 //! The probes a load balancer uses: `/healthz` (the process serves) and `/readyz` (the database
 //! answers and Descope's signing keys can be had).
 
-use descope_otp::server::settings::DescopeTarget;
 use reqwest::StatusCode;
 use reqwest::header::SET_COOKIE;
 
-use crate::support::{TestApp, spawn_app, spawn_app_with};
+use crate::support::{TestApp, spawn_app, spawn_app_with_faults};
 
 async fn probe(app: &TestApp, path: &str) -> (StatusCode, String) {
     let response = reqwest::Client::new()
@@ -43,28 +42,18 @@ async fn without_its_database_the_app_is_live_but_not_ready() {
 
 #[tokio::test]
 async fn while_descope_keys_cannot_be_had_the_app_is_not_ready() {
-    let app = spawn_app_with(|s| {
-        if let DescopeTarget::Emulator { allow_faults, .. } = &mut s.descope {
-            *allow_faults = true;
-        }
-    })
+    let app = spawn_app_with_faults().await;
+    app.inject_fault(
+        serde_json::json!({"path": "/v2/keys", "status": 503, "errorCode": "E000000"}),
+    )
     .await;
-    let faults = format!("{}/emulator/faults", app.emulator);
-    let http = reqwest::Client::new();
-    let injected = http
-        .post(&faults)
-        .json(&serde_json::json!({"path": "/v2/keys", "status": 503, "errorCode": "E000000"}))
-        .send()
-        .await
-        .expect("the fault API answers");
-    assert!(injected.status().is_success(), "{}", injected.status());
 
     let (status, reason) = probe(&app, "/readyz").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(reason.contains("JWKS"), "{reason}");
     assert_eq!(probe(&app, "/healthz").await.0, StatusCode::OK);
 
-    http.delete(&faults).send().await.expect("faults cleared");
+    app.clear_faults().await;
     assert_eq!(
         probe(&app, "/readyz").await,
         (StatusCode::OK, "ready".into())

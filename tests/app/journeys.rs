@@ -6,8 +6,6 @@ use reqwest::StatusCode;
 use reqwest::header::ACCEPT;
 use serde_json::Value;
 
-use descope_otp::server::settings::DescopeTarget;
-
 use crate::support::*;
 
 #[tokio::test]
@@ -1115,23 +1113,11 @@ async fn a_failed_server_function_answers_with_the_status_of_its_error() {
 
 #[tokio::test]
 async fn with_emulator_allow_faults_an_injected_outage_is_a_clear_503_and_passes() {
-    let app = spawn_app_with(|s| {
-        if let DescopeTarget::Emulator { allow_faults, .. } = &mut s.descope {
-            *allow_faults = true;
-        }
-    })
+    let app = spawn_app_with_faults().await;
+    app.inject_fault(serde_json::json!({
+        "path": "/v1/auth/otp/signup-in", "status": 503, "errorCode": "E000000", "times": 1
+    }))
     .await;
-    let faults = format!("{}/emulator/faults", app.emulator);
-    let http = reqwest::Client::new();
-    let injected = http
-        .post(&faults)
-        .json(&serde_json::json!({
-            "path": "/v1/auth/otp/signup-in", "status": 503, "errorCode": "E000000", "times": 1
-        }))
-        .send()
-        .await
-        .expect("the fault API answers");
-    assert!(injected.status().is_success(), "{}", injected.status());
 
     let browser = app.browser();
     let ask = || {
@@ -1168,25 +1154,16 @@ async fn without_emulator_allow_faults_the_fault_api_does_not_exist() {
 async fn profile_views_make_no_descope_call_until_the_details_are_old() {
     for (max_age_minutes, me_calls) in [(60u64, 0u32), (0, 3)] {
         let app = spawn_app_with(|s| {
-            if let DescopeTarget::Emulator { allow_faults, .. } = &mut s.descope {
-                *allow_faults = true;
-            }
+            allow_faults(s);
             s.user_details_max_age = Duration::from_secs(max_age_minutes * 60);
         })
         .await;
         let email = unique_email("p-details");
         let browser = app.signed_up("email", &email, "Kept Details").await;
-        let faults = format!("{}/emulator/faults", app.emulator);
-        let http = reqwest::Client::new();
-        let injected = http
-            .post(&faults)
-            .json(&serde_json::json!({
-                "path": "/v1/auth/me", "status": 503, "errorCode": "E000000", "times": 1000
-            }))
-            .send()
-            .await
-            .expect("the fault API answers");
-        assert!(injected.status().is_success());
+        app.inject_fault(serde_json::json!({
+            "path": "/v1/auth/me", "status": 503, "errorCode": "E000000", "times": 1000
+        }))
+        .await;
         let views = if me_calls == 0 { 20 } else { me_calls };
         for _ in 0..views {
             let profile = browser.get("/profile").await;
@@ -1202,15 +1179,7 @@ async fn profile_views_make_no_descope_call_until_the_details_are_old() {
                 assert_eq!(profile.status, StatusCode::SERVICE_UNAVAILABLE);
             }
         }
-        let active: Value = http
-            .get(&faults)
-            .send()
-            .await
-            .expect("answers")
-            .json()
-            .await
-            .expect("json");
-        let remaining = active.to_string();
+        let remaining = app.active_faults().await.to_string();
         assert!(
             remaining.contains(&format!("\"remaining\":{}", 1000 - me_calls)),
             "max age {max_age_minutes} min: {me_calls} me calls expected: {remaining}"

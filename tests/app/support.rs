@@ -252,7 +252,52 @@ pub async fn start(
     }
 }
 
+/// Opens the embedded emulator's fault and clock endpoints (`EMULATOR_ALLOW_FAULTS=true`).
+pub fn allow_faults(settings: &mut Settings) {
+    if let DescopeTarget::Emulator { allow_faults, .. } = &mut settings.descope {
+        *allow_faults = true;
+    }
+}
+
+/// An app whose emulator takes faults ([`TestApp::inject_fault`]).
+pub async fn spawn_app_with_faults() -> TestApp {
+    spawn_app_with(allow_faults).await
+}
+
 impl TestApp {
+    /// Adds a fault through the emulator's fault API (`POST /emulator/faults`).
+    pub async fn inject_fault(&self, fault: Value) {
+        let answer = reqwest::Client::new()
+            .post(format!("{}/emulator/faults", self.emulator))
+            .json(&fault)
+            .send()
+            .await
+            .expect("the fault API answers");
+        assert!(answer.status().is_success(), "{fault}: {}", answer.status());
+    }
+
+    /// Clears every fault (`DELETE /emulator/faults`).
+    pub async fn clear_faults(&self) {
+        let answer = reqwest::Client::new()
+            .delete(format!("{}/emulator/faults", self.emulator))
+            .send()
+            .await
+            .expect("the fault API answers");
+        assert!(answer.status().is_success(), "{}", answer.status());
+    }
+
+    /// The faults still active, with what remains of each (`GET /emulator/faults`).
+    pub async fn active_faults(&self) -> Value {
+        reqwest::Client::new()
+            .get(format!("{}/emulator/faults", self.emulator))
+            .send()
+            .await
+            .expect("the fault API answers")
+            .json()
+            .await
+            .expect("JSON")
+    }
+
     pub fn browser(&self) -> Browser {
         Browser {
             app_base: self.base.clone(),
