@@ -130,10 +130,13 @@ pub struct Profile {
 }
 
 /// What every page needs to know about the server it talks to.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SiteInfo {
     /// Set when the app runs on its embedded Descope emulator: where its dev outbox lives.
     pub emulator_outbox_url: Option<String>,
+    /// Who this browser is signed in as (their name, else their masked login id), for the
+    /// header; `None` when signed out. Never a token, never a full address.
+    pub signed_in_as: Option<String>,
 }
 
 /// Claims Descope sets itself; a form may not override them.

@@ -47,11 +47,31 @@ test("signing up with an address that already has an account reveals nothing and
   await expectProfile(page, person.name);
 });
 
-test("following the Profile link while signed out ends on the sign-in page", async ({ page }) => {
-  await open(page, "/");
-  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Profile" }).click();
+test("opening the profile while signed out ends on the sign-in page", async ({ page }) => {
+  await page.goto("/profile");
   await expect(page).toHaveURL(/\/sign-in\?next=(%2F|\/)profile$/);
   await expect(page.getByRole("heading", { level: 1 })).toHaveText("Sign in");
+});
+
+test("the header knows who is signed in, and signs them out", async ({ page }) => {
+  await open(page, "/");
+  const nav = page.getByRole("navigation", { name: "Main" });
+  await expect(nav.getByRole("link", { name: "Sign up or sign in" })).toBeVisible();
+  await expect(nav.getByRole("button", { name: "Sign out" })).toHaveCount(0);
+
+  const person = newPerson("email", "Header Person");
+  await signUp(page, person);
+  await expect(page.getByTestId("signed-in-as")).toHaveText("Signed in as Header Person");
+  await expect(nav.getByRole("link", { name: "Profile" })).toBeVisible();
+
+  // After a client-side navigation the header still knows.
+  await nav.getByRole("link", { name: "Profile" }).click();
+  await expect(page.getByTestId("signed-in-as")).toHaveText("Signed in as Header Person");
+
+  await nav.getByRole("button", { name: "Sign out" }).click();
+  await expect(page).toHaveURL(/\/$/);
+  await expect(nav.getByRole("link", { name: "Sign up or sign in" })).toBeVisible();
+  await expect(page.getByTestId("signed-in-as")).toHaveCount(0);
 });
 
 test("the code page with no code waiting says so and links to get one", async ({ page }) => {

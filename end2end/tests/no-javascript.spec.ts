@@ -25,8 +25,10 @@ test.describe("with JavaScript disabled", () => {
     await expectProfile(page);
     await expect(page.getByTestId("email")).toContainText(`${loginId} (verified)`);
 
-    // Sign out works as a plain form too.
-    await page.getByRole("button", { name: "Sign out", exact: true }).click();
+    // The header knew who it was, without JavaScript; its sign-out works as a plain form too.
+    const nav = page.getByRole("navigation", { name: "Main" });
+    await expect(page.getByTestId("signed-in-as")).toContainText("Signed in as");
+    await nav.getByRole("button", { name: "Sign out" }).click();
     await expect(page).toHaveURL(/\/$/);
     const response = await page.goto("/profile");
     expect(response?.url()).toMatch(/\/sign-in\?next=%2Fprofile$/);

@@ -257,7 +257,7 @@ export async function signIn(page: Page, person: Person, options: OpenOptions = 
 
 /** Presses "Sign out" on the profile; the app sends the person to the start page. */
 export async function signOut(page: Page): Promise<void> {
-  await page.getByRole("button", { name: "Sign out", exact: true }).click();
+  await page.getByRole("main").getByRole("button", { name: "Sign out", exact: true }).click();
   await expect(page).toHaveURL(/\/$/);
 }
 

@@ -1,12 +1,21 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
+use leptos_router::hooks::use_location;
 
+use crate::api::auth::SignOut;
 use crate::api::site::get_site_info;
 
-/// The site header: navigation, and a badge when the app runs on its local Descope emulator.
+/// The site header: navigation that knows who is signed in, and a badge when the app runs on its
+/// local Descope emulator. The answer blocks the page's first bytes (a blocking resource), so it
+/// is right without JavaScript; with it, it is asked again after each navigation and sign-out.
 #[component]
 pub fn SiteHeader() -> impl IntoView {
-    let info = Resource::new(|| (), |_| get_site_info());
+    let location = use_location();
+    let sign_out = ServerAction::<SignOut>::new();
+    let info = Resource::new_blocking(
+        move || (location.pathname.get(), sign_out.version().get()),
+        |_| get_site_info(),
+    );
     view! {
         <a class="skip-link" href="#main">
             "Skip to content"
@@ -15,15 +24,37 @@ pub fn SiteHeader() -> impl IntoView {
             <A href="/" attr:class="brand">
                 "Descope OTP"
             </A>
-            <nav aria-label="Main">
-                <A href="/sign-up-or-in">"Sign up or sign in"</A>
-                <A href="/profile">"Profile"</A>
-            </nav>
-            <Transition fallback=|| ()>
+            <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
-                    info.await
-                        .ok()
-                        .and_then(|i| i.emulator_outbox_url)
+                    let info = info.await.ok().unwrap_or_default();
+                    let nav = match info.signed_in_as {
+                        Some(who) => {
+                            view! {
+                                <nav aria-label="Main">
+                                    <span class="signed-in-as" data-testid="signed-in-as">
+                                        "Signed in as " {who}
+                                    </span>
+                                    <A href="/profile">"Profile"</A>
+                                    <ActionForm action=sign_out attr:class="inline">
+                                        <button type="submit" class="link-button">
+                                            "Sign out"
+                                        </button>
+                                    </ActionForm>
+                                </nav>
+                            }
+                                .into_any()
+                        }
+                        None => {
+                            view! {
+                                <nav aria-label="Main">
+                                    <A href="/sign-up-or-in">"Sign up or sign in"</A>
+                                </nav>
+                            }
+                                .into_any()
+                        }
+                    };
+                    let badge = info
+                        .emulator_outbox_url
                         .map(|url| {
                             view! {
                                 <a
@@ -36,9 +67,13 @@ pub fn SiteHeader() -> impl IntoView {
                                     "Local emulator · outbox"
                                 </a>
                             }
-                        })
+                        });
+                    view! {
+                        {nav}
+                        {badge}
+                    }
                 })}
-            </Transition>
+            </Suspense>
         </header>
     }
 }

@@ -1186,3 +1186,35 @@ async fn profile_views_make_no_descope_call_until_the_details_are_old() {
         );
     }
 }
+
+/// The header is rendered on the server (no JavaScript here) and tells the truth: signed out, it
+/// offers sign-up or sign-in; signed in, the person's name, the profile and a sign-out form; and
+/// after sign-out everywhere from another browser, signed out again.
+#[tokio::test]
+async fn the_header_knows_who_is_signed_in() {
+    let app = spawn_app().await;
+    let header = |page: &Page| {
+        let start = page.body.find("<header").expect("a header");
+        let end = page.body[start..].find("</header>").expect("its end") + start;
+        // Without the hydration markers between text nodes.
+        page.body[start..end].replace("<!>", "")
+    };
+    let stranger = header(&app.browser().get("/").await);
+    assert!(stranger.contains("Sign up or sign in"), "{stranger}");
+    assert!(!stranger.contains("Sign out") && !stranger.contains("Signed in as"));
+
+    let email = unique_email("h-header");
+    let browser = app.signed_up("email", &email, "Header Person").await;
+    let mine = header(&browser.get("/").await);
+    assert!(mine.contains("Signed in as Header Person"), "{mine}");
+    assert!(mine.contains("href=\"/profile\""));
+    assert!(mine.contains("action=\"/api/session/sign-out\""), "{mine}");
+    assert!(!mine.contains("Sign up or sign in"));
+    assert_no_token(&mine);
+
+    // The header's sign-out works without JavaScript.
+    let out = browser.submit("/", "/api/session/sign-out", &[]).await;
+    out.assert_redirects_to("/");
+    let after = header(&browser.get("/").await);
+    assert!(after.contains("Sign up or sign in"), "{after}");
+}
