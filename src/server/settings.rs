@@ -131,6 +131,9 @@ pub struct Settings {
     /// (from the verify or refresh that last carried them) and asks Descope's `me` only once they
     /// are this old. 60 by default; 0 asks on every profile view.
     pub user_details_max_age: Duration,
+    /// `SHUTDOWN_GRACE_SECS`: on SIGTERM or Ctrl-C the app stops taking connections and lets the
+    /// requests in flight finish for at most this long, then exits. 10 by default.
+    pub shutdown_grace: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -314,6 +317,12 @@ impl Settings {
                     0..=10_080,
                 )? * 60,
             ),
+            shutdown_grace: Duration::from_secs(bounded(
+                "SHUTDOWN_GRACE_SECS",
+                get("SHUTDOWN_GRACE_SECS"),
+                "10",
+                1..=300,
+            )?),
         })
     }
 

@@ -150,13 +150,16 @@ impl Application {
     }
 
     /// Serves until Ctrl-C / SIGTERM (or forever, in tests that drop the task).
+    /// Serves until SIGTERM or Ctrl-C, then lets the requests in flight finish, for at most
+    /// `SHUTDOWN_GRACE_SECS`.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let Self {
             listener,
             router,
             emulator,
-            ..
+            state,
         } = self;
+        let grace = state.settings.shutdown_grace;
         // A streamed page goes out in several writes; with Nagle's algorithm on, a kept-alive
         // connection holds the later ones until the client's delayed ACK (~40 ms a page).
         let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
@@ -166,10 +169,25 @@ impl Application {
         });
         // The peer address is the client's unless TRUSTED_PROXY_HOPS says otherwise (client_ip).
         let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-        axum::serve(listener, service)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .context("serving HTTP")?;
+        let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serve = axum::serve(listener, service).with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            tracing::info!(
+                grace_secs = grace.as_secs(),
+                "stopping: finishing the requests in flight"
+            );
+            let _ = stopping.send(());
+        });
+        tokio::select! {
+            served = serve.into_future() => served.context("serving HTTP")?,
+            () = async {
+                if stopped.await.is_ok() {
+                    tokio::time::sleep(grace).await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            } => tracing::warn!("requests still in flight after the shutdown grace; stopping anyway"),
+        }
         if let Some(emulator) = emulator {
             emulator.shutdown().await;
         }

@@ -92,6 +92,16 @@ struct Running {
 
 impl Running {
     /// Stops the app and returns every line it wrote: the readers run to the end of its output.
+    /// Asks the app to stop as a process manager does (SIGTERM) and waits for it to exit.
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "SIGTERM sent");
+        self.child.wait().expect("the app exits")
+    }
+
     fn stop(mut self) -> Vec<String> {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -306,4 +316,158 @@ async fn a_whole_journey_in_production_mode_logs_json_without_secrets() {
             "a session id was logged: {line}"
         );
     }
+}
+
+/// One app process stopped and another started on the same database (and the same Descope): a
+/// person who was signed in is still signed in, a person on the code page can still enter the
+/// code they were sent, and SIGTERM lets a request in flight finish before the process exits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_loses_nothing_and_sigterm_finishes_what_is_in_flight() {
+    let emulator = Emulator::start(
+        EmulatorConfig {
+            allow_faults: true,
+            ..EmulatorConfig::default()
+        },
+        "127.0.0.1:0".parse().expect("literal"),
+        Clock::system(),
+    )
+    .await
+    .expect("the emulator starts");
+    let db = crate::support::TestDb::fresh().await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+    let ask = |base: String, email: String| {
+        let http = http.clone();
+        async move {
+            http.post(format!("{base}/api/otp/sign-up"))
+                .header(ACCEPT, "text/html")
+                .header(REFERER, format!("{base}/sign-up"))
+                .form(&[
+                    ("method", "email"),
+                    ("login_id", &email),
+                    ("name", "Restart"),
+                ])
+                .send()
+                .await
+                .expect("answers")
+        }
+    };
+    let code_for = |email: String| {
+        let http = http.clone();
+        let url = format!("{}/emulator/outbox", emulator.base_url());
+        async move {
+            let outbox: serde_json::Value = http
+                .get(url)
+                .query(&[("destination", email.as_str())])
+                .send()
+                .await
+                .expect("outbox")
+                .json()
+                .await
+                .expect("json");
+            outbox["messages"][0]["code"]
+                .as_str()
+                .expect("a code")
+                .to_owned()
+        }
+    };
+    let verify = |base: String, cookie: String, code: String| {
+        let http = http.clone();
+        async move {
+            http.post(format!("{base}/api/otp/verify"))
+                .header(ACCEPT, "text/html")
+                .header(REFERER, format!("{base}/verify"))
+                .header(COOKIE, cookie)
+                .form(&[("code", code.as_str())])
+                .send()
+                .await
+                .expect("answers")
+        }
+    };
+    let unique = |tag: &str| format!("{tag}-{}@example.com", crate::support::uuid_like());
+
+    let first = start_in_production(&emulator, db.url());
+    // Signed in before the restart.
+    let signed_in_email = unique("restart-in");
+    let asked = ask(first.base.clone(), signed_in_email.clone()).await;
+    let pending = session_cookie(&asked).expect("a pending session");
+    let code = code_for(signed_in_email).await;
+    let verified = verify(first.base.clone(), pending, code).await;
+    let signed_in = session_cookie(&verified).expect("signed in");
+    // On the code page at the restart.
+    let waiting_email = unique("restart-waiting");
+    let waiting = session_cookie(&ask(first.base.clone(), waiting_email.clone()).await)
+        .expect("a pending session");
+    let waiting_code = code_for(waiting_email).await;
+
+    // A request in flight at SIGTERM: Descope answers it late (a fault of the emulator's); the
+    // signal goes once the call has reached Descope, that is once the fault is used up.
+    let faults = format!("{}/emulator/faults", emulator.base_url());
+    let added = http
+        .post(&faults)
+        .json(&serde_json::json!({"path": "/v1/auth/otp/signup", "delayMs": 1500, "times": 1}))
+        .send()
+        .await
+        .expect("fault API");
+    assert!(added.status().is_success());
+    let in_flight = tokio::spawn(ask(first.base.clone(), unique("restart-flight")));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "the delayed call never reached the emulator"
+        );
+        let active: serde_json::Value = http
+            .get(&faults)
+            .send()
+            .await
+            .expect("fault API")
+            .json()
+            .await
+            .expect("json");
+        if !active.to_string().contains("/v1/auth/otp/signup") {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    let exit = tokio::task::spawn_blocking(move || first.terminate())
+        .await
+        .expect("joined");
+    let finished = in_flight.await.expect("the request task");
+    assert_eq!(
+        finished.headers().get(LOCATION).map(|v| v.as_bytes()),
+        Some(&b"/verify"[..]),
+        "the request in flight at SIGTERM was answered"
+    );
+    assert!(exit.success(), "a clean exit after SIGTERM: {exit:?}");
+
+    let second = start_in_production(&emulator, db.url());
+    let profile = http
+        .get(format!("{}/profile", second.base))
+        .header(ACCEPT, "text/html")
+        .header(COOKIE, &signed_in)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(
+        profile.status(),
+        StatusCode::OK,
+        "still signed in after the restart"
+    );
+    assert!(
+        profile
+            .text()
+            .await
+            .expect("body")
+            .contains("Hello, Restart")
+    );
+    let verified = verify(second.base.clone(), waiting, waiting_code).await;
+    assert_eq!(
+        verified.headers().get(LOCATION).map(|v| v.as_bytes()),
+        Some(&b"/profile"[..]),
+        "the code sent before the restart still signs in"
+    );
 }
