@@ -35,8 +35,9 @@ pub async fn require_user(
     // A page request already went through the gate in `protect_pages`; its server functions,
     // run while the page renders, reuse that answer instead of validating the token again. The
     // answer came out of the same request extensions as this session, so it is this request's.
-    if let Some(GateAnswer(signed_in, claims)) = session.gate_answer() {
-        return Ok((signed_in.clone(), claims.clone()));
+    // A failure is reused too: during an outage the page shows it without asking Descope again.
+    if let Some(GateAnswer(answer)) = session.gate_answer() {
+        return answer.clone();
     }
     let mut current = session.signed_in().await?.ok_or(AppError::NotSignedIn)?;
 
@@ -118,9 +119,9 @@ async fn signed_out_everywhere_since(
 
 /// The gate's answer for one request, left in that request's extensions by [`protect_pages`]
 /// and read back from the same extensions as its session (`server::context`). Only this module
-/// can make one, and only from a session it has just validated.
+/// can make one: from a session it has just validated, or from the failure it just met.
 #[derive(Clone)]
-pub struct GateAnswer(SignedIn, SessionClaims);
+pub struct GateAnswer(Result<(SignedIn, SessionClaims), AppError>);
 
 /// Middleware: a browser that asks for a gated page while signed out is sent to sign in, and
 /// brought back afterwards. Runs before the page renders, so the redirect is a real HTTP 303.
@@ -136,19 +137,16 @@ pub async fn protect_pages(
     }
     let session = AuthSession::new(session);
     let mut response = match require_user(&state, &session).await {
-        Ok((signed_in, claims)) => {
-            request
-                .extensions_mut()
-                .insert(GateAnswer(signed_in, claims));
-            next.run(request).await
-        }
         Err(AppError::NotSignedIn) => {
             let next_path: String = url::form_urlencoded::byte_serialize(path.as_bytes()).collect();
             return Redirect::to(&format!("/sign-in?next={next_path}")).into_response();
         }
-        // Anything else (Descope unreachable, a store failure) is for the page to show: it calls
-        // the gate again through its server function and renders the error with its status.
-        Err(_) => next.run(request).await,
+        // Signed in, or anything else (Descope unreachable, a store failure), which is for the
+        // page to show with its status: its server function reads this answer, not Descope.
+        answer => {
+            request.extensions_mut().insert(GateAnswer(answer));
+            next.run(request).await
+        }
     };
     // A page about a signed-in person is never cached, by the browser or anything between.
     response.headers_mut().insert(

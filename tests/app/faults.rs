@@ -91,3 +91,23 @@ async fn after_a_key_rotation_sessions_survive_and_new_sign_ins_validate() {
     assert_eq!(profile.status, StatusCode::OK);
     assert!(profile.body.contains("Hello, New Key"));
 }
+
+#[tokio::test]
+async fn during_an_outage_a_gated_page_asks_descope_once() {
+    let app = spawn_app_with_faults().await;
+    let browser = app
+        .signed_up("email", &unique_email("f-once"), "Once")
+        .await;
+    app.clock.advance(PAST_SESSION_EXPIRY);
+    app.inject_fault(
+        json!({"path": "/v1/auth/refresh", "status": 503, "errorCode": "E000000", "times": 100}),
+    )
+    .await;
+    let during = browser.get("/profile").await;
+    assert_eq!(during.status, StatusCode::SERVICE_UNAVAILABLE);
+    let remaining = app.active_faults().await.to_string();
+    assert!(
+        remaining.contains("\"remaining\":99"),
+        "one refresh for one page view: {remaining}"
+    );
+}
