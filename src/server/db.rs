@@ -295,11 +295,45 @@ async fn connect_sqlite(url: &str, pool_size: u32) -> anyhow::Result<SqlitePool>
     {
         ensure_parent_dir(Path::new(path))?;
     }
-    SqlitePoolOptions::new()
-        .max_connections(pool_size)
-        .connect_with(options)
-        .await
-        .with_context(|| format!("DATABASE_URL: cannot open the database {url:?}"))
+    // Opening a new file switches it to WAL, which needs a lock that SQLite's busy handler does
+    // not wait for: two instances opening one fresh file at once can get "database is locked".
+    // That lasts milliseconds, so opening is tried again, for a bounded time (start-up only).
+    let mut attempt = 0u32;
+    loop {
+        match SqlitePoolOptions::new()
+            .max_connections(pool_size)
+            .connect_with(options.clone())
+            .await
+        {
+            Ok(pool) => return Ok(pool),
+            Err(e) if is_busy(&e) && attempt < OPEN_ATTEMPTS => {
+                attempt += 1;
+                tracing::info!(
+                    attempt,
+                    "the database file is locked by another opener; trying again"
+                );
+                tokio::time::sleep(Duration::from_millis(25 * u64::from(attempt))).await;
+            }
+            Err(e) => {
+                return Err(anyhow::Error::new(e))
+                    .with_context(|| format!("DATABASE_URL: cannot open the database {url:?}"));
+            }
+        }
+    }
+}
+
+/// Tries at opening a locked SQLite file: 25 ms, 50 ms, … apart, about 10 s in all.
+const OPEN_ATTEMPTS: u32 = 28;
+
+/// SQLITE_BUSY and its extended codes (the low byte is 5).
+fn is_busy(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => db
+            .code()
+            .and_then(|c| c.parse::<i32>().ok())
+            .is_some_and(|c| c & 0xff == 5),
+        _ => false,
+    }
 }
 
 pub fn ensure_parent_dir(path: &Path) -> anyhow::Result<()> {
