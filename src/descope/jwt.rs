@@ -110,12 +110,20 @@ impl SessionClaims {
 /// One usable public key, with the validation settings for its algorithm prepared once.
 pub(crate) struct VerifyingKey {
     alg: Algorithm,
-    key: DecodingKey,
-    validation: Validation,
-    /// RSA keys (what Descope signs with): n and e decoded once, checked with ring. jsonwebtoken's
+    check: SignatureCheck,
+}
+
+/// How a key's signatures are checked, prepared once per `kid`.
+enum SignatureCheck {
+    /// RSA (what Descope signs with): n and e decoded once, checked with ring. jsonwebtoken's
     /// `rust_crypto` backend rebuilds the key from n/e and verifies with `num-bigint-dig` on
-    /// every call, about ten times slower (measured in the gate benchmark).
-    rsa: Option<RsaKey>,
+    /// every call, about eight times slower (measured in the gate benchmark).
+    Rsa(RsaKey),
+    /// EC and EdDSA keys, through jsonwebtoken.
+    Jwt {
+        key: DecodingKey,
+        validation: Box<Validation>,
+    },
 }
 
 pub(crate) struct RsaKey {
@@ -176,12 +184,11 @@ impl VerifyingKey {
             return None;
         }
         let alg: Algorithm = jwk.alg.as_deref()?.parse().ok()?;
-        let mut rsa = None;
         let key = match (alg.family(), jwk.kty.as_str()) {
             (AlgorithmFamily::Rsa, "RSA") => {
-                let (n, e) = (jwk.n.as_deref()?, jwk.e.as_deref()?);
-                rsa = Some(RsaKey::new(alg, n, e)?);
-                DecodingKey::from_rsa_components(n, e).ok()?
+                let check =
+                    SignatureCheck::Rsa(RsaKey::new(alg, jwk.n.as_deref()?, jwk.e.as_deref()?)?);
+                return Some((kid.to_owned(), Self { alg, check }));
             }
             (AlgorithmFamily::Ec, "EC") => {
                 DecodingKey::from_ec_components(jwk.x.as_deref()?, jwk.y.as_deref()?).ok()?
@@ -198,15 +205,11 @@ impl VerifyingKey {
         validation.validate_aud = false;
         validation.required_spec_claims.clear();
         validation.leeway = 0;
-        Some((
-            kid.to_owned(),
-            Self {
-                alg,
-                key,
-                validation,
-                rsa,
-            },
-        ))
+        let check = SignatureCheck::Jwt {
+            key,
+            validation: Box::new(validation),
+        };
+        Some((kid.to_owned(), Self { alg, check }))
     }
 }
 
@@ -356,11 +359,11 @@ fn verify_with_key(
     expected: &Expected<'_>,
 ) -> Result<SessionClaims, TokenError> {
     use jsonwebtoken::errors::ErrorKind as Jwt;
-    let map: Map<String, Value> = match &key.rsa {
-        Some(rsa) => serde_json::from_slice(&rsa.verified_payload(token)?)
+    let map: Map<String, Value> = match &key.check {
+        SignatureCheck::Rsa(rsa) => serde_json::from_slice(&rsa.verified_payload(token)?)
             .map_err(|_| TokenError::Malformed)?,
-        None => {
-            jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &key.validation)
+        SignatureCheck::Jwt { key, validation } => {
+            jsonwebtoken::decode::<Map<String, Value>>(token, key, validation)
                 .map_err(|err| match err.kind() {
                     Jwt::InvalidSignature | Jwt::InvalidAlgorithm => TokenError::BadSignature,
                     _ => TokenError::Malformed,

@@ -19,7 +19,8 @@ use tower_sessions::Session;
 
 use crate::descope::{ErrorKind, SessionClaims, TokenError};
 use crate::error::{AppError, new_error_id};
-use crate::server::auth::details_from;
+use crate::models::Flow;
+use crate::server::auth::{details_from, from_descope};
 use crate::server::session::{AuthSession, SignedIn};
 use crate::server::state::AppState;
 
@@ -69,12 +70,11 @@ pub async fn require_user(
                     return Err(AppError::NotSignedIn);
                 }
                 Err(e) => {
-                    return Err(match e.kind() {
-                        ErrorKind::RateLimited { retry_after_secs } => AppError::RateLimited {
-                            retry_after_secs: retry_after_secs.unwrap_or(5).max(1),
-                        },
+                    let detail = format!("refresh failed, session kept: {e}");
+                    return Err(match from_descope(e, Flow::SignIn) {
+                        limited @ AppError::RateLimited { .. } => limited,
                         _ => AppError::ServiceUnavailable {
-                            error_id: new_error_id(&format!("refresh failed, session kept: {e}")),
+                            error_id: new_error_id(&detail),
                         },
                     });
                 }
