@@ -187,6 +187,56 @@ fn session_cookie(response: &reqwest::Response) -> Option<String> {
         })
 }
 
+/// Asks the app at `base` for a sign-up code for `email`, as a form without JavaScript does.
+async fn ask_code(
+    http: &reqwest::Client,
+    base: &str,
+    email: &str,
+    name: &str,
+) -> reqwest::Response {
+    http.post(format!("{base}/api/otp/sign-up"))
+        .header(ACCEPT, "text/html")
+        .header(REFERER, format!("{base}/sign-up"))
+        .form(&[("method", "email"), ("login_id", email), ("name", name)])
+        .send()
+        .await
+        .expect("answers")
+}
+
+/// The code the emulator delivered to `email`.
+async fn code_for(http: &reqwest::Client, emulator: &Emulator, email: &str) -> String {
+    let outbox: serde_json::Value = http
+        .get(format!("{}/emulator/outbox", emulator.base_url()))
+        .query(&[("destination", email)])
+        .send()
+        .await
+        .expect("outbox")
+        .json()
+        .await
+        .expect("json");
+    outbox["messages"][0]["code"]
+        .as_str()
+        .expect("a code")
+        .to_owned()
+}
+
+/// Enters `code` on the code page of the browser whose session cookie is `cookie`.
+async fn enter_code(
+    http: &reqwest::Client,
+    base: &str,
+    cookie: &str,
+    code: &str,
+) -> reqwest::Response {
+    http.post(format!("{base}/api/otp/verify"))
+        .header(ACCEPT, "text/html")
+        .header(REFERER, format!("{base}/verify"))
+        .header(COOKIE, cookie)
+        .form(&[("code", code)])
+        .send()
+        .await
+        .expect("answers")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_whole_journey_in_production_mode_logs_json_without_secrets() {
     let emulator = Emulator::start(
@@ -207,18 +257,7 @@ async fn a_whole_journey_in_production_mode_logs_json_without_secrets() {
     let email = format!("prod-{}@example.com", crate::support::uuid_like());
 
     // The cookie is Secure, so a client over plain HTTP (this test) carries it by hand.
-    let asked = http
-        .post(format!("{}/api/otp/sign-up", app.base))
-        .header(ACCEPT, "text/html")
-        .header(REFERER, format!("{}/sign-up", app.base))
-        .form(&[
-            ("method", "email"),
-            ("login_id", email.as_str()),
-            ("name", "Prod"),
-        ])
-        .send()
-        .await
-        .expect("answers");
+    let asked = ask_code(&http, &app.base, &email, "Prod").await;
     assert_eq!(
         asked.headers().get(LOCATION).map(|v| v.as_bytes()),
         Some(&b"/verify"[..])
@@ -226,38 +265,10 @@ async fn a_whole_journey_in_production_mode_logs_json_without_secrets() {
     assert!(asked.headers().contains_key("strict-transport-security"));
     let cookie = session_cookie(&asked).expect("a session for the pending code");
 
-    let outbox: serde_json::Value = http
-        .get(format!("{}/emulator/outbox", emulator.base_url()))
-        .query(&[("destination", email.as_str())])
-        .send()
-        .await
-        .expect("outbox")
-        .json()
-        .await
-        .expect("json");
-    let code = outbox["messages"][0]["code"]
-        .as_str()
-        .expect("a code")
-        .to_owned();
-    let wrong = http
-        .post(format!("{}/api/otp/verify", app.base))
-        .header(ACCEPT, "text/html")
-        .header(REFERER, format!("{}/verify", app.base))
-        .header(COOKIE, &cookie)
-        .form(&[("code", "000000")])
-        .send()
-        .await
-        .expect("answers");
+    let code = code_for(&http, &emulator, &email).await;
+    let wrong = enter_code(&http, &app.base, &cookie, "000000").await;
     assert_eq!(wrong.status(), StatusCode::FOUND);
-    let verified = http
-        .post(format!("{}/api/otp/verify", app.base))
-        .header(ACCEPT, "text/html")
-        .header(REFERER, format!("{}/verify", app.base))
-        .header(COOKIE, &cookie)
-        .form(&[("code", code.as_str())])
-        .send()
-        .await
-        .expect("answers");
+    let verified = enter_code(&http, &app.base, &cookie, &code).await;
     assert_eq!(
         verified.headers().get(LOCATION).map(|v| v.as_bytes()),
         Some(&b"/profile"[..])
@@ -339,69 +350,21 @@ async fn a_restart_loses_nothing_and_sigterm_finishes_what_is_in_flight() {
         .timeout(Duration::from_secs(30))
         .build()
         .expect("client");
-    let ask = |base: String, email: String| {
-        let http = http.clone();
-        async move {
-            http.post(format!("{base}/api/otp/sign-up"))
-                .header(ACCEPT, "text/html")
-                .header(REFERER, format!("{base}/sign-up"))
-                .form(&[
-                    ("method", "email"),
-                    ("login_id", &email),
-                    ("name", "Restart"),
-                ])
-                .send()
-                .await
-                .expect("answers")
-        }
-    };
-    let code_for = |email: String| {
-        let http = http.clone();
-        let url = format!("{}/emulator/outbox", emulator.base_url());
-        async move {
-            let outbox: serde_json::Value = http
-                .get(url)
-                .query(&[("destination", email.as_str())])
-                .send()
-                .await
-                .expect("outbox")
-                .json()
-                .await
-                .expect("json");
-            outbox["messages"][0]["code"]
-                .as_str()
-                .expect("a code")
-                .to_owned()
-        }
-    };
-    let verify = |base: String, cookie: String, code: String| {
-        let http = http.clone();
-        async move {
-            http.post(format!("{base}/api/otp/verify"))
-                .header(ACCEPT, "text/html")
-                .header(REFERER, format!("{base}/verify"))
-                .header(COOKIE, cookie)
-                .form(&[("code", code.as_str())])
-                .send()
-                .await
-                .expect("answers")
-        }
-    };
     let unique = |tag: &str| format!("{tag}-{}@example.com", crate::support::uuid_like());
 
     let first = start_in_production(&emulator, db.url());
     // Signed in before the restart.
     let signed_in_email = unique("restart-in");
-    let asked = ask(first.base.clone(), signed_in_email.clone()).await;
+    let asked = ask_code(&http, &first.base, &signed_in_email, "Restart").await;
     let pending = session_cookie(&asked).expect("a pending session");
-    let code = code_for(signed_in_email).await;
-    let verified = verify(first.base.clone(), pending, code).await;
+    let code = code_for(&http, &emulator, &signed_in_email).await;
+    let verified = enter_code(&http, &first.base, &pending, &code).await;
     let signed_in = session_cookie(&verified).expect("signed in");
     // On the code page at the restart.
     let waiting_email = unique("restart-waiting");
-    let waiting = session_cookie(&ask(first.base.clone(), waiting_email.clone()).await)
+    let waiting = session_cookie(&ask_code(&http, &first.base, &waiting_email, "Restart").await)
         .expect("a pending session");
-    let waiting_code = code_for(waiting_email).await;
+    let waiting_code = code_for(&http, &emulator, &waiting_email).await;
 
     // A request in flight at SIGTERM: Descope answers it late (a fault of the emulator's); the
     // signal goes once the call has reached Descope, that is once the fault is used up.
@@ -413,7 +376,10 @@ async fn a_restart_loses_nothing_and_sigterm_finishes_what_is_in_flight() {
         .await
         .expect("fault API");
     assert!(added.status().is_success());
-    let in_flight = tokio::spawn(ask(first.base.clone(), unique("restart-flight")));
+    let in_flight = tokio::spawn({
+        let (http, base, email) = (http.clone(), first.base.clone(), unique("restart-flight"));
+        async move { ask_code(&http, &base, &email, "Restart").await }
+    });
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         assert!(
@@ -464,7 +430,7 @@ async fn a_restart_loses_nothing_and_sigterm_finishes_what_is_in_flight() {
             .expect("body")
             .contains("Hello, Restart")
     );
-    let verified = verify(second.base.clone(), waiting, waiting_code).await;
+    let verified = enter_code(&http, &second.base, &waiting, &waiting_code).await;
     assert_eq!(
         verified.headers().get(LOCATION).map(|v| v.as_bytes()),
         Some(&b"/profile"[..]),
