@@ -211,7 +211,17 @@ async fn two_instances_cleaning_up_at_once_is_harmless() {
         b.state.limiter.delete_spent()
     );
     let deleted = on_a.expect("A cleans up") + on_b.expect("B cleans up");
-    assert_eq!(deleted, 3, "each spent counter deleted once");
+    // Each instance's own hourly clean-up also runs once at start-up and may, on a busy machine,
+    // get to the spent counters first: so no more than three deletions, and none left after.
+    assert!(
+        deleted <= 3,
+        "each spent counter deleted once, not {deleted} times"
+    );
+    assert_eq!(
+        a.state.limiter.delete_spent().await.expect("A cleans up"),
+        0,
+        "every spent counter is gone"
+    );
     assert!(
         b.state
             .limiter
