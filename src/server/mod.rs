@@ -21,6 +21,7 @@ pub mod session;
 pub mod settings;
 pub mod startup;
 pub mod state;
+pub mod store_failure;
 pub mod telemetry;
 pub mod validate;
 

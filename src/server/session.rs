@@ -298,8 +298,12 @@ impl AuthSession {
     }
 }
 
+/// The store failing (unreachable, unwritable, locked) is an outage: 503 with an error id. A
+/// session record that does not decode is a bug of ours: 500.
 fn store_error(err: tower_sessions::session::Error) -> AppError {
-    AppError::Internal {
-        error_id: new_error_id(&format!("session store: {err}")),
+    let error_id = new_error_id(&format!("session store: {err}"));
+    match err {
+        tower_sessions::session::Error::Store(_) => AppError::ServiceUnavailable { error_id },
+        _ => AppError::Internal { error_id },
     }
 }

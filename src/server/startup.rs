@@ -32,6 +32,7 @@ use crate::server::limits::Limiter;
 use crate::server::request_scope;
 use crate::server::settings::{DescopeTarget, Settings};
 use crate::server::state::AppState;
+use crate::server::store_failure;
 
 /// The name of the session cookie. It holds only an opaque id.
 pub const SESSION_COOKIE: &str = "sid";
@@ -221,7 +222,7 @@ where
     let routes = route_list();
     // Layers run top to bottom for a response, bottom to top for a request: a request meets
     // the owner isolation first, then tracing, headers, the client address, the cross-site
-    // check, the body check, the session, and the gate last.
+    // check, the body check, the answer to a failed session save, the session, and the gate last.
     let app = Router::new()
         .leptos_routes_with_context(state, routes, provide_nonce_for_render, {
             let options = leptos_options.clone();
@@ -236,6 +237,7 @@ where
         .layer(from_fn(local_redirects_only))
         .layer(from_fn(set_error_status))
         .layer(session_layer)
+        .layer(from_fn(store_failure::answer_failed_saves))
         .layer(from_fn(check_body))
         .layer(from_fn_with_state(state.clone(), refuse_cross_site))
         .layer(from_fn_with_state(state.clone(), client_ip::remember))

@@ -111,3 +111,114 @@ async fn during_an_outage_a_gated_page_asks_descope_once() {
         "one refresh for one page view: {remaining}"
     );
 }
+
+/// The app's own database out of service until [`StoreOutage::end`]. SQLite: another connection
+/// holds the write lock, as a stuck writer would (every write of the app waits out its busy
+/// timeout, then fails; reads go on). PostgreSQL: the database refuses new connections and the
+/// open ones are cut, as when the server is down (every read and write fails).
+enum StoreOutage {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres { admin: String, name: String },
+}
+
+impl StoreOutage {
+    async fn begin(db: &TestDb) -> Self {
+        use sqlx::Connection;
+        match db {
+            TestDb::Sqlite { url, .. } => {
+                let mut conn = sqlx::SqliteConnection::connect(url)
+                    .await
+                    .expect("open the app's SQLite file");
+                sqlx::raw_sql("begin immediate")
+                    .execute(&mut conn)
+                    .await
+                    .expect("take the write lock");
+                Self::Sqlite(conn)
+            }
+            TestDb::Postgres { admin, name, .. } => {
+                let mut conn = sqlx::PgConnection::connect(admin).await.expect("admin");
+                sqlx::raw_sql(&format!(
+                    "alter database {name} allow_connections false;
+                     select pg_terminate_backend(pid) from pg_stat_activity where datname = '{name}'"
+                ))
+                .execute(&mut conn)
+                .await
+                .expect("shut the database");
+                Self::Postgres {
+                    admin: admin.clone(),
+                    name: name.clone(),
+                }
+            }
+        }
+    }
+
+    async fn end(self) {
+        use sqlx::Connection;
+        match self {
+            Self::Sqlite(mut conn) => {
+                sqlx::raw_sql("rollback")
+                    .execute(&mut conn)
+                    .await
+                    .expect("release the write lock");
+                conn.close().await.expect("close");
+            }
+            Self::Postgres { admin, name } => {
+                let mut conn = sqlx::PgConnection::connect(&admin).await.expect("admin");
+                sqlx::raw_sql(&format!("alter database {name} allow_connections true"))
+                    .execute(&mut conn)
+                    .await
+                    .expect("open the database again");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_store_failing_answers_503_and_everything_works_once_it_is_back() {
+    let app = spawn_app().await;
+    let email = unique_email("f-store");
+    let signed_in = app.signed_up("email", &email, "Stored").await;
+    // Past the session JWT's lifetime: the next profile view refreshes and writes the session.
+    app.clock.advance(PAST_SESSION_EXPIRY);
+    let newcomer = app.browser();
+    let newcomer_email = unique_email("f-store-new");
+    let ask_code = || {
+        newcomer
+            .http
+            .post(format!("{}/api/otp/sign-up-or-in", app.base))
+            .header(reqwest::header::ACCEPT, "application/json")
+            .form(&[("method", "email"), ("login_id", newcomer_email.as_str())])
+            .send()
+    };
+
+    let outage = StoreOutage::begin(app.database()).await;
+    // A gated page whose session must be written: 503 with an error id, never an empty 500.
+    let profile = signed_in.get("/profile").await;
+    assert_eq!(
+        profile.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        profile.body
+    );
+    assert!(profile.body.contains("Error id"), "{}", profile.body);
+    // A server function that must write (its rate limit, then the pending code): the same, as
+    // JSON that names the error.
+    let asked = ask_code().await.expect("answers");
+    assert_eq!(asked.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let asked: serde_json::Value = asked.json().await.expect("JSON");
+    assert!(
+        asked["ServiceUnavailable"]["error_id"].is_string(),
+        "{asked}"
+    );
+    outage.end().await;
+
+    // Back: the signed-in person is still signed in, the newcomer gets a code and signs in.
+    let profile = signed_in.get("/profile").await;
+    assert_eq!(profile.status, StatusCode::OK, "{}", profile.body);
+    assert!(profile.body.contains("Hello, Stored"), "{}", profile.body);
+    let asked = ask_code().await.expect("answers");
+    assert!(asked.status().is_success(), "{}", asked.status());
+    let verified = app.enter_latest_code(&newcomer, &newcomer_email).await;
+    verified.assert_redirects_to("/profile");
+    assert_eq!(newcomer.get("/profile").await.status, StatusCode::OK);
+}

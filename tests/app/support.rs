@@ -265,6 +265,11 @@ pub async fn spawn_app_with_faults() -> TestApp {
 }
 
 impl TestApp {
+    /// The database this app runs on.
+    pub fn database(&self) -> &TestDb {
+        &self._db
+    }
+
     /// Adds a fault through the emulator's fault API (`POST /emulator/faults`).
     pub async fn inject_fault(&self, fault: Value) {
         let answer = reqwest::Client::new()
