@@ -204,8 +204,14 @@ pub async fn rotate_keys(
     let signer =
         Signer::from_pem(&pem).map_err(|e| ApiError::internal("loading the new key", e))?;
     let kid = signer.kid().to_string();
-    state.store.replace_signing_key(&pem, state.now()).await?;
-    state.keys.rotate(signer, body.retire_old);
+    {
+        let _rotating = state.rotation.lock().await;
+        state
+            .store
+            .rotate_signing_key(&pem, body.retire_old, state.now())
+            .await?;
+        state.keys.rotate(signer, body.retire_old);
+    }
     tracing::info!(%kid, retire_old = body.retire_old, "emulator signing key rotated");
     Ok(axum::Json(json!({ "kid": kid, "keys": state.keys.jwks()["keys"] })).into_response())
 }

@@ -115,10 +115,15 @@ struct Keys {
 
 impl KeyRing {
     pub fn new(signer: Signer) -> Self {
+        Self::with_previous(signer, Vec::new())
+    }
+
+    /// `signer` signs; `previous` (newest first), replaced by earlier rotations, stay published.
+    pub fn with_previous(signer: Signer, previous: Vec<Signer>) -> Self {
         Self {
             keys: RwLock::new(Keys {
                 current: Arc::new(signer),
-                previous: Vec::new(),
+                previous: previous.into_iter().map(Arc::new).collect(),
             }),
         }
     }

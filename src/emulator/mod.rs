@@ -190,6 +190,14 @@ impl Emulator {
             }
         };
         let signer = Signer::from_pem(&pem).context("loading the signing key")?;
+        // What earlier rotations replaced but did not retire is still published.
+        let previous = store
+            .published_keys()
+            .await?
+            .iter()
+            .map(|pem| Signer::from_pem(pem))
+            .collect::<anyhow::Result<Vec<_>>>()
+            .context("loading the published keys")?;
 
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -209,7 +217,8 @@ impl Emulator {
             config: config.clone(),
             clock,
             store,
-            keys: KeyRing::new(signer),
+            keys: KeyRing::with_previous(signer, previous),
+            rotation: Mutex::new(()),
             auth: Mutex::new(AuthState::default()),
             outbox: Outbox::default(),
             faults: Default::default(),

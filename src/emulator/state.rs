@@ -20,6 +20,9 @@ pub struct AppState {
     pub store: Store,
     /// The signing key, and the earlier ones still published after a rotation.
     pub keys: KeyRing,
+    /// Held across a key rotation, so that the stored keys and the published ones change
+    /// together when two rotations meet.
+    pub rotation: Mutex<()>,
     /// `http://127.0.0.1:PORT`, no trailing slash.
     pub base_url: String,
     /// `iss` of every token: `<base_url>/<projectId>`. Node requires the project id as the last

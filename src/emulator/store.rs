@@ -165,14 +165,41 @@ impl Store {
             .await
     }
 
-    /// Makes `pem` the stored signing key, the one a restart loads (after a key rotation).
-    pub async fn replace_signing_key(&self, pem: &str, now: i64) -> Result<(), sqlx::Error> {
+    /// A key rotation, stored as one change: `pem` signs from now on; the key it replaces
+    /// stays published (or, with `retire_old`, it and every earlier one are unpublished).
+    pub async fn rotate_signing_key(
+        &self,
+        pem: &str,
+        retire_old: bool,
+        now: i64,
+    ) -> Result<(), sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        if retire_old {
+            sqlx::query("DELETE FROM published_keys")
+                .execute(&mut *tx)
+                .await?;
+        } else {
+            sqlx::query(
+                "INSERT OR IGNORE INTO published_keys (pem, replaced_at)
+                 SELECT pem, ? FROM signing_key WHERE id = 1",
+            )
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
         sqlx::query("INSERT OR REPLACE INTO signing_key (id, pem, created_at) VALUES (1, ?, ?)")
             .bind(pem)
             .bind(now)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(())
+        tx.commit().await
+    }
+
+    /// The replaced keys still published, newest first.
+    pub async fn published_keys(&self) -> Result<Vec<String>, sqlx::Error> {
+        sqlx::query_scalar("SELECT pem FROM published_keys ORDER BY replaced_at DESC, rowid DESC")
+            .fetch_all(&self.pool)
+            .await
     }
 
     pub async fn save_signing_key(&self, pem: &str, now: i64) -> Result<(), sqlx::Error> {

@@ -1539,3 +1539,56 @@ async fn a_key_rotation_signs_with_a_new_kid_and_keeps_the_old_key_published_unl
     let refused = h.post("/v1/auth/refresh", &old_bearer, json!({})).await;
     assert_error(&refused, StatusCode::UNAUTHORIZED, "E061005");
 }
+
+#[tokio::test]
+async fn rotated_keys_stay_published_and_retired_ones_gone_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = || EmulatorConfig {
+        db: DbLocation::File(dir.path().join("emulator.db")),
+        allow_faults: true,
+        ..config()
+    };
+    let kids = |jwks: &Value| -> Vec<String> {
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let h = Harness::start_with(config()).await;
+    let before = h.sign_in("email", "rotor-restart@example.com").await;
+    h.post("/emulator/keys/rotate", "", json!({})).await;
+    h.post("/emulator/keys/rotate", "", json!({})).await;
+    let published = kids(&h.get(&format!("/v2/keys/{}", h.pid()), &h.pid()).await.body);
+    assert_eq!(published.len(), 3, "{published:?}");
+    h.emu.shutdown().await;
+
+    // Restarted: the same three keys, in the same order, and the refresh token signed by the
+    // first of them (two rotations ago) still refreshes.
+    let restarted = Harness::start_with(config()).await;
+    let jwks = restarted
+        .get(&format!("/v2/keys/{}", restarted.pid()), &restarted.pid())
+        .await;
+    assert_eq!(kids(&jwks.body), published);
+    let old_bearer = restarted.with_refresh(&jwt(&before, "refreshJwt"));
+    let refreshed = restarted
+        .post("/v1/auth/refresh", &old_bearer, json!({}))
+        .await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
+
+    // Retired, then restarted: only the newest key is published, and the old token is refused.
+    let retired = restarted
+        .post("/emulator/keys/rotate", "", json!({"retireOld": true}))
+        .await;
+    let newest = retired.body["kid"].as_str().unwrap().to_string();
+    restarted.emu.shutdown().await;
+    let again = Harness::start_with(config()).await;
+    let jwks = again
+        .get(&format!("/v2/keys/{}", again.pid()), &again.pid())
+        .await;
+    assert_eq!(kids(&jwks.body), vec![newest]);
+    let refused = again.post("/v1/auth/refresh", &old_bearer, json!({})).await;
+    assert_error(&refused, StatusCode::UNAUTHORIZED, "E061005");
+    again.emu.shutdown().await;
+}
