@@ -12,7 +12,8 @@
 //! - `instances`: two instances on one database serving one person, starting and cleaning up
 //!   at the same moment;
 //! - `health`: the `/healthz` and `/readyz` probes;
-//! - `faults`: Descope failing or rotating its keys, and sign-in surviving it.
+//! - `faults`: Descope or the database failing, Descope rotating its keys, and sign-in surviving it;
+//! - `load`: two hundred concurrent sign-up journeys (ignored: run on purpose, see the file).
 //!
 //! The database is SQLite unless `TEST_DATABASE=postgres` (see `support`): `.ci/test` runs the
 //! whole suite once on each.
@@ -22,6 +23,7 @@ mod faults;
 mod health;
 mod instances;
 mod journeys;
+mod load;
 mod production;
 mod security;
 mod support;
