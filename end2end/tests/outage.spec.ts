@@ -1,0 +1,59 @@
+// Descope failing while a person is signed in: the profile says the service is unavailable
+// (503, announced), and once Descope is back the same browser sees its profile again, still
+// signed in. Faults come from the embedded emulator's fault API and the session JWT expires by
+// moving its clock, so these journeys need `EMULATOR_ALLOW_FAULTS=true` and a server of their
+// own (faults and the clock are global to a server): `.ci/test` runs them on their own with
+// `--grep @faults`, and leaves them out of the other runs.
+
+import { EMULATOR_URL, expect, expectProfile, newPerson, open, signUp, test } from "./support";
+
+async function emulator(method: "POST" | "DELETE", path: string, body?: unknown): Promise<void> {
+  const response = await fetch(`${EMULATOR_URL}${path}`, {
+    method,
+    headers: body === undefined ? {} : { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!response.ok) {
+    throw new Error(`${method} ${path}: HTTP ${response.status} ${await response.text()}`);
+  }
+}
+
+test.afterEach(async () => {
+  await emulator("DELETE", "/emulator/faults");
+});
+
+test("@faults an outage shows 'service unavailable' and the profile comes back after it", async ({
+  page,
+}) => {
+  const person = newPerson("email", "Grace Hopper");
+  await signUp(page, person);
+
+  // Past the session JWT's ten minutes: the next view must refresh it, and Descope is down.
+  await emulator("POST", "/emulator/clock/advance", { seconds: 11 * 60 });
+  await emulator("POST", "/emulator/faults", {
+    path: "/v1/auth/refresh",
+    status: 503,
+    errorCode: "E000000",
+  });
+  const during = await open(page, "/profile");
+  expect(during?.status()).toBe(503);
+  await expect(page.getByRole("alert")).toContainText("couldn't reach the sign-in service");
+  await expect(page.getByRole("alert")).toContainText("Error id");
+
+  // Descope is back: the same browser, never signed out, sees its profile.
+  await emulator("DELETE", "/emulator/faults");
+  const after = await open(page, "/profile");
+  expect(after?.status()).toBe(200);
+  await expectProfile(page, person.name);
+});
+
+test("@faults signing out while Descope is down still signs this browser out", async ({ page }) => {
+  const person = newPerson("email", "Margaret Hamilton");
+  await signUp(page, person);
+  await emulator("POST", "/emulator/faults", { path: "/v1/auth/logout", status: 503, errorCode: "E000000" });
+  await page.getByRole("main").getByRole("button", { name: "Sign out", exact: true }).click();
+  await expect(page).toHaveURL(/\/$/);
+  await emulator("DELETE", "/emulator/faults");
+  await page.goto("/profile");
+  await expect(page).toHaveURL(/\/sign-in\?next=%2Fprofile$/);
+});
