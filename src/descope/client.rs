@@ -740,10 +740,14 @@ mod tests {
 
     #[tokio::test]
     async fn an_unreachable_descope_is_reported_as_unreachable() {
-        // Take a free port, then close it, so nothing listens there.
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        drop(listener);
+        // A port bound but never listened on: connections to it are refused, and no other
+        // process can take it while `socket` holds it (closing a free port instead would leave
+        // it to chance).
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket
+            .bind("127.0.0.1:0".parse().expect("literal"))
+            .expect("bind");
+        let addr = socket.local_addr().expect("addr");
         let mut config = DescopeConfig::new(PROJECT_ID);
         config.base_url = Some(format!("http://{addr}"));
         config.timeout = Duration::from_secs(2);
@@ -751,6 +755,32 @@ mod tests {
         let err = client.keys().await.expect_err("nothing listens");
         assert_eq!(err.kind(), ErrorKind::Unreachable);
         assert!(std::error::Error::source(&err).is_some());
+        drop(socket);
+    }
+
+    #[tokio::test]
+    async fn a_descope_slower_than_the_timeout_is_unreachable_not_a_hang() {
+        // Accepts the connection and never answers.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let silent = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                held.push(stream);
+            }
+        });
+        let mut config = DescopeConfig::new(PROJECT_ID);
+        config.base_url = Some(format!("http://{addr}"));
+        config.timeout = Duration::from_millis(300);
+        let client = DescopeClient::new(config, Clock::system()).expect("client");
+        let err = client
+            .refresh(REFRESH)
+            .await
+            .expect_err("no answer within the timeout");
+        assert_eq!(err.kind(), ErrorKind::Unreachable, "{err:?}");
+        silent.abort();
     }
 
     #[tokio::test]

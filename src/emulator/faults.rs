@@ -15,7 +15,7 @@
 //! - `POST /emulator/keys/rotate` `{"retireOld"?: bool}`: a new signing key with a new `kid`
 //!   signs from now on. The JWKS publishes it first, and the keys it replaced unless
 //!   `retireOld` (then tokens they signed no longer verify here either). A file database keeps
-//!   the new key for the next start; replaced keys are not kept.
+//!   them all for the next start: the signing key and the replaced keys still published.
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
