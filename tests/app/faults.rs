@@ -222,3 +222,31 @@ async fn the_store_failing_answers_503_and_everything_works_once_it_is_back() {
     verified.assert_redirects_to("/profile");
     assert_eq!(newcomer.get("/profile").await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn signing_out_while_descope_is_down_still_signs_this_browser_out() {
+    // Descope answering 503, and Descope dropping the connection.
+    for status in [503, 0] {
+        let app = spawn_app_with_faults().await;
+        let browser = app
+            .signed_up("email", &unique_email("f-logout"), "Leaving")
+            .await;
+        app.inject_fault(
+            json!({"path": "/v1/auth/logout", "status": status, "errorCode": "E000000"}),
+        )
+        .await;
+        let out = browser
+            .submit("/profile", "/api/session/sign-out", &[])
+            .await;
+        assert!(
+            out.status.is_redirection(),
+            "logout answering {status}: {}",
+            out.status
+        );
+        app.clear_faults().await;
+        browser
+            .get("/profile")
+            .await
+            .assert_redirects_to("/sign-in?next=%2Fprofile");
+    }
+}
