@@ -36,6 +36,11 @@ async fn a_failing_refresh_keeps_the_person_signed_in_until_descope_is_back() {
             assert_eq!(during.status, expected, "refresh answering {status}");
             assert_no_token(&during.body);
         }
+        // A public page meanwhile: the header still shows the person as signed in.
+        let home = browser.get("/").await;
+        assert_eq!(home.status, StatusCode::OK);
+        let home = home.body.replace("<!>", "");
+        assert!(home.contains("Signed in as Still Here"), "{home}");
         app.clear_faults().await;
         let after = browser.get("/profile").await;
         assert_eq!(after.status, StatusCode::OK, "after the {status} outage");
