@@ -56,6 +56,19 @@ impl Harness {
         self.emu.project_id().to_string()
     }
 
+    /// The `kid`s the JWKS publishes, in its order.
+    async fn published_kids(&self) -> Vec<String> {
+        let jwks = self
+            .get(&format!("/v2/keys/{}", self.pid()), &self.pid())
+            .await;
+        jwks.body["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_string())
+            .collect()
+    }
+
     fn with_refresh(&self, refresh: &str) -> String {
         format!("{}:{refresh}", self.pid())
     }
@@ -1507,16 +1520,10 @@ async fn a_key_rotation_signs_with_a_new_kid_and_keeps_the_old_key_published_unl
     assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
     let new_kid = rotated.body["kid"].as_str().unwrap().to_string();
     assert_ne!(new_kid, old_kid);
-    let kids = |jwks: &Value| -> Vec<String> {
-        jwks["keys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|k| k["kid"].as_str().unwrap().to_string())
-            .collect()
-    };
-    let jwks = h.get(&format!("/v2/keys/{}", h.pid()), &h.pid()).await.body;
-    assert_eq!(kids(&jwks), vec![new_kid.clone(), old_kid.clone()]);
+    assert_eq!(
+        h.published_kids().await,
+        vec![new_kid.clone(), old_kid.clone()]
+    );
 
     let after = h.sign_in("email", "rotor@example.com").await;
     let header = jsonwebtoken::decode_header(jwt(&after, "sessionJwt")).unwrap();
@@ -1534,8 +1541,7 @@ async fn a_key_rotation_signs_with_a_new_kid_and_keeps_the_old_key_published_unl
         .post("/emulator/keys/rotate", "", json!({"retireOld": true}))
         .await;
     let newest = retired.body["kid"].as_str().unwrap().to_string();
-    let jwks = h.get(&format!("/v2/keys/{}", h.pid()), &h.pid()).await.body;
-    assert_eq!(kids(&jwks), vec![newest]);
+    assert_eq!(h.published_kids().await, vec![newest]);
     let refused = h.post("/v1/auth/refresh", &old_bearer, json!({})).await;
     assert_error(&refused, StatusCode::UNAUTHORIZED, "E061005");
 }
@@ -1548,29 +1554,18 @@ async fn rotated_keys_stay_published_and_retired_ones_gone_after_a_restart() {
         allow_faults: true,
         ..config()
     };
-    let kids = |jwks: &Value| -> Vec<String> {
-        jwks["keys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|k| k["kid"].as_str().unwrap().to_string())
-            .collect()
-    };
     let h = Harness::start_with(config()).await;
     let before = h.sign_in("email", "rotor-restart@example.com").await;
     h.post("/emulator/keys/rotate", "", json!({})).await;
     h.post("/emulator/keys/rotate", "", json!({})).await;
-    let published = kids(&h.get(&format!("/v2/keys/{}", h.pid()), &h.pid()).await.body);
+    let published = h.published_kids().await;
     assert_eq!(published.len(), 3, "{published:?}");
     h.emu.shutdown().await;
 
     // Restarted: the same three keys, in the same order, and the refresh token signed by the
     // first of them (two rotations ago) still refreshes.
     let restarted = Harness::start_with(config()).await;
-    let jwks = restarted
-        .get(&format!("/v2/keys/{}", restarted.pid()), &restarted.pid())
-        .await;
-    assert_eq!(kids(&jwks.body), published);
+    assert_eq!(restarted.published_kids().await, published);
     let old_bearer = restarted.with_refresh(&jwt(&before, "refreshJwt"));
     let refreshed = restarted
         .post("/v1/auth/refresh", &old_bearer, json!({}))
@@ -1584,10 +1579,7 @@ async fn rotated_keys_stay_published_and_retired_ones_gone_after_a_restart() {
     let newest = retired.body["kid"].as_str().unwrap().to_string();
     restarted.emu.shutdown().await;
     let again = Harness::start_with(config()).await;
-    let jwks = again
-        .get(&format!("/v2/keys/{}", again.pid()), &again.pid())
-        .await;
-    assert_eq!(kids(&jwks.body), vec![newest]);
+    assert_eq!(again.published_kids().await, vec![newest]);
     let refused = again.post("/v1/auth/refresh", &old_bearer, json!({})).await;
     assert_error(&refused, StatusCode::UNAUTHORIZED, "E061005");
     again.emu.shutdown().await;
