@@ -5,7 +5,7 @@
 // own (faults and the clock are global to a server): `.ci/test` runs them on their own with
 // `--grep @faults`, and leaves them out of the other runs.
 
-import { EMULATOR_URL, expect, expectProfile, newPerson, open, signUp, test } from "./support";
+import { EMULATOR_URL, expect, expectProfile, newPerson, open, signOut, signUp, test } from "./support";
 
 async function emulator(method: "POST" | "DELETE", path: string, body?: unknown): Promise<void> {
   const response = await fetch(`${EMULATOR_URL}${path}`, {
@@ -51,8 +51,7 @@ test("@faults signing out while Descope is down still signs this browser out", a
   const person = newPerson("email", "Margaret Hamilton");
   await signUp(page, person);
   await emulator("POST", "/emulator/faults", { path: "/v1/auth/logout", status: 503, errorCode: "E000000" });
-  await page.getByRole("main").getByRole("button", { name: "Sign out", exact: true }).click();
-  await expect(page).toHaveURL(/\/$/);
+  await signOut(page);
   await emulator("DELETE", "/emulator/faults");
   await page.goto("/profile");
   await expect(page).toHaveURL(/\/sign-in\?next=%2Fprofile$/);
