@@ -12,6 +12,7 @@ use clap::Parser;
 use descope_otp::clock::Clock;
 use descope_otp::emulator::{
     DEFAULT_MANAGEMENT_KEY, DEFAULT_PROJECT_ID, DbLocation, Emulator, EmulatorConfig,
+    parse_fixed_code,
 };
 
 #[derive(Debug, Parser)]
@@ -65,6 +66,20 @@ struct Args {
     /// `POST /emulator/keys/rotate`, for tests of how a client copes.
     #[arg(long, env = "DESCOPE_EMULATOR_ALLOW_FAULTS")]
     allow_faults: bool,
+    /// A code that never changes for one login id, as LOGIN_ID=CODE (six digits), e.g.
+    /// `--fixed-code +15555550100=123456`; repeatable. The environment variable takes a
+    /// comma-separated list. For tests that know a number's code; off by default.
+    #[arg(
+        long = "fixed-code",
+        value_name = "LOGIN_ID=CODE",
+        env = "DESCOPE_EMULATOR_FIXED_CODES",
+        value_delimiter = ',',
+        value_parser = parse_fixed_code
+    )]
+    fixed_codes: Vec<(String, String)>,
+    /// Exempt test users (management API) from the per-recipient message cap.
+    #[arg(long, env = "DESCOPE_EMULATOR_TEST_USERS_UNCAPPED")]
+    test_users_uncapped: bool,
 }
 
 #[tokio::main]
@@ -89,6 +104,8 @@ async fn main() -> anyhow::Result<()> {
         db: args.db.map_or(DbLocation::Memory, DbLocation::File),
         allow_time_travel: args.allow_time_travel,
         allow_faults: args.allow_faults,
+        fixed_codes: args.fixed_codes.into_iter().collect(),
+        test_users_uncapped: args.test_users_uncapped,
         ..EmulatorConfig::default()
     };
     let emulator = Emulator::start(config, args.addr, Clock::system()).await?;

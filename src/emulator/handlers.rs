@@ -186,7 +186,8 @@ pub(super) struct Delivery<'a> {
     pub template_options: Option<Value>,
     pub completion: Completion,
     pub session: SessionRequest,
-    /// Test codes are returned, not delivered, so they skip the message cap.
+    /// Whether the per-recipient message cap applies: not to test codes (returned, not
+    /// delivered), nor to test users when `test_users_uncapped` is on ([`capped`]).
     pub rate_limited: bool,
     pub state: &'a AppState,
 }
@@ -209,11 +210,24 @@ impl Delivery<'_> {
                 super::secs(state.config.rate_limit_window),
             )?;
         }
-        let code = otp::generate_code_other_than(
-            &auth
-                .codes
-                .replaced_by(&self.login_id, self.alias.as_deref()),
-        );
+        // A fixed code (a test convenience, off by default) is the one exception to "a new
+        // code never equals the one it replaces".
+        let fixed = [
+            Some(&self.login_id),
+            self.alias.as_ref(),
+            Some(&self.destination),
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(|id| state.config.fixed_codes.get(id));
+        let code = match fixed {
+            Some(code) => code.clone(),
+            None => otp::generate_code_other_than(
+                &auth
+                    .codes
+                    .replaced_by(&self.login_id, self.alias.as_deref()),
+            ),
+        };
         auth.codes.issue(Pending {
             login_id: self.login_id.clone(),
             alias: self.alias,
@@ -390,7 +404,7 @@ pub async fn sign_in(
             mfa,
             prior_claims,
         },
-        rate_limited: true,
+        rate_limited: capped(&state, Some(&user)),
         state: &state,
     }
     .run(&mut auth)?;
@@ -416,6 +430,12 @@ async fn prior_session(state: &AppState, bearer: &Bearer, user: &User) -> ApiRes
     Ok(record.session_claims)
 }
 
+/// Whether a message for `user` counts against the per-recipient cap: always, except for a test
+/// user when the emulator exempts them (`test_users_uncapped`). A sign-up (no user yet) is capped.
+fn capped(state: &AppState, user: Option<&User>) -> bool {
+    !(state.config.test_users_uncapped && user.is_some_and(|u| u.test))
+}
+
 pub(super) fn user_not_found() -> ApiError {
     ApiError::new(
         StatusCode::BAD_REQUEST,
@@ -439,7 +459,9 @@ pub async fn sign_up_or_in(
     let user = body.user.unwrap_or_default();
 
     let mut auth = state.auth.lock().await;
-    let (destination, completion) = match state.store.user_by_login_id(&login_id).await? {
+    let existing = state.store.user_by_login_id(&login_id).await?;
+    let rate_limited = capped(&state, existing.as_ref());
+    let (destination, completion) = match existing {
         Some(existing) => (
             user_address_for(method, &login_id, &existing)?,
             Completion::SignIn {
@@ -465,7 +487,7 @@ pub async fn sign_up_or_in(
             custom_claims,
             ..SessionRequest::default()
         },
-        rate_limited: true,
+        rate_limited,
         state: &state,
     }
     .run(&mut auth)?;
@@ -554,7 +576,7 @@ async fn start_update(
             prior_claims: mfa.then_some(record.session_claims),
             ..SessionRequest::default()
         },
-        rate_limited: true,
+        rate_limited: capped(&state, Some(&user)),
         state: &state,
     }
     .run(&mut auth)?;

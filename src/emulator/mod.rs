@@ -33,6 +33,10 @@
 //! id: a new code (on any channel) voids the older one (and never repeats it), and a verify on
 //! another channel counts as a wrong attempt. A code acts only on the user it was sent for:
 //! only a sign-up code creates a user, and deleting a user voids their codes.
+//!
+//! Test conveniences, off by default (`fixed_codes`, `test_users_uncapped`): a listed login id
+//! always gets its fixed code (the one exception to "never repeats"), and test users can be
+//! exempt from the message cap. The app refuses both in production mode.
 
 pub mod auth_header;
 pub mod error;
@@ -50,6 +54,7 @@ pub mod store;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -117,6 +122,15 @@ pub struct EmulatorConfig {
     pub audience: Option<String>,
     /// `cookieDomain` in JWT responses. Default empty.
     pub cookie_domain: String,
+    /// Test conveniences, off by default (the app refuses both in production mode): codes that
+    /// never change for listed login ids (`--fixed-code +15555550100=123456`), so a test that
+    /// knows a number needs no outbox. Keyed by login id; a code sent to that id, or to that
+    /// address for another login id, is this one. Build entries with [`parse_fixed_code`].
+    pub fixed_codes: BTreeMap<String, String>,
+    /// Test users (created through the management API) are exempt from the per-recipient
+    /// message cap, so a CI suite signing one identity in again and again never meets a 429.
+    /// Default off: they are capped like anyone.
+    pub test_users_uncapped: bool,
     /// A PKCS#1 PEM RSA key to sign with when the store has none yet (tests share one to skip
     /// key generation). Default none: generate a 2048-bit key. A key already in the store wins,
     /// so tokens keep verifying across restarts.
@@ -139,9 +153,31 @@ impl Default for EmulatorConfig {
             allow_faults: false,
             audience: None,
             cookie_domain: String::new(),
+            fixed_codes: BTreeMap::new(),
+            test_users_uncapped: false,
             signing_key_pem: None,
         }
     }
+}
+
+/// One `LOGIN_ID=CODE` entry of `--fixed-code` (or of a comma-separated environment list):
+/// the login id as the app or SDK sends it, and six digits, like every code Descope sends.
+pub fn parse_fixed_code(entry: &str) -> Result<(String, String), String> {
+    let Some((login_id, code)) = entry.trim().split_once('=') else {
+        return Err(format!(
+            "{entry:?} is not LOGIN_ID=CODE (e.g. +15555550100=123456)"
+        ));
+    };
+    let (login_id, code) = (login_id.trim(), code.trim());
+    if login_id.is_empty() {
+        return Err(format!("{entry:?} names no login id before '='"));
+    }
+    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "the code for {login_id} must be exactly six digits, not {code:?}"
+        ));
+    }
+    Ok((login_id.to_string(), code.to_string()))
 }
 
 /// A running emulator. Dropping it stops the server task too (graceful: in-flight requests

@@ -1584,3 +1584,136 @@ async fn rotated_keys_stay_published_and_retired_ones_gone_after_a_restart() {
     assert_error(&refused, StatusCode::UNAUTHORIZED, "E061005");
     again.emu.shutdown().await;
 }
+
+// ---- test conveniences (off by default) ----------------------------------------------------
+
+#[tokio::test]
+async fn a_listed_login_id_always_gets_its_fixed_code_and_everyone_else_a_random_one() {
+    let fixed = "+15555550100";
+    let h = Harness::start_with(EmulatorConfig {
+        fixed_codes: [(fixed.to_string(), "123456".to_string())].into(),
+        ..config()
+    })
+    .await;
+    // A code, then a second one (which would otherwise never repeat the first).
+    for _ in 0..2 {
+        let sent = h.start_code("signup-in", "sms", fixed).await;
+        assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
+        assert_eq!(h.code_for(fixed), "123456");
+    }
+    let verified = h.verify("sms", fixed, "123456").await;
+    assert_eq!(verified.status, StatusCode::OK, "{}", verified.body);
+    assert_eq!(verified.body["user"]["phone"], fixed);
+    // Used once, like any code.
+    let again = h.verify("sms", fixed, "123456").await;
+    assert_error(&again, StatusCode::UNAUTHORIZED, "E061102");
+    // A sign-in on another channel of the same number: the same code.
+    let sent = h.start_code("signin", "voice", fixed).await;
+    assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
+    assert_eq!(h.code_for(fixed), "123456");
+    let verified = h.verify("voice", fixed, "123456").await;
+    assert_eq!(verified.status, StatusCode::OK, "{}", verified.body);
+
+    // Any other login id is untouched: its two codes differ, as ever.
+    h.start_code("signup-in", "sms", "+15555550199").await;
+    let first = h.code_for("+15555550199");
+    h.start_code("signup-in", "sms", "+15555550199").await;
+    assert_ne!(h.code_for("+15555550199"), first);
+
+    // Off by default.
+    let plain = Harness::start().await;
+    plain.start_code("signup-in", "sms", fixed).await;
+    let first = plain.code_for(fixed);
+    plain.start_code("signup-in", "sms", fixed).await;
+    assert_ne!(
+        plain.code_for(fixed),
+        first,
+        "no fixed code unless configured"
+    );
+}
+
+#[tokio::test]
+async fn a_fixed_code_also_answers_the_test_user_api() {
+    let h = Harness::start_with(EmulatorConfig {
+        fixed_codes: [("qa@example.com".to_string(), "000111".to_string())].into(),
+        ..config()
+    })
+    .await;
+    h.create_test_user(json!({"loginId": "qa@example.com", "email": "qa@example.com"}))
+        .await;
+    let generated = h.generate_code("qa@example.com", "email").await;
+    assert_eq!(generated.status, StatusCode::OK, "{}", generated.body);
+    assert_eq!(generated.body["code"], "000111");
+    let verified = h.verify("email", "qa@example.com", "000111").await;
+    assert_eq!(verified.status, StatusCode::OK, "{}", verified.body);
+}
+
+#[tokio::test]
+async fn uncapped_test_users_are_never_refused_but_everyone_else_still_is() {
+    async fn sends_until_refused(h: &Harness, login_id: &str, tries: usize) -> Option<usize> {
+        for i in 0..tries {
+            let reply = h.start_code("signin", "email", login_id).await;
+            if reply.status == StatusCode::TOO_MANY_REQUESTS {
+                return Some(i);
+            }
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        }
+        None
+    }
+    let uncapped = Harness::start_with(EmulatorConfig {
+        test_users_uncapped: true,
+        ..config()
+    })
+    .await;
+    uncapped
+        .create_test_user(json!({"loginId": "ci@example.com", "email": "ci@example.com"}))
+        .await;
+    assert_eq!(
+        sends_until_refused(&uncapped, "ci@example.com", 20).await,
+        None,
+        "a test user is exempt from the cap of 5"
+    );
+    // Sign-up-or-in of the same test user is exempt too.
+    for _ in 0..6 {
+        let reply = uncapped
+            .start_code("signup-in", "email", "ci@example.com")
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    }
+    // A user who is not a test user keeps the cap.
+    uncapped.sign_in("email", "real@example.com").await;
+    assert_eq!(
+        sends_until_refused(&uncapped, "real@example.com", 20).await,
+        Some(4),
+        "one code went to the sign-up, four more are allowed"
+    );
+
+    // Off by default: a test user is capped like anyone.
+    let capped = Harness::start().await;
+    capped
+        .create_test_user(json!({"loginId": "ci@example.com", "email": "ci@example.com"}))
+        .await;
+    assert_eq!(
+        sends_until_refused(&capped, "ci@example.com", 20).await,
+        Some(5)
+    );
+}
+
+#[test]
+fn fixed_code_entries_are_a_login_id_and_six_digits() {
+    use super::parse_fixed_code;
+    assert_eq!(
+        parse_fixed_code(" +15555550100 = 123456 "),
+        Ok(("+15555550100".to_string(), "123456".to_string()))
+    );
+    for bad in [
+        "+15555550100",
+        "=123456",
+        "a@b.c=12345",
+        "a@b.c=1234567",
+        "a@b.c=12 456",
+        "a@b.c=١٢٣٤٥٦",
+    ] {
+        assert!(parse_fixed_code(bad).is_err(), "{bad}");
+    }
+}
