@@ -13,7 +13,7 @@ pub mod pages;
 pub mod clock;
 #[cfg(feature = "ssr")]
 pub mod descope;
-#[cfg(feature = "ssr")]
+#[cfg(all(feature = "ssr", feature = "emulator"))]
 pub mod emulator;
 #[cfg(feature = "ssr")]
 pub mod server;

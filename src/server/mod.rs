@@ -7,6 +7,7 @@ pub mod auth;
 pub mod client_ip;
 pub mod cross_site;
 pub mod db;
+pub mod embedded;
 pub mod error_status;
 pub mod form_body;
 pub mod gate;

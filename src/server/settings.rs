@@ -2,7 +2,9 @@
 //!
 //! The list here is the list in `.env.example` and the README; keep the three in step.
 
+#[cfg(feature = "emulator")]
 use std::net::SocketAddr;
+#[cfg(feature = "emulator")]
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -15,18 +17,50 @@ pub enum DescopeTarget {
         /// `DESCOPE_BASE_URL`; unset means "derive from the project id as the SDKs do".
         base_url: Option<String>,
     },
-    /// No project configured: start the embedded emulator and talk to it.
-    Emulator {
-        /// `EMULATOR_ADDR`: where the embedded emulator listens (loopback only).
-        addr: SocketAddr,
-        /// `EMULATOR_DB`: the emulator's own SQLite file, so users and keys survive restarts.
-        db: PathBuf,
-        /// `EMULATOR_ALLOW_FAULTS`: opens the emulator's fault-injection, key-rotation and
-        /// clock endpoints, for outage tests. Off by default; the emulator never runs in
-        /// production mode.
-        allow_faults: bool,
-    },
+    /// No project configured: start the embedded emulator and talk to it. Only in a build with
+    /// the `emulator` feature (the default); a lean build requires `DESCOPE_PROJECT_ID`.
+    #[cfg(feature = "emulator")]
+    Emulator(EmulatorSettings),
 }
+
+/// The embedded emulator's `EMULATOR_*` settings.
+#[cfg(feature = "emulator")]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EmulatorSettings {
+    /// `EMULATOR_ADDR`: where the embedded emulator listens (loopback only).
+    pub addr: SocketAddr,
+    /// `EMULATOR_DB`: the emulator's own SQLite file, so users and keys survive restarts.
+    pub db: PathBuf,
+    /// `EMULATOR_ALLOW_FAULTS`: opens the emulator's fault-injection, key-rotation and clock
+    /// endpoints, for outage tests.
+    pub allow_faults: bool,
+    /// `EMULATOR_FIXED_CODES`: `LOGIN_ID=CODE,…`, codes that never change for those login ids.
+    pub fixed_codes: Vec<(String, String)>,
+    /// `EMULATOR_TEST_USERS_UNCAPPED`: test users skip the emulator's per-recipient message cap.
+    pub test_users_uncapped: bool,
+}
+
+#[cfg(feature = "emulator")]
+impl EmulatorSettings {
+    /// The defaults: loopback port 4100, `data/emulator.db`, no test conveniences.
+    pub fn new(addr: SocketAddr, db: PathBuf) -> Self {
+        Self {
+            addr,
+            db,
+            allow_faults: false,
+            fixed_codes: Vec::new(),
+            test_users_uncapped: false,
+        }
+    }
+}
+
+/// The emulator's test conveniences. Each is off by default and refused in production mode and
+/// in a build without the emulator: set there, it would be a mistake, never a wish.
+const EMULATOR_TEST_CONVENIENCES: [&str; 3] = [
+    "EMULATOR_ALLOW_FAULTS",
+    "EMULATOR_FIXED_CODES",
+    "EMULATOR_TEST_USERS_UNCAPPED",
+];
 
 /// `APP_ENV`: how careful the app must be about where it runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -169,6 +203,16 @@ impl Settings {
         };
         let production = env == AppEnv::Production;
 
+        if production
+            && let Some(var) = EMULATOR_TEST_CONVENIENCES
+                .into_iter()
+                .find(|var| get(var).is_some())
+        {
+            return Err(SettingsError {
+                var,
+                problem: "is an emulator test convenience, refused when APP_ENV=production".into(),
+            });
+        }
         let descope = match get("DESCOPE_PROJECT_ID") {
             Some(project_id) => {
                 if project_id.contains(':') || project_id.chars().any(char::is_whitespace) {
@@ -191,28 +235,29 @@ impl Settings {
                     problem: "is required when APP_ENV=production (the emulator never runs in production)".into(),
                 });
             }
+            #[cfg(feature = "emulator")]
+            None => DescopeTarget::Emulator(emulator_settings(&get)?),
+            #[cfg(not(feature = "emulator"))]
             None => {
-                let addr: SocketAddr =
-                    parse_or("EMULATOR_ADDR", get("EMULATOR_ADDR"), "127.0.0.1:4100")?;
-                if !addr.ip().is_loopback() {
-                    return Err(SettingsError {
-                        var: "EMULATOR_ADDR",
-                        problem: "the emulator only listens on a loopback address".into(),
-                    });
-                }
-                DescopeTarget::Emulator {
-                    addr,
-                    db: get("EMULATOR_DB")
-                        .unwrap_or_else(|| "data/emulator.db".into())
-                        .into(),
-                    allow_faults: parse_or(
-                        "EMULATOR_ALLOW_FAULTS",
-                        get("EMULATOR_ALLOW_FAULTS"),
-                        "false",
-                    )?,
-                }
+                return Err(SettingsError {
+                    var: "DESCOPE_PROJECT_ID",
+                    problem: "is required: this build has no embedded emulator (it was built without the `emulator` feature)".into(),
+                });
             }
         };
+        #[cfg(not(feature = "emulator"))]
+        if let Some(var) = ["EMULATOR_ADDR", "EMULATOR_DB"]
+            .into_iter()
+            .chain(EMULATOR_TEST_CONVENIENCES)
+            .find(|var| get(var).is_some())
+        {
+            return Err(SettingsError {
+                var,
+                problem:
+                    "this build has no embedded emulator (built without the `emulator` feature)"
+                        .into(),
+            });
+        }
 
         let cookie_secure: bool = parse_or(
             "COOKIE_SECURE",
@@ -402,6 +447,50 @@ where
     })
 }
 
+/// `EMULATOR_*`, read when no Descope project is set.
+#[cfg(feature = "emulator")]
+fn emulator_settings(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<EmulatorSettings, SettingsError> {
+    let addr: SocketAddr = parse_or("EMULATOR_ADDR", get("EMULATOR_ADDR"), "127.0.0.1:4100")?;
+    if !addr.ip().is_loopback() {
+        return Err(SettingsError {
+            var: "EMULATOR_ADDR",
+            problem: "the emulator only listens on a loopback address".into(),
+        });
+    }
+    let fixed_codes = get("EMULATOR_FIXED_CODES")
+        .map(|list| {
+            list.split(',')
+                .filter(|entry| !entry.trim().is_empty())
+                .map(crate::emulator::parse_fixed_code)
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()
+        .map_err(|problem| SettingsError {
+            var: "EMULATOR_FIXED_CODES",
+            problem,
+        })?
+        .unwrap_or_default();
+    Ok(EmulatorSettings {
+        addr,
+        db: get("EMULATOR_DB")
+            .unwrap_or_else(|| "data/emulator.db".into())
+            .into(),
+        allow_faults: parse_or(
+            "EMULATOR_ALLOW_FAULTS",
+            get("EMULATOR_ALLOW_FAULTS"),
+            "false",
+        )?,
+        fixed_codes,
+        test_users_uncapped: parse_or(
+            "EMULATOR_TEST_USERS_UNCAPPED",
+            get("EMULATOR_TEST_USERS_UNCAPPED"),
+            "false",
+        )?,
+    })
+}
+
 /// A whole number within `range`, so later arithmetic on it cannot overflow.
 fn bounded(
     var: &'static str,
@@ -440,23 +529,28 @@ mod tests {
     use std::collections::HashMap;
 
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
-        let map: HashMap<String, String> = vars
+        #[allow(unused_mut)]
+        let mut map: HashMap<String, String> = vars
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
+        // Without the emulator nothing starts without a project: give every test one.
+        #[cfg(not(feature = "emulator"))]
+        map.entry("DESCOPE_PROJECT_ID".into())
+            .or_insert_with(|| "P2abcdefghijklmnopqrstuvwxyz".into());
         Settings::from_lookup(|k| map.get(k).cloned())
     }
 
+    #[cfg(feature = "emulator")]
     #[test]
     fn no_project_id_means_the_embedded_emulator_on_loopback() {
         let s = settings(&[]).expect("defaults are valid");
         assert_eq!(
             s.descope,
-            DescopeTarget::Emulator {
-                addr: "127.0.0.1:4100".parse().expect("literal"),
-                db: "data/emulator.db".into(),
-                allow_faults: false,
-            }
+            DescopeTarget::Emulator(EmulatorSettings::new(
+                "127.0.0.1:4100".parse().expect("literal"),
+                "data/emulator.db".into(),
+            ))
         );
         assert!(!s.cookie_secure);
         assert_eq!(s.step_up_max_age, Duration::from_secs(600));
@@ -482,8 +576,6 @@ mod tests {
     fn a_bad_value_names_its_variable() {
         let err = settings(&[("COOKIE_SECURE", "maybe")]).expect_err("invalid bool");
         assert_eq!(err.var, "COOKIE_SECURE");
-        let err = settings(&[("EMULATOR_ADDR", "0.0.0.0:4100")]).expect_err("not loopback");
-        assert_eq!(err.var, "EMULATOR_ADDR");
         let err = settings(&[("SESSION_IDLE_DAYS", "99999999999999")]).expect_err("too large");
         assert_eq!(err.var, "SESSION_IDLE_DAYS");
         let err = settings(&[("APP_ORIGIN", "https://app.example.com/path")]).expect_err("a path");
@@ -492,6 +584,82 @@ mod tests {
         assert_eq!(err.var, "APP_ENV");
         let err = settings(&[("DATABASE_POOL_SIZE", "0")]).expect_err("no connections");
         assert_eq!(err.var, "DATABASE_POOL_SIZE");
+    }
+
+    #[cfg(feature = "emulator")]
+    #[test]
+    fn the_emulator_settings_read_their_variables_and_name_the_bad_one() {
+        let err = settings(&[("EMULATOR_ADDR", "0.0.0.0:4100")]).expect_err("not loopback");
+        assert_eq!(err.var, "EMULATOR_ADDR");
+        let s = settings(&[
+            (
+                "EMULATOR_FIXED_CODES",
+                "+15555550100=123456, qa@example.com=000111,",
+            ),
+            ("EMULATOR_TEST_USERS_UNCAPPED", "true"),
+        ])
+        .expect("valid");
+        let DescopeTarget::Emulator(emulator) = s.descope else {
+            panic!("no project id: the emulator");
+        };
+        assert_eq!(
+            emulator.fixed_codes,
+            [
+                ("+15555550100".to_string(), "123456".to_string()),
+                ("qa@example.com".to_string(), "000111".to_string()),
+            ]
+        );
+        assert!(emulator.test_users_uncapped);
+        assert!(!emulator.allow_faults);
+        for bad in [
+            "+15555550100",
+            "=123456",
+            "+15555550100=12345",
+            "+15555550100=12345a",
+        ] {
+            let err = settings(&[("EMULATOR_FIXED_CODES", bad)]).expect_err(bad);
+            assert_eq!(err.var, "EMULATOR_FIXED_CODES", "{bad}");
+        }
+        let err = settings(&[("EMULATOR_TEST_USERS_UNCAPPED", "yes")]).expect_err("not a bool");
+        assert_eq!(err.var, "EMULATOR_TEST_USERS_UNCAPPED");
+    }
+
+    #[test]
+    fn production_refuses_every_emulator_test_convenience() {
+        let production = [
+            ("APP_ENV", "production"),
+            ("DESCOPE_PROJECT_ID", "P2abcdefghijklmnopqrstuvwxyz"),
+        ];
+        settings(&production).expect("production with a project is valid");
+        for (var, value) in [
+            ("EMULATOR_ALLOW_FAULTS", "true"),
+            ("EMULATOR_FIXED_CODES", "+15555550100=123456"),
+            ("EMULATOR_TEST_USERS_UNCAPPED", "true"),
+        ] {
+            let mut vars = production.to_vec();
+            vars.push((var, value));
+            let err = settings(&vars).expect_err(var);
+            assert_eq!(err.var, var);
+            assert!(err.problem.contains("production"), "{}", err.problem);
+        }
+    }
+
+    #[cfg(not(feature = "emulator"))]
+    #[test]
+    fn a_build_without_the_emulator_requires_a_project_and_refuses_emulator_settings() {
+        let err = Settings::from_lookup(|_| None).expect_err("no emulator to fall back on");
+        assert_eq!(err.var, "DESCOPE_PROJECT_ID");
+        assert!(
+            err.problem.contains("`emulator` feature"),
+            "{}",
+            err.problem
+        );
+        let project = ("DESCOPE_PROJECT_ID", "P2abcdefghijklmnopqrstuvwxyz");
+        settings(&[project]).expect("a project is enough");
+        for var in ["EMULATOR_ADDR", "EMULATOR_DB", "EMULATOR_FIXED_CODES"] {
+            let err = settings(&[project, (var, "x")]).expect_err(var);
+            assert_eq!(err.var, var);
+        }
     }
 
     #[test]
@@ -517,7 +685,8 @@ mod tests {
 
     #[test]
     fn production_mode_refuses_to_run_without_a_project_or_with_insecure_cookies() {
-        let err = settings(&[("APP_ENV", "production")]).expect_err("no project id");
+        let err = Settings::from_lookup(|k| (k == "APP_ENV").then(|| "production".into()))
+            .expect_err("no project id");
         assert_eq!(err.var, "DESCOPE_PROJECT_ID");
         let project = ("DESCOPE_PROJECT_ID", "P2abcdefghijklmnopqrstuvwxyz");
         let s = settings(&[("APP_ENV", "production"), project]).expect("valid");

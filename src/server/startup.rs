@@ -19,10 +19,10 @@ use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 use crate::app::{App, shell};
 use crate::clock::Clock;
 use crate::descope::{DescopeClient, DescopeConfig};
-use crate::emulator::{DbLocation, Emulator, EmulatorConfig};
 use crate::server::client_ip;
 use crate::server::cross_site::refuse_cross_site;
-use crate::server::db::{Db, ensure_parent_dir};
+use crate::server::db::Db;
+use crate::server::embedded::Emulator;
 use crate::server::error_status::{drop_unreadable_errors, local_redirects_only, set_error_status};
 use crate::server::form_body::check_body;
 use crate::server::gate::protect_pages;
@@ -63,33 +63,14 @@ impl Application {
                 config.base_url = base_url.clone();
                 (None, config)
             }
-            DescopeTarget::Emulator {
-                addr,
-                db,
-                allow_faults,
-            } => {
-                ensure_parent_dir(db)?;
-                let emulator = Emulator::start(
-                    EmulatorConfig {
-                        db: DbLocation::File(db.clone()),
-                        allow_faults: *allow_faults,
-                        allow_time_travel: *allow_faults,
-                        // Like a Descope project configured to add this audience to its tokens.
-                        audience: settings.audience.clone(),
-                        ..EmulatorConfig::default()
-                    },
-                    *addr,
+            #[cfg(feature = "emulator")]
+            DescopeTarget::Emulator(emulator) => {
+                let (emulator, config) = crate::server::embedded::start(
+                    emulator,
+                    settings.audience.clone(),
                     clock.clone(),
                 )
-                .await
-                .with_context(|| format!("starting the embedded Descope emulator on {addr}"))?;
-                tracing::info!(
-                    base_url = emulator.base_url(),
-                    outbox = %emulator.outbox_url(),
-                    "DESCOPE_PROJECT_ID is not set: using the embedded Descope emulator; codes appear in its outbox"
-                );
-                let mut config = DescopeConfig::new(emulator.project_id().to_owned());
-                config.base_url = Some(emulator.base_url().to_owned());
+                .await?;
                 (Some(emulator), config)
             }
         };

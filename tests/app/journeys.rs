@@ -1218,3 +1218,70 @@ async fn the_header_knows_who_is_signed_in() {
     let after = header(&browser.get("/").await);
     assert!(after.contains("Sign up or sign in"), "{after}");
 }
+
+/// The emulator's test conveniences through the app: a listed number's code is known in advance
+/// (no outbox read), and, with test users uncapped, a test user signs in past the message cap.
+#[tokio::test]
+async fn emulator_fixed_codes_and_uncapped_test_users_work_through_the_app() {
+    let fixed = unique_phone();
+    let fixed_entry = fixed.clone();
+    let app = spawn_app_with(move |s| {
+        if let descope_otp::server::settings::DescopeTarget::Emulator(emulator) = &mut s.descope {
+            emulator.fixed_codes = vec![(fixed_entry, "246810".to_string())];
+            emulator.test_users_uncapped = true;
+        }
+        // The app's own per-address limit would stop the loop below before the emulator's cap.
+        s.rate_limits.send_per_address = None;
+    })
+    .await;
+
+    let browser = app.browser();
+    browser
+        .submit(
+            "/sign-up-or-in",
+            "/api/otp/sign-up-or-in",
+            &[("method", "sms"), ("login_id", &fixed)],
+        )
+        .await
+        .assert_redirects_to("/verify");
+    browser
+        .submit("/verify", "/api/otp/verify", &[("code", "246810")])
+        .await
+        .assert_redirects_to("/profile");
+    assert!(browser.get("/profile").await.body.contains(&fixed));
+
+    // A test user of the emulator's management API: seven codes in a row (the cap is 5 a
+    // minute), the last one verified.
+    let email = unique_email("uncapped");
+    let created = reqwest::Client::new()
+        .post(format!("{}/v1/mgmt/user/create/test", app.emulator))
+        .bearer_auth(format!(
+            "{}:{}",
+            descope_otp::emulator::DEFAULT_PROJECT_ID,
+            descope_otp::emulator::DEFAULT_MANAGEMENT_KEY
+        ))
+        .json(&serde_json::json!({"loginId": email, "email": email, "verifiedEmail": true}))
+        .send()
+        .await
+        .expect("create a test user");
+    assert_eq!(created.status(), StatusCode::OK);
+    let browser = app.browser();
+    for round in 0..7 {
+        let sent = browser
+            .submit(
+                "/sign-in",
+                "/api/otp/sign-in",
+                &[("method", "email"), ("login_id", &email)],
+            )
+            .await;
+        assert_eq!(
+            sent.location.as_deref(),
+            Some("/verify"),
+            "round {round}: {}",
+            sent.body
+        );
+    }
+    app.enter_latest_code(&browser, &email)
+        .await
+        .assert_redirects_to("/profile");
+}

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use descope_otp::clock::Clock;
-use descope_otp::server::settings::{DescopeTarget, Settings};
+use descope_otp::server::settings::{DescopeTarget, EmulatorSettings, Settings};
 use descope_otp::server::startup::Application;
 use descope_otp::server::state::AppState;
 use leptos::config::LeptosOptions;
@@ -186,11 +186,10 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
     let db = Arc::new(TestDb::fresh().await);
     let mut settings = test_settings(db.url());
-    settings.descope = DescopeTarget::Emulator {
-        addr: "127.0.0.1:0".parse().expect("literal"),
-        db: dir.path().join("emulator.db"),
-        allow_faults: false,
-    };
+    settings.descope = DescopeTarget::Emulator(EmulatorSettings::new(
+        "127.0.0.1:0".parse().expect("literal"),
+        dir.path().join("emulator.db"),
+    ));
     adjust(&mut settings);
     start(settings, Clock::system(), None, db, dir).await
 }
@@ -254,8 +253,8 @@ pub async fn start(
 
 /// Opens the embedded emulator's fault and clock endpoints (`EMULATOR_ALLOW_FAULTS=true`).
 pub fn allow_faults(settings: &mut Settings) {
-    if let DescopeTarget::Emulator { allow_faults, .. } = &mut settings.descope {
-        *allow_faults = true;
+    if let DescopeTarget::Emulator(emulator) = &mut settings.descope {
+        emulator.allow_faults = true;
     }
 }
 
