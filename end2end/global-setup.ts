@@ -1,6 +1,8 @@
 // .ci/test (or `cargo leptos end-to-end`) starts the server just before the tests; wait until both the
-// app and its embedded Descope emulator answer before any test runs.
-import { APP_URL, EMULATOR_URL, PROJECT_ID } from "./tests/support";
+// app and its Descope (the embedded emulator, or a real project's API) answer before any test
+// runs. On the test-user route, test users left over by an earlier run that stopped early go
+// first, so that the run's fresh addresses are free.
+import { APP_URL, CODE_SOURCE, DESCOPE_URL, PROJECT_ID, deleteAllTestUsers } from "./tests/support";
 
 async function waitFor(url: string, deadline: number): Promise<void> {
   let last = "";
@@ -20,5 +22,9 @@ async function waitFor(url: string, deadline: number): Promise<void> {
 export default async function globalSetup(): Promise<void> {
   const deadline = Date.now() + 60_000;
   await waitFor(APP_URL, deadline);
-  await waitFor(`${EMULATOR_URL}/v2/keys/${PROJECT_ID}`, deadline);
+  await waitFor(`${DESCOPE_URL}/v2/keys/${PROJECT_ID}`, deadline);
+  if (CODE_SOURCE === "test-users") {
+    await deleteAllTestUsers();
+    console.log(`codes from Descope's test-user API at ${DESCOPE_URL}: only @existing-user journeys run`);
+  }
 }

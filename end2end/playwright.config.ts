@@ -6,6 +6,7 @@ const BASE_URL = process.env.BASE_URL ?? "http://127.0.0.1:3000";
 export default defineConfig({
   testDir: "./tests",
   globalSetup: "./global-setup.ts",
+  globalTeardown: "./global-teardown.ts",
   timeout: 60_000,
   expect: { timeout: 10_000 },
   fullyParallel: false,

@@ -14,6 +14,7 @@ import {
   requestCode,
   signOut,
   signUp,
+  signUpOrCreate,
   uniqueEmail,
   uniquePhone,
 } from "./support";
@@ -53,14 +54,15 @@ test("opening the profile while signed out ends on the sign-in page", async ({ p
   await expect(page.getByRole("heading", { level: 1 })).toHaveText("Sign in");
 });
 
-test("the header knows who is signed in, and signs them out", async ({ page }) => {
+// Needs only a person who has an account: it also runs on the test-user route (support.ts).
+test("the header knows who is signed in, and signs them out", { tag: "@existing-user" }, async ({ page }) => {
   await open(page, "/");
   const nav = page.getByRole("navigation", { name: "Main" });
   await expect(nav.getByRole("link", { name: "Sign up or sign in" })).toBeVisible();
   await expect(nav.getByRole("button", { name: "Sign out" })).toHaveCount(0);
 
   const person = newPerson("email", "Header Person");
-  await signUp(page, person);
+  await signUpOrCreate(page, person);
   await expect(page.getByTestId("signed-in-as")).toHaveText("Signed in as Header Person");
   await expect(nav.getByRole("link", { name: "Profile" })).toBeVisible();
 

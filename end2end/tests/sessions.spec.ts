@@ -1,13 +1,16 @@
 // Sessions: server-side, behind one opaque HttpOnly cookie; "sign out everywhere" ends them all.
 
-import { expect, test, APP_URL, JWT_PATTERN, expectProfile, newPerson, signIn, signUp } from "./support";
+import { expect, test, APP_URL, JWT_PATTERN, expectProfile, newPerson, signIn, signUpOrCreate } from "./support";
 
-test("signing out everywhere in one browser signs the same person out of another browser", async ({
+// Both need only a person who has an account: they also run on the test-user route.
+const EXISTING_USER = { tag: "@existing-user" };
+
+test("signing out everywhere in one browser signs the same person out of another browser", EXISTING_USER, async ({
   browser,
   page,
 }) => {
   const person = newPerson("email", "Ada Lovelace");
-  await signUp(page, person); // browser A
+  await signUpOrCreate(page, person); // browser A
 
   const contextB = await browser.newContext({ baseURL: APP_URL });
   try {
@@ -33,12 +36,12 @@ test("signing out everywhere in one browser signs the same person out of another
   }
 });
 
-test("after signing in, the page holds no token and the only cookie is the opaque HttpOnly session id", async ({
+test("after signing in, the page holds no token and the only cookie is the opaque HttpOnly session id", EXISTING_USER, async ({
   page,
   context,
 }) => {
   const person = newPerson("email", "Grace Hopper");
-  await signUp(page, person);
+  await signUpOrCreate(page, person);
 
   // Both the hydrated page and a fresh server render of it.
   expect(await page.content()).not.toMatch(JWT_PATTERN);

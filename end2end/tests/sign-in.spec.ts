@@ -10,11 +10,18 @@ import {
   latestId,
   newPerson,
   open,
+  prepareAccount,
+  purposeOf,
   requestCode,
   signOut,
-  signUp,
+  signUpOrCreate,
+  uniqueEmail,
   wrongCodeFor,
 } from "./support";
+
+// Journeys tagged @existing-user need only people who already have an account: they also run
+// on the test-user route (DESCOPE_MANAGEMENT_KEY set: a real Descope project, see support.ts).
+const EXISTING_USER = { tag: "@existing-user" };
 
 // Tagged @release: .ci/test also runs it against the release build, whose wasm went through
 // wasm-opt, to prove that build hydrates.
@@ -35,9 +42,9 @@ test("a new person signs up by email and lands on a profile showing their name a
   await expect(page.locator("dl.details")).toContainText(person.loginId);
 });
 
-test("an existing person signs out and signs in again with a new code", async ({ page }) => {
+test("an existing person signs out and signs in again with a new code", EXISTING_USER, async ({ page }) => {
   const person = newPerson("email", "Grace Hopper");
-  await signUp(page, person);
+  await signUpOrCreate(page, person);
   await signOut(page);
   await expect(page.getByRole("heading", { level: 1 })).toHaveText(
     "Passwordless sign-in with one-time codes",
@@ -48,7 +55,7 @@ test("an existing person signs out and signs in again with a new code", async ({
     loginId: person.loginId,
     path: "/sign-in",
   });
-  expect(message.purpose).toBe("signin");
+  expect(message.purpose).toBe(purposeOf("signin"));
   await enterCode(page, message.code);
   await expectProfile(page, "Grace Hopper");
   await expect(page.getByTestId("email")).toContainText(`${person.loginId} (verified)`);
@@ -94,10 +101,11 @@ test("sign-up-or-in creates an account for a new address and signs the same addr
   await expect(page.locator("dt:text-is('User id') + dd")).toHaveText(userId);
 });
 
-test("a wrong code shows its message and marks the field invalid, and the right code then works", async ({
+test("a wrong code shows its message and marks the field invalid, and the right code then works", EXISTING_USER, async ({
   page,
 }) => {
-  const { loginId } = newPerson("email");
+  const loginId = uniqueEmail();
+  await prepareAccount({ method: "email", loginId }); // no name: the profile says "Your profile"
   const { code } = await requestCode(page, { loginId });
   const field = page.getByLabel("Code", { exact: true });
   await expect(field).toHaveAttribute("aria-invalid", "false");
@@ -117,11 +125,11 @@ test("a wrong code shows its message and marks the field invalid, and the right 
   await expect(page.getByTestId("email")).toContainText(`${loginId} (verified)`);
 });
 
-test("signing out closes the profile, and signing in from the redirect brings the person back to it", async ({
+test("signing out closes the profile, and signing in from the redirect brings the person back to it", EXISTING_USER, async ({
   page,
 }) => {
   const person = newPerson("email", "Katherine Johnson");
-  await signUp(page, person);
+  await signUpOrCreate(page, person);
   await signOut(page);
 
   await page.goto("/profile");
@@ -139,11 +147,11 @@ test("signing out closes the profile, and signing in from the redirect brings th
   await expectProfile(page, "Katherine Johnson");
 });
 
-test("signing in from a redirect off another gated page goes back to that page, not the default", async ({
+test("signing in from a redirect off another gated page goes back to that page, not the default", EXISTING_USER, async ({
   page,
 }) => {
   const person = newPerson("email", "Mary Jackson");
-  await signUp(page, person);
+  await signUpOrCreate(page, person);
   await signOut(page);
 
   await page.goto("/profile/email");
@@ -160,18 +168,18 @@ test("signing in from a redirect off another gated page goes back to that page, 
 });
 
 for (const method of ["voice", "whatsapp"] as const) {
-  test(`a person with a phone number signs in by ${method === "voice" ? "voice call" : "WhatsApp"} and the code goes out on that channel`, async ({
+  test(`a person with a phone number signs in by ${method === "voice" ? "voice call" : "WhatsApp"} and the code goes out on that channel`, EXISTING_USER, async ({
     page,
   }) => {
     const person = newPerson("sms", "Hedy Lamarr");
-    await signUp(page, person);
+    await signUpOrCreate(page, person);
     await expect(page.getByTestId("phone")).toContainText(`${person.loginId} (verified)`);
     await signOut(page);
 
     const message = await requestCode(page, { method, loginId: person.loginId, path: "/sign-in" });
     expect(message.channel).toBe(method);
     expect(message.destination).toBe(person.loginId);
-    expect(message.purpose).toBe("signin");
+    expect(message.purpose).toBe(purposeOf("signin"));
     await expect(page.getByText(method === "voice" ? /to read out a code/ : /sent (it )?a code on WhatsApp/)).toBeVisible();
 
     await enterCode(page, message.code);

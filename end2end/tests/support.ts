@@ -1,16 +1,31 @@
-// Shared helpers for the journeys: where the app and its emulator are, fresh addresses, codes
-// from the emulator's dev outbox, and the few UI steps every journey repeats.
+// Shared helpers for the journeys: where the app and its emulator are, fresh addresses, codes,
+// and the few UI steps every journey repeats.
 //
-// Codes come only from the outbox (never hard-coded): each helper that makes the app send a code
-// notes the newest outbox id first and then long-polls for a message to that destination with a
-// higher id, so an older code can never be picked up by mistake.
+// Codes come from one of two sources, never hard-coded:
+// - the emulator's dev outbox (the default): each helper that makes the app send a code notes
+//   the newest outbox id first and then long-polls for a message to that destination with a
+//   higher id, so an older code can never be picked up by mistake;
+// - Descope's test-user API, when DESCOPE_MANAGEMENT_KEY is set: people are created as test
+//   users, and once the app has asked for a code, the suite has Descope generate a fresh one for
+//   that login id (which replaces the app's). This is how the suite runs against a real Descope
+//   project and any deployed instance (BASE_URL); in CI it runs against the emulator's own
+//   management API. Journeys that need a real inbox (a brand-new address signing up, a code to a
+//   changed address) are skipped there, with the reason; those tagged @existing-user run.
 
 import { test as base, expect, type Page } from "@playwright/test";
 
 export const APP_URL = process.env.BASE_URL ?? "http://127.0.0.1:3000";
 export const EMULATOR_URL = process.env.EMULATOR_URL ?? "http://127.0.0.1:4100";
 export const PROJECT_ID =
-  process.env.DESCOPE_EMULATOR_PROJECT_ID ?? "P2EmuLatorLocalProject000001";
+  process.env.DESCOPE_PROJECT_ID ??
+  process.env.DESCOPE_EMULATOR_PROJECT_ID ??
+  "P2EmuLatorLocalProject000001";
+
+/** Set: codes come from Descope's test-user API (see the top of this file). */
+export const MANAGEMENT_KEY = process.env.DESCOPE_MANAGEMENT_KEY;
+export const CODE_SOURCE: "outbox" | "test-users" = MANAGEMENT_KEY ? "test-users" : "outbox";
+/** Where Descope's API is: a real project's (`DESCOPE_BASE_URL`), else the emulator. */
+export const DESCOPE_URL = (process.env.DESCOPE_BASE_URL ?? EMULATOR_URL).replace(/\/$/, "");
 
 export type Method = "email" | "sms" | "voice" | "whatsapp";
 
@@ -45,7 +60,18 @@ export const JWT_PATTERN = /eyJ[\w-]+\.[\w-]+\.[\w-]+/;
  * logged no console error (a panic in the wasm, a hydration mismatch, a CSP violation). The browser's own "Failed
  * to load resource" lines are left out: a server function that answers an error logs one.
  */
-export const test = base.extend<{ browserErrors: string[] }>({
+export const test = base.extend<{ browserErrors: string[]; codeSource: void }>({
+  // On the test-user route only the journeys of people who already have an account can run.
+  codeSource: [
+    async ({}, use, testInfo) => {
+      testInfo.skip(
+        CODE_SOURCE === "test-users" && !testInfo.tags.includes("@existing-user"),
+        "needs a real inbox (a new address, or a code sent to a changed address): runs only on the emulator's outbox",
+      );
+      await use();
+    },
+    { auto: true },
+  ],
   browserErrors: [
     async ({ page }, use) => {
       const errors: string[] = [];
@@ -153,6 +179,60 @@ export async function codeSentBy(
   return waitForCode(destination, after);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Descope's test-user API (management key): the same calls on a real project and the emulator.
+
+async function management<T>(method: "POST" | "DELETE", path: string, body?: unknown): Promise<T> {
+  const response = await fetch(`${DESCOPE_URL}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${PROJECT_ID}:${MANAGEMENT_KEY}`,
+      "content-type": "application/json",
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!response.ok) {
+    throw new Error(`${method} ${path}: HTTP ${response.status} ${await response.text()}`);
+  }
+  return (await response.json()) as T;
+}
+
+/** Creates `person` as a Descope test user with a verified address for their channel. */
+export async function createTestUser(person: Person): Promise<void> {
+  const phone = person.method !== "email";
+  await management("POST", "/v1/mgmt/user/create/test", {
+    loginId: person.loginId,
+    name: person.name,
+    ...(phone
+      ? { phone: person.loginId, verifiedPhone: true }
+      : { email: person.loginId, verifiedEmail: true }),
+  });
+}
+
+/** A fresh code for a test user (it replaces any code the app asked for). */
+export async function testUserCode(loginId: string, method: Method): Promise<OutboxMessage> {
+  const { code } = await management<{ code: string }>("POST", "/v1/mgmt/tests/generate/otp", {
+    loginId,
+    deliveryMethod: method,
+    loginOptions: {},
+  });
+  return {
+    id: 0,
+    channel: method,
+    destination: loginId,
+    loginId,
+    purpose: "test",
+    code,
+    sentAt: Math.floor(Date.now() / 1000),
+    templateOptions: null,
+  };
+}
+
+/** Deletes every test user of the project (global set-up and teardown). */
+export async function deleteAllTestUsers(): Promise<void> {
+  await management("DELETE", "/v1/mgmt/user/test/delete/all");
+}
+
 /** A code that is certainly wrong: the right one with its last digit changed. */
 export function wrongCodeFor(code: string): string {
   const last = Number(code.at(-1));
@@ -208,10 +288,17 @@ export async function requestCode(page: Page, request: CodeRequest): Promise<Out
     if (stepUp) await page.getByLabel(/^Step up/).check();
   }
   const submit = path.startsWith("/sign-up?") || path === "/sign-up" ? "Create account" : "Send me a code";
-  const message = await codeSentBy(loginId, () =>
-    page.getByRole("button", { name: submit, exact: true }).click(),
-  );
-  await expect(page).toHaveURL(/\/verify$/);
+  const press = () => page.getByRole("button", { name: submit, exact: true }).click();
+  let message: OutboxMessage;
+  if (CODE_SOURCE === "test-users") {
+    // Only once the app's own request is done: the generated code must be the newest.
+    await press();
+    await expect(page).toHaveURL(/\/verify$/);
+    message = await testUserCode(loginId, method);
+  } else {
+    message = await codeSentBy(loginId, press);
+    await expect(page).toHaveURL(/\/verify$/);
+  }
   expect(message.channel).toBe(method);
   return message;
 }
@@ -241,6 +328,33 @@ export async function signUp(page: Page, person: Person, options: OpenOptions = 
   const { code } = await requestCode(page, { ...person, path: "/sign-up", ...options });
   await enterCode(page, code);
   await expectProfile(page, person.name);
+}
+
+/**
+ * A person who already has an account, signed in and on their profile: created through
+ * `/sign-up` on the outbox route, or as a Descope test user and signed in through `/sign-in` on
+ * the test-user route. For journeys tagged @existing-user.
+ */
+export async function signUpOrCreate(page: Page, person: Person): Promise<void> {
+  if (CODE_SOURCE === "test-users") {
+    await createTestUser(person);
+    await signIn(page, person);
+  } else {
+    await signUp(page, person);
+  }
+}
+
+/**
+ * On the test-user route, creates `person` as a test user (a brand-new address has no inbox
+ * there); on the outbox route does nothing, and sign-up-or-in creates the account.
+ */
+export async function prepareAccount(person: Person): Promise<void> {
+  if (CODE_SOURCE === "test-users") await createTestUser(person);
+}
+
+/** What the outbox calls a code of this kind; a generated test-user code is "test". */
+export function purposeOf(purpose: string): string {
+  return CODE_SOURCE === "test-users" ? "test" : purpose;
 }
 
 /** Signs an existing person in through `/sign-in`. */
