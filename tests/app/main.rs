@@ -13,6 +13,7 @@
 //!   at the same moment;
 //! - `health`: the `/healthz` and `/readyz` probes;
 //! - `faults`: Descope or the database failing, Descope rotating its keys, and sign-in surviving it;
+//! - `writes`: what a request writes (a gated view that changes nothing: nothing);
 //! - `load`: two hundred concurrent sign-up journeys (ignored: run on purpose, see the file).
 //!
 //! The database is SQLite unless `TEST_DATABASE=postgres` (see `support`): `.ci/test` runs the
@@ -27,3 +28,4 @@ mod load;
 mod production;
 mod security;
 mod support;
+mod writes;
