@@ -302,6 +302,10 @@ async fn connect_sqlite(url: &str, pool_size: u32) -> anyhow::Result<SqlitePool>
     loop {
         match SqlitePoolOptions::new()
             .max_connections(pool_size)
+            // A local file cannot drop a connection the way a network can, and the ping sqlx
+            // otherwise sends on every acquire is a round trip through the connection's worker
+            // thread: on a gated request (session row, then mark) that doubled the database work.
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await
         {

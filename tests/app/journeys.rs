@@ -976,6 +976,71 @@ async fn benchmark_the_gate_and_the_jwks_cache() {
         .await
     };
 
+    // The gate alone, as `require_user` runs it on a gated request, without HTTP or a render:
+    // the session row read through the app's own store and pool, the sign-out-everywhere mark,
+    // and the token check. Against the bare verify; on SQLite also through a pool that pings
+    // each connection it hands out (sqlx's default, which the app turns off for SQLite).
+    let (gate, gate_pinging) = {
+        use descope_otp::server::db::Db;
+        use std::str::FromStr;
+        use tower_sessions::SessionStore;
+        use tower_sessions::session::Id;
+        // A session of its own, to read its id off the cookie the verify sets.
+        let person = app.browser();
+        let email = unique_email("bench-gate");
+        app.email_code_requested(&person, &email).await;
+        let verified = app.enter_latest_code(&person, &email).await;
+        let sid = verified
+            .session_cookie()
+            .and_then(|c| c.strip_prefix("sid="))
+            .and_then(|rest| rest.split(';').next())
+            .expect("the verify sets the session cookie")
+            .to_owned();
+        let id = Id::from_str(&sid).expect("a session id");
+        let gate_on = |db: Db| {
+            let client = &client;
+            let token = &token;
+            mean_micros(rounds * 3, move || {
+                let db = db.clone();
+                async move {
+                    let record = match &db {
+                        Db::Sqlite(pool) => {
+                            tower_sessions_sqlx_store::SqliteStore::new(pool.clone())
+                                .load(&id)
+                                .await
+                        }
+                        Db::Postgres(pool) => {
+                            tower_sessions_sqlx_store::PostgresStore::new(pool.clone())
+                                .load(&id)
+                                .await
+                        }
+                    }
+                    .expect("the store answers")
+                    .expect("the session is there");
+                    assert!(!record.data.is_empty());
+                    db.signed_out_everywhere_at("bench-user")
+                        .await
+                        .expect("the mark lookup answers");
+                    client.validate_session(token).await.expect("valid");
+                }
+            })
+        };
+        let gate = gate_on(app.state.db.clone()).await;
+        let pinging = match &app.state.db {
+            Db::Sqlite(_) => {
+                let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                    .max_connections(app.state.settings.database_pool_size)
+                    .test_before_acquire(true)
+                    .connect(app.database().url())
+                    .await
+                    .expect("a second pool on the app's file");
+                Some(gate_on(Db::Sqlite(pool)).await)
+            }
+            Db::Postgres(_) => None,
+        };
+        (gate, pinging)
+    };
+
     println!(
         "\nbenchmark (mean per call, {} build)",
         if cfg!(debug_assertions) {
@@ -1003,6 +1068,17 @@ async fn benchmark_the_gate_and_the_jwks_cache() {
         "  validate_session, JWKS cached (the app)      {cached:>10.1} µs   {:.2}x",
         cached / bare
     );
+    println!(
+        "  the gate: session read + mark + validate     {gate:>10.1} µs   {:.2}x",
+        gate / bare
+    );
+    if let Some(pinging) = gate_pinging {
+        println!(
+            "  the gate, pool pinging on acquire (SQLite)   {pinging:>10.1} µs   {:.2}x  ({:.2}x the app's)",
+            pinging / bare,
+            pinging / gate
+        );
+    }
     assert!(
         cached < uncached,
         "the JWKS cache must make validation cheaper"
