@@ -359,8 +359,9 @@ where
 }
 
 /// The two header fields the check needs. Read here, borrowing from the decoded bytes, rather
-/// than through jsonwebtoken's `decode_header`, which fills its whole `Header` (a tenth of a
-/// cached validation's time).
+/// than through jsonwebtoken's `decode_header`, which fills its whole `Header` (with the
+/// signature decoded on the stack, this took the cached check from 1.21–1.43x to 1.10x a bare
+/// verify in the benchmark; the header alone was not timed).
 #[derive(serde::Deserialize)]
 struct JwsHeader<'a> {
     #[serde(borrow)]

@@ -31,7 +31,7 @@ mod with_emulator {
                 db: DbLocation::File(settings.db.clone()),
                 allow_faults: settings.allow_faults,
                 allow_time_travel: settings.allow_faults,
-                fixed_codes: settings.fixed_codes.iter().cloned().collect(),
+                fixed_codes: settings.fixed_codes.clone(),
                 test_users_uncapped: settings.test_users_uncapped,
                 // Like a Descope project configured to add this audience to its tokens.
                 audience,

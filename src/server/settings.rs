@@ -3,6 +3,8 @@
 //! The list here is the list in `.env.example` and the README; keep the three in step.
 
 #[cfg(feature = "emulator")]
+use std::collections::BTreeMap;
+#[cfg(feature = "emulator")]
 use std::net::SocketAddr;
 #[cfg(feature = "emulator")]
 use std::path::PathBuf;
@@ -35,20 +37,20 @@ pub struct EmulatorSettings {
     /// endpoints, for outage tests.
     pub allow_faults: bool,
     /// `EMULATOR_FIXED_CODES`: `LOGIN_ID=CODE,…`, codes that never change for those login ids.
-    pub fixed_codes: Vec<(String, String)>,
+    pub fixed_codes: BTreeMap<String, String>,
     /// `EMULATOR_TEST_USERS_UNCAPPED`: test users skip the emulator's per-recipient message cap.
     pub test_users_uncapped: bool,
 }
 
 #[cfg(feature = "emulator")]
 impl EmulatorSettings {
-    /// The defaults: loopback port 4100, `data/emulator.db`, no test conveniences.
+    /// An emulator at `addr` on the file `db`, with no test conveniences.
     pub fn new(addr: SocketAddr, db: PathBuf) -> Self {
         Self {
             addr,
             db,
             allow_faults: false,
-            fixed_codes: Vec::new(),
+            fixed_codes: BTreeMap::new(),
             test_users_uncapped: false,
         }
     }
@@ -464,7 +466,7 @@ fn emulator_settings(
             list.split(',')
                 .filter(|entry| !entry.trim().is_empty())
                 .map(crate::emulator::parse_fixed_code)
-                .collect::<Result<Vec<_>, _>>()
+                .collect::<Result<BTreeMap<_, _>, _>>()
         })
         .transpose()
         .map_err(|problem| SettingsError {
@@ -604,10 +606,10 @@ mod tests {
         };
         assert_eq!(
             emulator.fixed_codes,
-            [
+            BTreeMap::from([
                 ("+15555550100".to_string(), "123456".to_string()),
                 ("qa@example.com".to_string(), "000111".to_string()),
-            ]
+            ])
         );
         assert!(emulator.test_users_uncapped);
         assert!(!emulator.allow_faults);

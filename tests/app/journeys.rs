@@ -913,10 +913,6 @@ async fn benchmark_the_gate_and_the_jwks_cache() {
         assert_eq!(browser.get("/profile").await.status, StatusCode::OK)
     })
     .await;
-    let cached = mean_micros(rounds * 10, || async {
-        client.validate_session(&token).await.expect("valid");
-    })
-    .await;
     // Baseline: what every validation would cost without the cache (a new client fetches the JWKS).
     let uncached = mean_micros(rounds / 3, || async {
         let fresh = DescopeClient::new(config(), app.clock.clone()).expect("client");
@@ -942,7 +938,7 @@ async fn benchmark_the_gate_and_the_jwks_cache() {
         jwk["n"].as_str().expect("n").to_owned(),
         jwk["e"].as_str().expect("e").to_owned(),
     );
-    let (bare, cached_median) = {
+    let (bare, cached) = {
         use base64::Engine;
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let key = ring::signature::RsaPublicKeyComponents {
@@ -1085,8 +1081,8 @@ async fn benchmark_the_gate_and_the_jwks_cache() {
         rust_crypto / bare
     );
     println!(
-        "  validate_session, JWKS cached (the app)      {cached_median:>10.1} µs   {:.2}x  (medians of 9 alternating rounds)",
-        cached_median / bare
+        "  validate_session, JWKS cached (the app)      {cached:>10.1} µs   {:.2}x  (medians of 9 alternating rounds)",
+        cached / bare
     );
     println!(
         "  the gate: session read + mark + validate     {gate:>10.1} µs   {:.2}x",
@@ -1337,7 +1333,7 @@ async fn emulator_fixed_codes_and_uncapped_test_users_work_through_the_app() {
     let fixed_entry = fixed.clone();
     let app = spawn_app_with(move |s| {
         if let descope_otp::server::settings::DescopeTarget::Emulator(emulator) = &mut s.descope {
-            emulator.fixed_codes = vec![(fixed_entry, "246810".to_string())];
+            emulator.fixed_codes = [(fixed_entry, "246810".to_string())].into();
             emulator.test_users_uncapped = true;
         }
         // The app's own per-address limit would stop the loop below before the emulator's cap.
