@@ -4,6 +4,7 @@
 import {
   expect,
   test,
+  EXISTING_USER,
   LOGIN_ID_LABEL,
   codeSentBy,
   enterCode,
@@ -54,8 +55,7 @@ test("opening the profile while signed out ends on the sign-in page", async ({ p
   await expect(page.getByRole("heading", { level: 1 })).toHaveText("Sign in");
 });
 
-// Needs only a person who has an account: it also runs on the test-user route (support.ts).
-test("the header knows who is signed in, and signs them out", { tag: "@existing-user" }, async ({ page }) => {
+test("the header knows who is signed in, and signs them out", EXISTING_USER, async ({ page }) => {
   await open(page, "/");
   const nav = page.getByRole("navigation", { name: "Main" });
   await expect(nav.getByRole("link", { name: "Sign up or sign in" })).toBeVisible();

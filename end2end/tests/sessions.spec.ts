@@ -1,9 +1,16 @@
 // Sessions: server-side, behind one opaque HttpOnly cookie; "sign out everywhere" ends them all.
 
-import { expect, test, APP_URL, JWT_PATTERN, expectProfile, newPerson, signIn, signUpOrCreate } from "./support";
-
-// Both need only a person who has an account: they also run on the test-user route.
-const EXISTING_USER = { tag: "@existing-user" };
+import {
+  expect,
+  test,
+  APP_URL,
+  EXISTING_USER,
+  JWT_PATTERN,
+  expectProfile,
+  newPerson,
+  signIn,
+  signUpOrCreate,
+} from "./support";
 
 test("signing out everywhere in one browser signs the same person out of another browser", EXISTING_USER, async ({
   browser,

@@ -4,6 +4,7 @@
 import {
   expect,
   test,
+  EXISTING_USER,
   enterCode,
   expectProfile,
   LOGIN_ID_LABEL,
@@ -18,10 +19,6 @@ import {
   uniqueEmail,
   wrongCodeFor,
 } from "./support";
-
-// Journeys tagged @existing-user need only people who already have an account: they also run
-// on the test-user route (DESCOPE_MANAGEMENT_KEY set: a real Descope project, see support.ts).
-const EXISTING_USER = { tag: "@existing-user" };
 
 // Tagged @release: .ci/test also runs it against the release build, whose wasm went through
 // wasm-opt, to prove that build hydrates.

@@ -21,6 +21,13 @@ export const PROJECT_ID =
   process.env.DESCOPE_EMULATOR_PROJECT_ID ??
   "P2EmuLatorLocalProject000001";
 
+/**
+ * The tag of journeys that need only people who already have an account: they also run on the
+ * test-user route. Pass it as a test's details: `test("…", EXISTING_USER, async …)`.
+ */
+export const EXISTING_USER_TAG = "@existing-user";
+export const EXISTING_USER = { tag: EXISTING_USER_TAG };
+
 /** Set: codes come from Descope's test-user API (see the top of this file). */
 export const MANAGEMENT_KEY = process.env.DESCOPE_MANAGEMENT_KEY;
 export const CODE_SOURCE: "outbox" | "test-users" = MANAGEMENT_KEY ? "test-users" : "outbox";
@@ -65,7 +72,7 @@ export const test = base.extend<{ browserErrors: string[]; codeSource: void }>({
   codeSource: [
     async ({}, use, testInfo) => {
       testInfo.skip(
-        CODE_SOURCE === "test-users" && !testInfo.tags.includes("@existing-user"),
+        CODE_SOURCE === "test-users" && !testInfo.tags.includes(EXISTING_USER_TAG),
         "needs a real inbox (a new address, or a code sent to a changed address): runs only on the emulator's outbox",
       );
       await use();
@@ -333,7 +340,7 @@ export async function signUp(page: Page, person: Person, options: OpenOptions = 
 /**
  * A person who already has an account, signed in and on their profile: created through
  * `/sign-up` on the outbox route, or as a Descope test user and signed in through `/sign-in` on
- * the test-user route. For journeys tagged @existing-user.
+ * the test-user route. For journeys tagged EXISTING_USER.
  */
 export async function signUpOrCreate(page: Page, person: Person): Promise<void> {
   if (CODE_SOURCE === "test-users") {
