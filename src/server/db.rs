@@ -2,9 +2,8 @@
 //! PostgreSQL (any number of instances behind a proxy). `DATABASE_URL`'s scheme picks it.
 //!
 //! Everything the app stores goes through the few named methods of [`Db`]: the sign-out-everywhere
-//! marks, the rate-limit counters and the clean-up of both; the sessions themselves are kept by
-//! tower-sessions' own store for the same pool ([`Db::Sqlite`] → `SqliteStore`, [`Db::Postgres`]
-//! → `PostgresStore`, chosen in `startup`). The SQL text is the same for both backends wherever
+//! marks, the rate-limit counters and the clean-up of both; the sessions themselves are kept on the
+//! same pool by [`crate::server::session_store`], which reads each with its person's mark. The SQL text is the same for both backends wherever
 //! it can be (`$1` placeholders, `case` instead of `max`/`greatest`), so each method is written
 //! once and run on whichever pool this is ([`on_pool!`]). Schemas differ, so each backend has its
 //! own migration folder: `migrations/app` (SQLite) and `migrations/app-postgres`.

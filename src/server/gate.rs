@@ -42,7 +42,7 @@ pub async fn require_user(
     }
     let mut current = session.signed_in().await?.ok_or(AppError::NotSignedIn)?;
 
-    if signed_out_everywhere_since(state, &current).await? {
+    if signed_out_everywhere_since(state, session, &current).await? {
         session.sign_out().await?;
         return Err(AppError::NotSignedIn);
     }
@@ -105,15 +105,22 @@ pub async fn require_user(
     }
 }
 
+/// Whether `current` signed in at or before their latest "sign out everywhere". The mark normally
+/// came with the session row, in the same query (`server::session_store`); only for a row that
+/// does not name its person yet is it a query of its own.
 async fn signed_out_everywhere_since(
     state: &AppState,
+    session: &AuthSession,
     current: &SignedIn,
 ) -> Result<bool, AppError> {
-    let mark = state
-        .db
-        .signed_out_everywhere_at(&current.user_id)
-        .await
-        .map_err(|e| crate::server::db::unavailable("reading sign-out-everywhere mark", &e))?;
+    let mark = match session.mark_read_with_row().await? {
+        Some(mark) => mark,
+        None => state
+            .db
+            .signed_out_everywhere_at(&current.user_id)
+            .await
+            .map_err(|e| crate::server::db::unavailable("reading sign-out-everywhere mark", &e))?,
+    };
     Ok(mark.is_some_and(|at_ms| current.authenticated_at_ms <= at_ms))
 }
 

@@ -19,6 +19,7 @@ pub mod profile;
 pub mod refusal;
 pub mod request_scope;
 pub mod session;
+pub mod session_store;
 pub mod settings;
 pub mod startup;
 pub mod state;

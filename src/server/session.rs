@@ -13,6 +13,7 @@ use crate::descope::UserResponse;
 use crate::error::{AppError, new_error_id};
 use crate::models::{DeliveryMethod, Flow};
 use crate::server::gate::GateAnswer;
+use crate::server::session_store::MARK_KEY;
 
 const SIGNED_IN: &str = "signed_in";
 const PENDING: &str = "pending_otp";
@@ -253,10 +254,22 @@ impl AuthSession {
         self.session.get(SIGNED_IN).await.map_err(store_error)
     }
 
+    /// The sign-out-everywhere mark of the person this session's row names, as the store read it
+    /// with the row: `Some(None)` when they have none, `None` when the store did not look (a row
+    /// written before rows named their person, or a sign-in made during this request).
+    pub async fn mark_read_with_row(&self) -> Result<Option<Option<i64>>, AppError> {
+        self.session.get(MARK_KEY).await.map_err(store_error)
+    }
+
     /// Records a fresh sign-in under a new session id, so an id planted before sign-in
     /// (session fixation) is worth nothing after it.
     pub async fn sign_in(&self, signed_in: &SignedIn) -> Result<(), AppError> {
         self.session.cycle_id().await.map_err(store_error)?;
+        // The mark loaded with the row was about whoever the row named; this may be someone else.
+        self.session
+            .remove_value(MARK_KEY)
+            .await
+            .map_err(store_error)?;
         self.session
             .insert(SIGNED_IN, signed_in)
             .await

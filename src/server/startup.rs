@@ -13,8 +13,7 @@ use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::session_store::ExpiredDeletion;
-use tower_sessions::{Expiry, SessionManagerLayer, SessionStore};
-use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
+use tower_sessions::{Expiry, SessionManagerLayer};
 
 use crate::app::{App, shell};
 use crate::clock::Clock;
@@ -30,6 +29,7 @@ use crate::server::headers::{provide_nonce_for_render, secure_headers};
 use crate::server::health;
 use crate::server::limits::Limiter;
 use crate::server::request_scope;
+use crate::server::session_store::SessionRows;
 use crate::server::settings::{DescopeTarget, Settings};
 use crate::server::state::AppState;
 use crate::server::store_failure;
@@ -94,11 +94,9 @@ impl Application {
             clock,
             emulator_outbox_url: emulator.as_ref().map(Emulator::outbox_url),
         };
-        // The session store follows the database; the schema came with the migrations above.
-        let router = match db {
-            Db::Sqlite(pool) => router(&state, SqliteStore::new(pool)),
-            Db::Postgres(pool) => router(&state, PostgresStore::new(pool)),
-        };
+        // The sessions live in the same database, through the same pool; the schema came with
+        // the migrations above.
+        let router = router(&state, SessionRows::new(db));
 
         let listener = TcpListener::bind(leptos_options.site_addr)
             .await
@@ -178,10 +176,7 @@ impl Application {
 }
 
 /// The app's router on session store `store`, and the periodic clean-up of what expires in it.
-fn router<Store>(state: &AppState, store: Store) -> Router
-where
-    Store: SessionStore + ExpiredDeletion + Clone,
-{
+fn router(state: &AppState, store: SessionRows) -> Router {
     spawn_cleanup(store.clone(), Arc::clone(&state.limiter));
     let settings = &state.settings;
     let cookie_name = if settings.is_production() {
@@ -239,7 +234,7 @@ const CLEANUP_EVERY: Duration = Duration::from_secs(3600);
 /// again, so two instances running it at the same moment delete each row once between them
 /// and neither fails (on PostgreSQL the second waits for the first's row locks, then finds
 /// those rows gone). No lock or leader election needed.
-fn spawn_cleanup<Store: ExpiredDeletion>(store: Store, limiter: Arc<Limiter>) {
+fn spawn_cleanup(store: SessionRows, limiter: Arc<Limiter>) {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(CLEANUP_EVERY);
         loop {

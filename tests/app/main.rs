@@ -27,5 +27,6 @@ mod journeys;
 mod load;
 mod production;
 mod security;
+mod session_rows;
 mod support;
 mod writes;

@@ -471,6 +471,17 @@ impl Page {
             .find(|c| c.starts_with("sid="))
             .map(String::as_str)
     }
+
+    /// The session id this response's cookie carries (the verify of a sign-in sets a new one).
+    pub fn session_id(&self) -> Option<tower_sessions::session::Id> {
+        use std::str::FromStr;
+        let value = self
+            .session_cookie()?
+            .strip_prefix("sid=")?
+            .split(';')
+            .next()?;
+        tower_sessions::session::Id::from_str(value).ok()
+    }
 }
 
 /// No JWT (they all start with a base64url `{"`) may reach the browser, in a page, a server

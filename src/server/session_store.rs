@@ -1,0 +1,227 @@
+//! The session store: tower-sessions' records in the app's own database, read together with the
+//! person's sign-out-everywhere mark.
+//!
+//! A gated request needs two facts from the database: the session row and whether its person
+//! has since asked for every browser to be signed out. Read apart they were two queries, each a
+//! round trip through the pool (and, on SQLite, through the connection's worker thread). Here the
+//! row keeps its person's `user_id` in a column of its own, written with the record, so that one
+//! query brings both: the row, and the mark joined on that column. The mark travels to the gate
+//! inside the loaded record, under [`MARK_KEY`]; it is never written back (see [`SessionRows::save`]).
+//!
+//! The table and the record encoding (MessagePack of tower-sessions' `Record`) are the ones
+//! tower-sessions-sqlx-store used, so sessions written before this store are read as they are. Such
+//! a row has no `user_id` yet (the column came later); its record then carries no mark, and the
+//! gate asks for the mark on its own ([`crate::server::gate`]) until the row is next written.
+
+use async_trait::async_trait;
+use serde_json::Value;
+use time::OffsetDateTime;
+use tower_sessions::SessionStore;
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::{self, ExpiredDeletion};
+
+use crate::server::db::Db;
+
+/// The key under which a loaded record carries its person's sign-out-everywhere mark: the mark in
+/// ms since the epoch, or `null` when there is none. Present only when the store looked it up.
+pub const MARK_KEY: &str = "_store.signed_out_everywhere_at_ms";
+
+/// The key of the signed-in person in a record, and their id within it (`session::SignedIn`).
+const SIGNED_IN_KEY: &str = "signed_in";
+const USER_ID_FIELD: &str = "user_id";
+
+/// Session records in the app's database, on either backend.
+#[derive(Clone, Debug)]
+pub struct SessionRows {
+    db: Db,
+}
+
+impl SessionRows {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+}
+
+/// The statements, per backend: the table is where tower-sessions-sqlx-store kept it
+/// (`tower_sessions` in SQLite, `tower_sessions.session` in PostgreSQL); the text is otherwise one.
+struct Statements {
+    insert: &'static str,
+    save: &'static str,
+    load: &'static str,
+    delete: &'static str,
+    delete_expired: &'static str,
+}
+
+macro_rules! statements {
+    ($table:literal) => {
+        Statements {
+            insert: concat!(
+                "insert into ",
+                $table,
+                " (id, data, expiry_date, user_id) values ($1, $2, $3, $4)"
+            ),
+            save: concat!(
+                "insert into ",
+                $table,
+                " (id, data, expiry_date, user_id) values ($1, $2, $3, $4) ",
+                "on conflict (id) do update set data = excluded.data, ",
+                "expiry_date = excluded.expiry_date, user_id = excluded.user_id"
+            ),
+            load: concat!(
+                "select s.data, s.user_id is not null, m.at_ms from ",
+                $table,
+                " s ",
+                "left join signed_out_everywhere m on m.user_id = s.user_id ",
+                "where s.id = $1 and s.expiry_date > $2"
+            ),
+            delete: concat!("delete from ", $table, " where id = $1"),
+            delete_expired: concat!("delete from ", $table, " where expiry_date < $1"),
+        }
+    };
+}
+
+const SQLITE: Statements = statements!("tower_sessions");
+const POSTGRES: Statements = statements!("tower_sessions.session");
+
+fn statements(db: &Db) -> &'static Statements {
+    match db {
+        Db::Sqlite(_) => &SQLITE,
+        Db::Postgres(_) => &POSTGRES,
+    }
+}
+
+fn backend(e: sqlx::Error) -> session_store::Error {
+    session_store::Error::Backend(e.to_string())
+}
+
+/// The record as stored: without the mark (it lives in its own table), and the person's id.
+fn encode(record: &Record) -> session_store::Result<(Vec<u8>, Option<String>)> {
+    let user_id = record
+        .data
+        .get(SIGNED_IN_KEY)
+        .and_then(|signed_in| signed_in.get(USER_ID_FIELD))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let bytes = if record.data.contains_key(MARK_KEY) {
+        let mut stored = record.clone();
+        stored.data.remove(MARK_KEY);
+        rmp_serde::to_vec(&stored)
+    } else {
+        rmp_serde::to_vec(record)
+    }
+    .map_err(|e| session_store::Error::Encode(e.to_string()))?;
+    Ok((bytes, user_id))
+}
+
+/// Runs `$body` with `$pool` bound to the store's pool, compiled once per backend.
+macro_rules! on_pool {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db {
+            Db::Sqlite($pool) => $body,
+            Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+impl SessionRows {
+    /// Inserts `record` unless its id is taken; `false` when it is.
+    async fn try_insert(&self, record: &Record) -> session_store::Result<bool> {
+        let (data, user_id) = encode(record)?;
+        let sql = statements(&self.db).insert;
+        let done = on_pool!(&self.db, |pool| {
+            sqlx::query(sql)
+                .bind(record.id.to_string())
+                .bind(data)
+                .bind(record.expiry_date)
+                .bind(user_id)
+                .execute(pool)
+                .await
+                .map(drop)
+        });
+        match done {
+            Ok(_) => Ok(true),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
+            Err(e) => Err(backend(e)),
+        }
+    }
+}
+
+#[async_trait]
+impl SessionStore for SessionRows {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        // A new id colliding with a stored one is a 2^-128 event; a fresh id settles it.
+        while !self.try_insert(record).await? {
+            record.id = Id::default();
+        }
+        Ok(())
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        let (data, user_id) = encode(record)?;
+        let sql = statements(&self.db).save;
+        on_pool!(&self.db, |pool| {
+            sqlx::query(sql)
+                .bind(record.id.to_string())
+                .bind(data)
+                .bind(record.expiry_date)
+                .bind(user_id)
+                .execute(pool)
+                .await
+                .map(drop)
+        })
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    /// The record, if stored and not expired, with its person's mark under [`MARK_KEY`] when the
+    /// row names its person: one query for both.
+    async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {
+        let sql = statements(&self.db).load;
+        let row: Option<(Vec<u8>, bool, Option<i64>)> = on_pool!(&self.db, |pool| {
+            sqlx::query_as(sql)
+                .bind(session_id.to_string())
+                .bind(OffsetDateTime::now_utc())
+                .fetch_optional(pool)
+                .await
+        })
+        .map_err(backend)?;
+        let Some((data, names_person, mark)) = row else {
+            return Ok(None);
+        };
+        let mut record: Record = rmp_serde::from_slice(&data)
+            .map_err(|e| session_store::Error::Decode(e.to_string()))?;
+        if names_person {
+            record.data.insert(MARK_KEY.to_owned(), mark.into());
+        }
+        Ok(Some(record))
+    }
+
+    async fn delete(&self, session_id: &Id) -> session_store::Result<()> {
+        let sql = statements(&self.db).delete;
+        on_pool!(&self.db, |pool| {
+            sqlx::query(sql)
+                .bind(session_id.to_string())
+                .execute(pool)
+                .await
+                .map(drop)
+        })
+        .map_err(backend)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ExpiredDeletion for SessionRows {
+    async fn delete_expired(&self) -> session_store::Result<()> {
+        let sql = statements(&self.db).delete_expired;
+        on_pool!(&self.db, |pool| {
+            sqlx::query(sql)
+                .bind(OffsetDateTime::now_utc())
+                .execute(pool)
+                .await
+                .map(drop)
+        })
+        .map_err(backend)?;
+        Ok(())
+    }
+}
