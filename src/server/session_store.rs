@@ -124,41 +124,9 @@ macro_rules! on_pool {
 }
 
 impl SessionRows {
-    /// Inserts `record` unless its id is taken; `false` when it is.
-    async fn try_insert(&self, record: &Record) -> session_store::Result<bool> {
-        let (data, user_id) = encode(record)?;
-        let sql = statements(&self.db).insert;
-        let done = on_pool!(&self.db, |pool| {
-            sqlx::query(sql)
-                .bind(record.id.to_string())
-                .bind(data)
-                .bind(record.expiry_date)
-                .bind(user_id)
-                .execute(pool)
-                .await
-                .map(drop)
-        });
-        match done {
-            Ok(_) => Ok(true),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
-            Err(e) => Err(backend(e)),
-        }
-    }
-}
-
-#[async_trait]
-impl SessionStore for SessionRows {
-    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        // A new id colliding with a stored one is a 2^-128 event; a fresh id settles it.
-        while !self.try_insert(record).await? {
-            record.id = Id::default();
-        }
-        Ok(())
-    }
-
-    async fn save(&self, record: &Record) -> session_store::Result<()> {
-        let (data, user_id) = encode(record)?;
-        let sql = statements(&self.db).save;
+    /// Runs `sql` (an insert or an upsert of one row) for `record`.
+    async fn write(&self, sql: &'static str, record: &Record) -> Result<(), WriteError> {
+        let (data, user_id) = encode(record).map_err(WriteError::Store)?;
         on_pool!(&self.db, |pool| {
             sqlx::query(sql)
                 .bind(record.id.to_string())
@@ -169,8 +137,42 @@ impl SessionStore for SessionRows {
                 .await
                 .map(drop)
         })
-        .map_err(backend)?;
-        Ok(())
+        .map_err(WriteError::Sql)
+    }
+}
+
+/// Why a write failed: the record did not encode, or the database said no.
+enum WriteError {
+    Store(session_store::Error),
+    Sql(sqlx::Error),
+}
+
+impl From<WriteError> for session_store::Error {
+    fn from(e: WriteError) -> Self {
+        match e {
+            WriteError::Store(e) => e,
+            WriteError::Sql(e) => backend(e),
+        }
+    }
+}
+
+#[async_trait]
+impl SessionStore for SessionRows {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        // A new id colliding with a stored one is a 2^-128 event; a fresh id settles it.
+        loop {
+            match self.write(statements(&self.db).insert, record).await {
+                Ok(()) => return Ok(()),
+                Err(WriteError::Sql(sqlx::Error::Database(e))) if e.is_unique_violation() => {
+                    record.id = Id::default();
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        Ok(self.write(statements(&self.db).save, record).await?)
     }
 
     /// The record, if stored and not expired, with its person's mark under [`MARK_KEY`] when the

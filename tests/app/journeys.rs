@@ -462,16 +462,7 @@ async fn sign_out_everywhere_closes_other_browsers_on_their_next_request() {
     let email = unique_email("all");
     let first = app.signed_up("email", &email, "All").await;
 
-    let second = app.browser();
-    app.clock.advance(Duration::from_secs(61));
-    second
-        .submit(
-            "/sign-in",
-            "/api/otp/sign-in",
-            &[("method", "email"), ("login_id", &email)],
-        )
-        .await;
-    app.enter_latest_code(&second, &email).await;
+    let (second, _) = app.signed_in_again(&email).await;
     assert_eq!(second.get("/profile").await.status, StatusCode::OK);
 
     let out = first
@@ -483,16 +474,7 @@ async fn sign_out_everywhere_closes_other_browsers_on_their_next_request() {
     assert_eq!(first.get("/profile").await.status, StatusCode::SEE_OTHER);
 
     // Signing in again afterwards works.
-    app.clock.advance(Duration::from_secs(61));
-    let again = app.browser();
-    again
-        .submit(
-            "/sign-in",
-            "/api/otp/sign-in",
-            &[("method", "email"), ("login_id", &email)],
-        )
-        .await;
-    app.enter_latest_code(&again, &email).await;
+    let (again, _) = app.signed_in_again(&email).await;
     assert_eq!(again.get("/profile").await.status, StatusCode::OK);
 }
 

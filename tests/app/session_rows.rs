@@ -35,6 +35,19 @@ async fn stored_row(db: &Db, id: &Id) -> (Option<String>, Record) {
     (user_id, record)
 }
 
+/// A new person signed in by email in a new browser, and the id of their session.
+async fn signed_in_with_id(app: &TestApp, tag: &str) -> (Browser, Id) {
+    let email = unique_email(tag);
+    let browser = app.browser();
+    app.email_code_requested(&browser, &email).await;
+    let id = app
+        .enter_latest_code(&browser, &email)
+        .await
+        .session_id()
+        .expect("the verify sets the session cookie");
+    (browser, id)
+}
+
 /// Makes session `id`'s row look as it did before rows named their person.
 async fn forget_person_column(db: &Db, id: &Id) {
     let done = match db {
@@ -58,14 +71,7 @@ async fn forget_person_column(db: &Db, id: &Id) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_row_names_its_person_and_one_read_brings_their_mark() {
     let app = spawn_app().await;
-    let email = unique_email("rows");
-    let browser = app.browser();
-    app.email_code_requested(&browser, &email).await;
-    let id = app
-        .enter_latest_code(&browser, &email)
-        .await
-        .session_id()
-        .expect("the verify sets the session cookie");
+    let (browser, id) = signed_in_with_id(&app, "rows").await;
     let store = SessionRows::new(app.state.db.clone());
 
     let (column, stored) = stored_row(&app.state.db, &id).await;
@@ -95,14 +101,7 @@ async fn a_session_row_names_its_person_and_one_read_brings_their_mark() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_written_again_keeps_its_person_and_never_stores_the_mark() {
     let app = spawn_app().await;
-    let email = unique_email("rewritten");
-    let browser = app.browser();
-    app.email_code_requested(&browser, &email).await;
-    let id = app
-        .enter_latest_code(&browser, &email)
-        .await
-        .session_id()
-        .expect("the verify sets the session cookie");
+    let (browser, id) = signed_in_with_id(&app, "rewritten").await;
     let (before, _) = stored_row(&app.state.db, &id).await;
 
     // A day on, the session JWT has expired: the gate refreshes it and writes the record it
@@ -130,18 +129,8 @@ async fn a_row_from_before_rows_named_their_person_still_meets_sign_out_everywhe
     let email = unique_email("legacy");
     let first = app.signed_up("email", &email, "Legacy").await;
 
-    let second = app.browser();
-    app.clock.advance(Duration::from_secs(61));
-    second
-        .submit(
-            "/sign-in",
-            "/api/otp/sign-in",
-            &[("method", "email"), ("login_id", &email)],
-        )
-        .await;
-    let id = app
-        .enter_latest_code(&second, &email)
-        .await
+    let (second, verified) = app.signed_in_again(&email).await;
+    let id = verified
         .session_id()
         .expect("the verify sets the session cookie");
     forget_person_column(&app.state.db, &id).await;
