@@ -4,7 +4,7 @@
 //! Tokens are kept here and nowhere else: never in a page, a URL or a log.
 
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::IpAddr;
 use tower_sessions::Session;
@@ -46,6 +46,12 @@ pub struct SignedIn {
 pub const TOUCH_EVERY_MS: i64 = 24 * 3600 * 1000;
 
 impl SignedIn {
+    /// The id of the person a session record names, read from the record's raw data (the session
+    /// store keeps it in a column of its own, so that it can join their sign-out-everywhere mark).
+    pub fn user_id_in_record(data: &HashMap<String, serde_json::Value>) -> Option<&str> {
+        data.get(SIGNED_IN)?.get("user_id")?.as_str()
+    }
+
     pub fn needs_touch(&self, now_ms: i64) -> bool {
         now_ms - self.touched_at_ms >= TOUCH_EVERY_MS
     }
@@ -318,5 +324,56 @@ fn store_error(err: tower_sessions::session::Error) -> AppError {
     match err {
         tower_sessions::session::Error::Store(_) => AppError::ServiceUnavailable { error_id },
         _ => AppError::Internal { error_id },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use tower_sessions::MemoryStore;
+
+    fn signed_in(user_id: &str) -> SignedIn {
+        SignedIn {
+            user_id: user_id.to_owned(),
+            login_id: format!("{user_id}@example.com"),
+            method: DeliveryMethod::Email,
+            session_jwt: "session".to_owned(),
+            refresh_jwt: "refresh".to_owned(),
+            authenticated_at_ms: 1,
+            details: None,
+            touched_at_ms: 1,
+        }
+    }
+
+    fn session() -> Session {
+        Session::new(None, Arc::new(MemoryStore::default()), None)
+    }
+
+    #[tokio::test]
+    async fn the_store_finds_the_person_a_record_names() {
+        let session = session();
+        let auth = AuthSession::new(session.clone());
+        auth.sign_in(&signed_in("U1")).await.unwrap();
+        let mut data = HashMap::new();
+        data.insert(
+            SIGNED_IN.to_owned(),
+            session.get_value(SIGNED_IN).await.unwrap().unwrap(),
+        );
+        assert_eq!(SignedIn::user_id_in_record(&data), Some("U1"));
+        assert_eq!(SignedIn::user_id_in_record(&HashMap::new()), None);
+    }
+
+    #[tokio::test]
+    async fn a_sign_in_drops_the_mark_loaded_for_whoever_the_row_named() {
+        let session = session();
+        // As the store hands over a row that named someone with a mark.
+        session.insert(MARK_KEY, Some(1_000_i64)).await.unwrap();
+        let auth = AuthSession::new(session);
+        assert_eq!(auth.mark_read_with_row().await.unwrap(), Some(Some(1_000)));
+
+        auth.sign_in(&signed_in("U2")).await.unwrap();
+        assert_eq!(auth.mark_read_with_row().await.unwrap(), None);
+        assert_eq!(auth.signed_in().await.unwrap().unwrap().user_id, "U2");
     }
 }

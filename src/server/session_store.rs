@@ -14,21 +14,17 @@
 //! gate asks for the mark on its own ([`crate::server::gate`]) until the row is next written.
 
 use async_trait::async_trait;
-use serde_json::Value;
 use time::OffsetDateTime;
 use tower_sessions::SessionStore;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, ExpiredDeletion};
 
 use crate::server::db::Db;
+use crate::server::session::SignedIn;
 
 /// The key under which a loaded record carries its person's sign-out-everywhere mark: the mark in
 /// ms since the epoch, or `null` when there is none. Present only when the store looked it up.
 pub const MARK_KEY: &str = "_store.signed_out_everywhere_at_ms";
-
-/// The key of the signed-in person in a record, and their id within it (`session::SignedIn`).
-const SIGNED_IN_KEY: &str = "signed_in";
-const USER_ID_FIELD: &str = "user_id";
 
 /// Session records in the app's database, on either backend.
 #[derive(Clone, Debug)]
@@ -96,12 +92,7 @@ fn backend(e: sqlx::Error) -> session_store::Error {
 
 /// The record as stored: without the mark (it lives in its own table), and the person's id.
 fn encode(record: &Record) -> session_store::Result<(Vec<u8>, Option<String>)> {
-    let user_id = record
-        .data
-        .get(SIGNED_IN_KEY)
-        .and_then(|signed_in| signed_in.get(USER_ID_FIELD))
-        .and_then(Value::as_str)
-        .map(str::to_owned);
+    let user_id = SignedIn::user_id_in_record(&record.data).map(str::to_owned);
     let bytes = if record.data.contains_key(MARK_KEY) {
         let mut stored = record.clone();
         stored.data.remove(MARK_KEY);
