@@ -15,6 +15,7 @@ use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use secrecy::ExposeSecret;
+use std::sync::Arc;
 use tower_sessions::Session;
 
 use crate::descope::{ErrorKind, SessionClaims, TokenError};
@@ -38,7 +39,7 @@ pub async fn require_user(
     // answer came out of the same request extensions as this session, so it is this request's.
     // A failure is reused too: during an outage the page shows it without asking Descope again.
     if let Some(GateAnswer(answer)) = session.gate_answer() {
-        return answer.clone();
+        return Result::clone(answer);
     }
     let mut current = session.signed_in().await?.ok_or(AppError::NotSignedIn)?;
 
@@ -127,8 +128,10 @@ async fn signed_out_everywhere_since(
 /// The gate's answer for one request, left in that request's extensions by [`protect_pages`]
 /// and read back from the same extensions as its session (`server::context`). Only this module
 /// can make one: from a session it has just validated, or from the failure it just met.
+/// Shared, because the request's parts (and with them this answer) are copied for each server
+/// function the page runs.
 #[derive(Clone)]
-pub struct GateAnswer(Result<(SignedIn, SessionClaims), AppError>);
+pub struct GateAnswer(Arc<Result<(SignedIn, SessionClaims), AppError>>);
 
 /// Middleware: a browser that asks for a gated page while signed out is sent to sign in, and
 /// brought back afterwards. Runs before the page renders, so the redirect is a real HTTP 303.
@@ -151,7 +154,7 @@ pub async fn protect_pages(
         // Signed in, or anything else (Descope unreachable, a store failure), which is for the
         // page to show with its status: its server function reads this answer, not Descope.
         answer => {
-            request.extensions_mut().insert(GateAnswer(answer));
+            request.extensions_mut().insert(GateAnswer(Arc::new(answer)));
             next.run(request).await
         }
     };

@@ -31,7 +31,7 @@ use crate::server::limits::Limiter;
 use crate::server::request_scope;
 use crate::server::session_store::SessionRows;
 use crate::server::settings::{DescopeTarget, Settings};
-use crate::server::state::AppState;
+use crate::server::state::{AppState, Shared};
 use crate::server::store_failure;
 
 /// The name of the session cookie. It holds only an opaque id.
@@ -85,7 +85,7 @@ impl Application {
             clock.clone(),
             db.clone(),
         ));
-        let state = AppState {
+        let state = AppState::new(Shared {
             leptos_options: leptos_options.clone(),
             descope,
             db: db.clone(),
@@ -93,7 +93,7 @@ impl Application {
             settings: Arc::new(settings),
             clock,
             emulator_outbox_url: emulator.as_ref().map(Emulator::outbox_url),
-        };
+        });
         // The sessions live in the same database, through the same pool; the schema came with
         // the migrations above.
         let router = router(&state, SessionRows::new(db));

@@ -9,9 +9,13 @@ use crate::server::db::Db;
 use crate::server::limits::Limiter;
 use crate::server::settings::Settings;
 
-/// Everything a request may need, cloned cheaply into each handler (all fields are handles).
+/// Everything a request may need. Every middleware and server function takes its own copy, several
+/// per request, so a copy is one shared pointer (one reference count), not a copy of each handle.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// What an [`AppState`] points to.
+pub struct Shared {
     pub leptos_options: LeptosOptions,
     pub descope: DescopeClient,
     /// The app's one connection pool, SQLite or PostgreSQL (sessions, sign-out-everywhere marks,
@@ -23,6 +27,20 @@ pub struct AppState {
     pub clock: Clock,
     /// Set when the app runs on its embedded emulator: the dev outbox page.
     pub emulator_outbox_url: Option<String>,
+}
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {
