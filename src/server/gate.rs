@@ -154,7 +154,9 @@ pub async fn protect_pages(
         // Signed in, or anything else (Descope unreachable, a store failure), which is for the
         // page to show with its status: its server function reads this answer, not Descope.
         answer => {
-            request.extensions_mut().insert(GateAnswer(Arc::new(answer)));
+            request
+                .extensions_mut()
+                .insert(GateAnswer(Arc::new(answer)));
             next.run(request).await
         }
     };

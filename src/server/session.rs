@@ -328,6 +328,7 @@ fn store_error(err: tower_sessions::session::Error) -> AppError {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // A failed unwrap is a failed test.
 mod tests {
     use super::*;
     use std::sync::Arc;
