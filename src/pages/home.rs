@@ -1,6 +1,5 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 
 #[component]
 pub fn HomePage() -> impl IntoView {
@@ -15,21 +14,21 @@ pub fn HomePage() -> impl IntoView {
                 "holds an opaque session cookie, never a token."
             </p>
             <p class="actions">
-                <A href="/sign-up-or-in" attr:class="button">
+                <a href="/sign-up-or-in" class="button">
                     "Sign up or sign in"
-                </A>
+                </a>
             </p>
             <ul class="links">
                 <li>
-                    <A href="/sign-up">"Create an account"</A>
+                    <a href="/sign-up">"Create an account"</a>
                     " with a name and a second contact"
                 </li>
                 <li>
-                    <A href="/sign-in">"Sign in"</A>
+                    <a href="/sign-in">"Sign in"</a>
                     " to an existing account"
                 </li>
                 <li>
-                    <A href="/profile">"Your profile"</A>
+                    <a href="/profile">"Your profile"</a>
                     " (signed-in only)"
                 </li>
             </ul>

@@ -1,4 +1,10 @@
 //! One file per route, named after it.
+//!
+//! Links in pages are plain `<a href="/…">`: the router still follows them without a page load
+//! (it handles every click on a same-origin anchor). Its `<A>` component adds only the
+//! `aria-current` mark of a link to the page being shown, which no link in a page body needs, and
+//! costs about sixty heap allocations per link on every server render; the site header's
+//! navigation, where the mark means something, keeps `<A>`.
 
 pub mod home;
 pub mod not_found;

@@ -1,6 +1,5 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 
 use crate::components::http_status::set_http_status;
 
@@ -13,7 +12,7 @@ pub fn NotFoundPage() -> impl IntoView {
             <h1>"Page not found"</h1>
             <p>"There is nothing at this address."</p>
             <p>
-                <A href="/">"Go to the start page"</A>
+                <a href="/">"Go to the start page"</a>
             </p>
         </section>
     }

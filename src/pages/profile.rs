@@ -1,6 +1,5 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
 
 use crate::api::auth::{SignOut, SignOutEverywhere};
@@ -46,7 +45,7 @@ fn SendToSignIn() -> impl IntoView {
     Effect::new(move |_| navigate("/sign-in?next=/profile", Default::default()));
     view! {
         <section class="card">
-            <p>"Please " <A href="/sign-in?next=/profile">"sign in"</A> " to see your profile."</p>
+            <p>"Please " <a href="/sign-in?next=/profile">"sign in"</a> " to see your profile."</p>
         </section>
     }
 }
@@ -106,7 +105,7 @@ fn ProfileCard(profile: Profile) -> impl IntoView {
                         || "—".to_owned(),
                         |e| format!("{e} ({})", verified(verified_email)),
                     )}
-                    " " <A href="/profile/email">"Change"</A>
+                    " " <a href="/profile/email">"Change"</a>
                 </dd>
                 <dt>"Phone"</dt>
                 <dd data-testid="phone">
@@ -114,7 +113,7 @@ fn ProfileCard(profile: Profile) -> impl IntoView {
                         || "—".to_owned(),
                         |p| format!("{p} ({})", verified(verified_phone)),
                     )}
-                    " " <A href="/profile/phone">"Change"</A>
+                    " " <a href="/profile/phone">"Change"</a>
                 </dd>
                 <dt>"Signed in with"</dt>
                 <dd data-testid="amr">{amr.join(", ")}{stepped_up.then_some(" · stepped up")}</dd>

@@ -1,6 +1,5 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 
 use crate::api::auth::SignIn;
 use crate::components::descope_options::DescopeOptions;
@@ -29,10 +28,10 @@ pub fn SignInPage() -> impl IntoView {
             </ActionForm>
             <Show when=unknown_user>
                 <p class="aside">
-                    <A href="/sign-up">"Create an account instead"</A>
+                    <a href="/sign-up">"Create an account instead"</a>
                 </p>
             </Show>
-            <p class="aside">"No account yet? " <A href="/sign-up">"Sign up"</A> "."</p>
+            <p class="aside">"No account yet? " <a href="/sign-up">"Sign up"</a> "."</p>
         </section>
     }
 }

@@ -1,6 +1,5 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 
 use crate::api::auth::SignUp;
 use crate::components::descope_options::DescopeOptions;
@@ -24,7 +23,7 @@ pub fn SignUpPage() -> impl IntoView {
                 <ErrorBanner error=error/>
                 <Show when=already_registered>
                     <p class="aside">
-                        <A href="/sign-in">"Sign in to your account"</A>
+                        <a href="/sign-in">"Sign in to your account"</a>
                     </p>
                 </Show>
                 <LoginIdFields error=error/>
@@ -50,7 +49,7 @@ pub fn SignUpPage() -> impl IntoView {
                 <input type="hidden" name="next" value=next_param()/>
                 <SubmitButton pending=action.pending() label="Create account" pending_label="Sending…"/>
             </ActionForm>
-            <p class="aside">"Already registered? " <A href="/sign-in">"Sign in"</A> "."</p>
+            <p class="aside">"Already registered? " <a href="/sign-in">"Sign in"</a> "."</p>
         </section>
     }
 }

@@ -1,6 +1,5 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 
 use crate::api::auth::SignUpOrIn;
 use crate::components::descope_options::DescopeOptions;
@@ -27,8 +26,8 @@ pub fn SignUpOrInPage() -> impl IntoView {
                 <SubmitButton pending=action.pending() label="Send me a code" pending_label="Sending…"/>
             </ActionForm>
             <p class="aside">
-                "Prefer to be explicit? " <A href="/sign-up">"Sign up"</A> " or "
-                <A href="/sign-in">"sign in"</A> "."
+                "Prefer to be explicit? " <a href="/sign-up">"Sign up"</a> " or "
+                <a href="/sign-in">"sign in"</a> "."
             </p>
         </section>
     }

@@ -1,6 +1,5 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 
 use crate::api::profile::UpdateEmail;
 use crate::components::error_banner::{ERROR_ID, ErrorBanner, invalid_attr};
@@ -29,7 +28,7 @@ pub fn UpdateEmailPage() -> impl IntoView {
                 </label>
                 <SubmitButton pending=action.pending() label="Send a code" pending_label="Sending…"/>
             </ActionForm>
-            <p class="aside"><A href="/profile">"Back to your profile"</A></p>
+            <p class="aside"><a href="/profile">"Back to your profile"</a></p>
         </section>
     }
 }

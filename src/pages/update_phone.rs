@@ -1,6 +1,5 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 
 use crate::api::profile::UpdatePhone;
 use crate::components::error_banner::{ERROR_ID, ErrorBanner, invalid_attr};
@@ -46,7 +45,7 @@ pub fn UpdatePhonePage() -> impl IntoView {
                 </label>
                 <SubmitButton pending=action.pending() label="Send a code" pending_label="Sending…"/>
             </ActionForm>
-            <p class="aside"><A href="/profile">"Back to your profile"</A></p>
+            <p class="aside"><a href="/profile">"Back to your profile"</a></p>
         </section>
     }
 }

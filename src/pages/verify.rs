@@ -1,7 +1,6 @@
 use leptos::html::Input;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 
 use crate::api::auth::{ResendCode, UseDifferentAddress, VerifyCode, pending_code};
 use crate::components::error_banner::{ERROR_ID, ErrorBanner, invalid_attr};
@@ -48,7 +47,7 @@ fn NothingPending() -> impl IntoView {
         <h1>"No code waiting"</h1>
         <p>"There is no code to enter right now. It may have been used already."</p>
         <p class="actions">
-            <A href="/sign-up-or-in" attr:class="button">"Get a code"</A>
+            <a href="/sign-up-or-in" class="button">"Get a code"</a>
         </p>
     }
 }
