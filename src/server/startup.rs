@@ -90,7 +90,7 @@ impl Application {
             descope,
             db: db.clone(),
             limiter,
-            settings: Arc::new(settings),
+            settings,
             clock,
             emulator_outbox_url: emulator.as_ref().map(Emulator::outbox_url),
         });

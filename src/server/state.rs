@@ -21,8 +21,9 @@ pub struct Shared {
     /// The app's one connection pool, SQLite or PostgreSQL (sessions, sign-out-everywhere marks,
     /// rate-limit counters).
     pub db: Db,
-    pub settings: Arc<Settings>,
-    /// The app's own rate limits (sending and verifying codes).
+    pub settings: Settings,
+    /// The app's own rate limits (sending and verifying codes); shared with the task that sweeps
+    /// their expired counters.
     pub limiter: Arc<Limiter>,
     pub clock: Clock,
     /// Set when the app runs on its embedded emulator: the dev outbox page.
