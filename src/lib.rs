@@ -22,12 +22,20 @@ pub mod server;
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
-    // A marker for end-to-end tests: the page is interactive from here on.
-    if let Some(body) = web_sys::window()
-        .and_then(|w| w.document())
-        .and_then(|d| d.body())
-    {
-        let _ = body.set_attribute("data-hydrated", "true");
-    }
+    // Islands mode: the pages are server-rendered HTML, and Leptos' loader script hydrates each
+    // `#[island]` (the forms) right after this returns, in one run of promise callbacks.
+    leptos::mount::hydrate_islands();
+    // A marker for end-to-end tests: the page is interactive from here on. A zero-delay timer
+    // fires only after those callbacks, so after every island on the page is hydrated.
+    leptos::prelude::set_timeout(
+        || {
+            if let Some(body) = web_sys::window()
+                .and_then(|w| w.document())
+                .and_then(|d| d.body())
+            {
+                let _ = body.set_attribute("data-hydrated", "true");
+            }
+        },
+        std::time::Duration::ZERO,
+    );
 }

@@ -1,5 +1,5 @@
-// Journeys around the edges: second contacts, addresses already taken, client-side navigation to
-// the gated profile, and the phone update by another channel.
+// Journeys around the edges: second contacts, addresses already taken, the header's link to the
+// gated profile, and the phone update by another channel.
 
 import {
   expect,
@@ -66,7 +66,7 @@ test("the header knows who is signed in, and signs them out", EXISTING_USER, asy
   await expect(page.getByTestId("signed-in-as")).toHaveText("Signed in as Header Person");
   await expect(nav.getByRole("link", { name: "Profile" })).toBeVisible();
 
-  // After a client-side navigation the header still knows.
+  // On the next page the header still knows.
   await nav.getByRole("link", { name: "Profile" }).click();
   await expect(page.getByTestId("signed-in-as")).toHaveText("Signed in as Header Person");
 

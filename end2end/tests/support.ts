@@ -64,8 +64,9 @@ export const JWT_PATTERN = /eyJ[\w-]+\.[\w-]+\.[\w-]+/;
 
 /**
  * Playwright's `test`, plus a check after every test that the page threw no uncaught error and
- * logged no console error (a panic in the wasm, a hydration mismatch, a CSP violation). The browser's own "Failed
- * to load resource" lines are left out: a server function that answers an error logs one.
+ * logged no console error (a panic in the wasm, a hydration mismatch, a CSP violation) nor
+ * Leptos' warning of an island with no wasm to hydrate it. The browser's own "Failed to load
+ * resource" lines are left out: a server function that answers an error logs one.
  */
 export const test = base.extend<{ browserErrors: string[]; codeSource: void }>({
   // On the test-user route only the journeys of people who already have an account can run.
@@ -93,6 +94,9 @@ export const test = base.extend<{ browserErrors: string[]; codeSource: void }>({
       page.on("console", (message) => {
         if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) {
           errors.push(`console.error: ${message.text()}`);
+        }
+        if (message.type() === "warning" && message.text().includes("for the island")) {
+          errors.push(`console.warn: ${message.text()}`);
         }
       });
       await use(errors);

@@ -1,21 +1,17 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::use_location;
 
 use crate::api::auth::SignOut;
 use crate::api::site::get_site_info;
 
 /// The site header: navigation that knows who is signed in, and a badge when the app runs on its
-/// local Descope emulator. The answer blocks the page's first bytes (a blocking resource), so it
-/// is right without JavaScript; with it, it is asked again after each navigation and sign-out.
+/// local Descope emulator. Rendered on the server with every page (the answer blocks the page's
+/// first bytes), so it is right with or without JavaScript. Its sign-out is a plain form: the
+/// server signs out and redirects, and the next page's header says so.
 #[component]
 pub fn SiteHeader() -> impl IntoView {
-    let location = use_location();
     let sign_out = ServerAction::<SignOut>::new();
-    let info = Resource::new_blocking(
-        move || (location.pathname.get(), sign_out.version().get()),
-        |_| get_site_info(),
-    );
+    let info = Resource::new_blocking(|| (), |_| get_site_info());
     view! {
         <a class="skip-link" href="#main">
             "Skip to content"

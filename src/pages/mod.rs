@@ -1,7 +1,15 @@
 //! One file per route, named after it.
 //!
-//! Links in pages are plain `<a href="/…">`: the router still follows them without a page load
-//! (it handles every click on a same-origin anchor). Its `<A>` component adds only the
+//! **Islands.** The app runs in Leptos' islands mode: a page is rendered on the server only, as
+//! plain HTML, and the browser's wasm holds just the page's interactive parts, each an
+//! `#[island]` — the forms (`SignUpOrInForm`, `CodeForm`, `SignOutForms`, …), which add pending
+//! states, the resend countdown and focus handling to an `ActionForm` that works without
+//! JavaScript anyway. Everything else (the router, the pages, their data) stays out of the wasm,
+//! which is what keeps it small. An island's props are serialised into the page (a `data-props`
+//! attribute) for the browser to hydrate it from, so they hold nothing secret: the `next` path,
+//! the masked destination of a code. Links are ordinary page loads.
+//!
+//! Links in pages are plain `<a href="/…">`. The router's `<A>` component adds only the
 //! `aria-current` mark of a link to the page being shown, which no link in a page body needs, and
 //! costs about sixty heap allocations per link on every server render; the site header's
 //! navigation, where the mark means something, keeps `<A>`.
@@ -22,10 +30,13 @@ use leptos_router::hooks::use_query_map;
 use crate::error::AppError;
 
 /// The `next` query parameter, carried through a hidden field so that sign-in brings the person
-/// back where they were going. The server accepts only local paths.
-pub(crate) fn next_param() -> Signal<String> {
-    let query = use_query_map();
-    Signal::derive(move || query.read().get("next").unwrap_or_default())
+/// back where they were going. The server accepts only local paths. Read while the page renders on
+/// the server, and handed to the form's island as a prop.
+pub(crate) fn next_param() -> String {
+    use_query_map()
+        .read_untracked()
+        .get("next")
+        .unwrap_or_default()
 }
 
 /// The error of the latest submission of an action, if it failed.

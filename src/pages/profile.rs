@@ -1,6 +1,5 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_navigate;
 
 use crate::api::auth::{SignOut, SignOutEverywhere};
 use crate::api::profile::get_profile;
@@ -11,8 +10,7 @@ use crate::error::AppError;
 use crate::models::Profile;
 use crate::pages::action_error;
 
-/// The gated profile. The server refuses to render it for a signed-out browser (303 to sign in);
-/// after a client-side navigation the server function's `NotSignedIn` does the same here.
+/// The gated profile. The server refuses to render it for a signed-out browser (303 to sign in).
 #[component]
 pub fn ProfilePage() -> impl IntoView {
     let profile = Resource::new(|| (), |_| get_profile());
@@ -39,10 +37,10 @@ pub fn ProfilePage() -> impl IntoView {
     }
 }
 
+/// Reached only if the session ended between the gate's check and the page's read of it (the
+/// gate answers a signed-out browser with a 303 before anything renders).
 #[component]
 fn SendToSignIn() -> impl IntoView {
-    let navigate = use_navigate();
-    Effect::new(move |_| navigate("/sign-in?next=/profile", Default::default()));
     view! {
         <section class="card">
             <p>"Please " <a href="/sign-in?next=/profile">"sign in"</a> " to see your profile."</p>
@@ -52,13 +50,6 @@ fn SendToSignIn() -> impl IntoView {
 
 #[component]
 fn ProfileCard(profile: Profile) -> impl IntoView {
-    let sign_out = ServerAction::<SignOut>::new();
-    let sign_out_all = ServerAction::<SignOutEverywhere>::new();
-    let error = Signal::derive(move || {
-        action_error(sign_out)
-            .get()
-            .or_else(|| action_error(sign_out_all).get())
-    });
     let Profile {
         user_id,
         name,
@@ -123,21 +114,36 @@ fn ProfileCard(profile: Profile) -> impl IntoView {
                 <dd><LocalTime unix=session_expires_at/> " (renewed automatically)"</dd>
             </dl>
             {claims_view}
-            <ErrorBanner error=error/>
-            <div class="actions">
-                <ActionForm action=sign_out>
-                    <SubmitButton pending=sign_out.pending() label="Sign out" pending_label="Signing out…"/>
-                </ActionForm>
-                <ActionForm action=sign_out_all>
-                    <SubmitButton
-                        pending=sign_out_all.pending()
-                        label="Sign out everywhere"
-                        pending_label="Signing out…"
-                        class="button secondary"
-                    />
-                </ActionForm>
-            </div>
+            <SignOutForms/>
         </section>
+    }
+}
+
+/// The card's interactive part: sign out here, or everywhere.
+#[island]
+fn SignOutForms() -> impl IntoView {
+    let sign_out = ServerAction::<SignOut>::new();
+    let sign_out_all = ServerAction::<SignOutEverywhere>::new();
+    let error = Signal::derive(move || {
+        action_error(sign_out)
+            .get()
+            .or_else(|| action_error(sign_out_all).get())
+    });
+    view! {
+        <ErrorBanner error=error/>
+        <div class="actions">
+            <ActionForm action=sign_out>
+                <SubmitButton pending=sign_out.pending() label="Sign out" pending_label="Signing out…"/>
+            </ActionForm>
+            <ActionForm action=sign_out_all>
+                <SubmitButton
+                    pending=sign_out_all.pending()
+                    label="Sign out everywhere"
+                    pending_label="Signing out…"
+                    class="button secondary"
+                />
+            </ActionForm>
+        </div>
     }
 }
 

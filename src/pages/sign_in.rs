@@ -11,27 +11,34 @@ use crate::pages::{action_error, next_param};
 
 #[component]
 pub fn SignInPage() -> impl IntoView {
-    let action = ServerAction::<SignIn>::new();
-    let error = action_error(action);
-    let unknown_user = move || error.get() == Some(AppError::UnknownUser);
     view! {
         <Title text="Sign in"/>
         <section class="card">
             <h1>"Sign in"</h1>
             <p>"We'll send a one-time code to the address on your account."</p>
-            <ActionForm action=action>
-                <ErrorBanner error=error/>
-                <LoginIdFields error=error/>
-                <DescopeOptions error=error sign_in=true/>
-                <input type="hidden" name="next" value=next_param()/>
-                <SubmitButton pending=action.pending() label="Send me a code" pending_label="Sending…"/>
-            </ActionForm>
-            <Show when=unknown_user>
-                <p class="aside">
-                    <a href="/sign-up">"Create an account instead"</a>
-                </p>
-            </Show>
+            <SignInForm next=next_param()/>
             <p class="aside">"No account yet? " <a href="/sign-up">"Sign up"</a> "."</p>
         </section>
+    }
+}
+
+#[island]
+fn SignInForm(next: String) -> impl IntoView {
+    let action = ServerAction::<SignIn>::new();
+    let error = action_error(action);
+    let unknown_user = move || error.get() == Some(AppError::UnknownUser);
+    view! {
+        <ActionForm action=action>
+            <ErrorBanner error=error/>
+            <LoginIdFields error=error/>
+            <DescopeOptions error=error sign_in=true/>
+            <input type="hidden" name="next" value=next/>
+            <SubmitButton pending=action.pending() label="Send me a code" pending_label="Sending…"/>
+        </ActionForm>
+        <Show when=unknown_user>
+            <p class="aside">
+                <a href="/sign-up">"Create an account instead"</a>
+            </p>
+        </Show>
     }
 }

@@ -11,24 +11,31 @@ use crate::pages::{action_error, next_param};
 /// The main entry: one form that signs a person in, or signs them up if they are new.
 #[component]
 pub fn SignUpOrInPage() -> impl IntoView {
-    let action = ServerAction::<SignUpOrIn>::new();
-    let error = action_error(action);
     view! {
         <Title text="Sign up or sign in"/>
         <section class="card">
             <h1>"Sign up or sign in"</h1>
             <p>"We'll send you a one-time code. New here? The same code creates your account."</p>
-            <ActionForm action=action>
-                <ErrorBanner error=error/>
-                <LoginIdFields error=error/>
-                <DescopeOptions error=error/>
-                <input type="hidden" name="next" value=next_param()/>
-                <SubmitButton pending=action.pending() label="Send me a code" pending_label="Sending…"/>
-            </ActionForm>
+            <SignUpOrInForm next=next_param()/>
             <p class="aside">
                 "Prefer to be explicit? " <a href="/sign-up">"Sign up"</a> " or "
                 <a href="/sign-in">"sign in"</a> "."
             </p>
         </section>
+    }
+}
+
+#[island]
+fn SignUpOrInForm(next: String) -> impl IntoView {
+    let action = ServerAction::<SignUpOrIn>::new();
+    let error = action_error(action);
+    view! {
+        <ActionForm action=action>
+            <ErrorBanner error=error/>
+            <LoginIdFields error=error/>
+            <DescopeOptions error=error/>
+            <input type="hidden" name="next" value=next/>
+            <SubmitButton pending=action.pending() label="Send me a code" pending_label="Sending…"/>
+        </ActionForm>
     }
 }

@@ -8,27 +8,34 @@ use crate::pages::action_error;
 
 #[component]
 pub fn UpdateEmailPage() -> impl IntoView {
-    let action = ServerAction::<UpdateEmail>::new();
-    let error = action_error(action);
     view! {
         <Title text="Change your email"/>
         <section class="card">
             <h1>"Change your email address"</h1>
             <p>"We'll send a code to the new address to confirm it is yours."</p>
-            <ActionForm action=action>
-                <ErrorBanner error=error/>
-                <div class="field">
-                    <label for="email">"New email address"</label>
-                    <input id="email" name="email" type="email" autocomplete="email" required
-                        aria-describedby=ERROR_ID aria-invalid=invalid_attr(error, "email")/>
-                </div>
-                <label class="choice">
-                    <input type="checkbox" name="add_to_login_ids" value="on"/>
-                    "Also let me sign in with this address"
-                </label>
-                <SubmitButton pending=action.pending() label="Send a code" pending_label="Sending…"/>
-            </ActionForm>
+            <UpdateEmailForm/>
             <p class="aside"><a href="/profile">"Back to your profile"</a></p>
         </section>
+    }
+}
+
+#[island]
+fn UpdateEmailForm() -> impl IntoView {
+    let action = ServerAction::<UpdateEmail>::new();
+    let error = action_error(action);
+    view! {
+        <ActionForm action=action>
+            <ErrorBanner error=error/>
+            <div class="field">
+                <label for="email">"New email address"</label>
+                <input id="email" name="email" type="email" autocomplete="email" required
+                    aria-describedby=ERROR_ID aria-invalid=invalid_attr(error, "email")/>
+            </div>
+            <label class="choice">
+                <input type="checkbox" name="add_to_login_ids" value="on"/>
+                "Also let me sign in with this address"
+            </label>
+            <SubmitButton pending=action.pending() label="Send a code" pending_label="Sending…"/>
+        </ActionForm>
     }
 }

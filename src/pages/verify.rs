@@ -14,9 +14,7 @@ use crate::pages::action_error;
 /// "use a different address".
 #[component]
 pub fn VerifyPage() -> impl IntoView {
-    let verify = ServerAction::<VerifyCode>::new();
-    let resend = ServerAction::<ResendCode>::new();
-    let pending = Resource::new(move || resend.version().get(), |_| pending_code());
+    let pending = Resource::new(|| (), |_| pending_code());
 
     view! {
         <Title text="Enter your code"/>
@@ -24,7 +22,7 @@ pub fn VerifyPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match pending.await {
-                        Ok(Some(view)) => view! { <CodeForm view verify resend/> }.into_any(),
+                        Ok(Some(view)) => view! { <CodeForm view/> }.into_any(),
                         Ok(None) => view! { <NothingPending/> }.into_any(),
                         Err(e) => {
                             set_http_status(e.status_code());
@@ -52,12 +50,12 @@ fn NothingPending() -> impl IntoView {
     }
 }
 
-#[component]
-fn CodeForm(
-    view: PendingView,
-    verify: ServerAction<VerifyCode>,
-    resend: ServerAction<ResendCode>,
-) -> impl IntoView {
+/// The interactive part of the page: the code field, "send a new code" with its countdown, and
+/// "use a different address".
+#[island]
+fn CodeForm(view: PendingView) -> impl IntoView {
+    let verify = ServerAction::<VerifyCode>::new();
+    let resend = ServerAction::<ResendCode>::new();
     let cancel = ServerAction::<UseDifferentAddress>::new();
     let verify_error = action_error(verify);
     let resend_error = action_error(resend);
