@@ -45,17 +45,22 @@ pub fn App() -> impl IntoView {
         <Router>
             <SiteHeader/>
             <main id="main">
+                // No page is hydrated (islands mode), so nothing may be left for a script to move
+                // into place: every page streams in order, pausing at the header's `<Suspense>`
+                // until it knows who is signed in (out-of-order streaming would send the header as
+                // a template after the page, which without JavaScript never shows). Pages whose
+                // status or content depends on the session render in full before the first byte,
+                // so that their HTTP status is right. The not-found page (the fallback) is
+                // rendered in order by leptos_axum's fallback handler.
                 <Routes fallback=NotFoundPage>
-                    <Route path=path!("/") view=HomePage/>
-                    <Route path=path!("/sign-up-or-in") view=SignUpOrInPage/>
-                    <Route path=path!("/sign-up") view=SignUpPage/>
-                    <Route path=path!("/sign-in") view=SignInPage/>
-                    // Pages whose status or content depends on the session render in full before
-                    // the first byte, so that their HTTP status is right.
+                    <Route path=path!("/") view=HomePage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/sign-up-or-in") view=SignUpOrInPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/sign-up") view=SignUpPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/sign-in") view=SignInPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/verify") view=VerifyPage ssr=SsrMode::Async/>
                     <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async/>
-                    <Route path=path!("/profile/email") view=UpdateEmailPage/>
-                    <Route path=path!("/profile/phone") view=UpdatePhonePage/>
+                    <Route path=path!("/profile/email") view=UpdateEmailPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/profile/phone") view=UpdatePhonePage ssr=SsrMode::InOrder/>
                 </Routes>
             </main>
         </Router>

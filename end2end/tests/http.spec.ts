@@ -27,10 +27,14 @@ test("a signed-out request for a gated page answers 303 to sign in, with the pag
   }
 });
 
-test("the public pages answer 200", async ({ request }) => {
-  for (const path of ["/", "/sign-up-or-in", "/sign-up", "/sign-in"]) {
+test("the public pages answer 200, with the header's navigation in the HTML as sent", async ({ request }) => {
+  for (const path of ["/", "/sign-up-or-in", "/sign-up", "/sign-in", "/verify", "/no-such-page"]) {
     const response = await request.get(path, { maxRedirects: 0 });
-    expect(response.status(), path).toBe(200);
+    expect(response.status(), path).toBe(path === "/no-such-page" ? 404 : 200);
+    // In place, not streamed after the page for a script to move in: it must show without
+    // JavaScript.
+    const header = (await response.text()).match(/<header[^]*?<\/header>/)?.[0] ?? "";
+    expect(header, path).toContain('<nav aria-label="Main">');
   }
 });
 

@@ -25,11 +25,15 @@ test.describe("with JavaScript disabled", () => {
     await expectProfile(page);
     await expect(page.getByTestId("email")).toContainText(`${loginId} (verified)`);
 
-    // The header knew who it was, without JavaScript; its sign-out works as a plain form too.
+    // The header knows who it is, without JavaScript, on the gated page and on a public one; its
+    // sign-out works as a plain form too.
     const nav = page.getByRole("navigation", { name: "Main" });
+    await expect(page.getByTestId("signed-in-as")).toContainText("Signed in as");
+    await page.goto("/");
     await expect(page.getByTestId("signed-in-as")).toContainText("Signed in as");
     await nav.getByRole("button", { name: "Sign out" }).click();
     await expect(page).toHaveURL(/\/$/);
+    await expect(nav.getByRole("link", { name: "Sign up or sign in" })).toBeVisible();
     const response = await page.goto("/profile");
     expect(response?.url()).toMatch(/\/sign-in\?next=%2Fprofile$/);
   });

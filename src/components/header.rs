@@ -5,8 +5,8 @@ use crate::api::auth::SignOut;
 use crate::api::site::get_site_info;
 
 /// The site header: navigation that knows who is signed in, and a badge when the app runs on its
-/// local Descope emulator. Rendered on the server with every page (the answer blocks the page's
-/// first bytes), so it is right with or without JavaScript. Its sign-out is a plain form: the
+/// local Descope emulator. Rendered on the server with every page, in place (the routes stream in
+/// order: `src/app.rs`), so it is right with or without JavaScript. Its sign-out is a plain form: the
 /// server signs out and redirects, and the next page's header says so.
 #[component]
 pub fn SiteHeader() -> impl IntoView {
