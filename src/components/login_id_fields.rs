@@ -68,3 +68,15 @@ pub fn LoginIdFields(#[prop(into)] error: Signal<Option<AppError>>) -> impl Into
         </div>
     }
 }
+
+/// The change-address forms' box that makes the new address a login id too (`add_to_login_ids`,
+/// sent as "on" when ticked).
+#[component]
+pub fn AddToLoginIds(label: &'static str) -> impl IntoView {
+    view! {
+        <label class="choice">
+            <input type="checkbox" name="add_to_login_ids" value="on"/>
+            {label}
+        </label>
+    }
+}

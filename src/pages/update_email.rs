@@ -3,6 +3,7 @@ use leptos_meta::Title;
 
 use crate::api::profile::UpdateEmail;
 use crate::components::error_banner::{ERROR_ID, ErrorBanner, invalid_attr};
+use crate::components::login_id_fields::AddToLoginIds;
 use crate::components::submit_button::SubmitButton;
 use crate::pages::action_error;
 
@@ -31,10 +32,7 @@ fn UpdateEmailForm() -> impl IntoView {
                 <input id="email" name="email" type="email" autocomplete="email" required
                     aria-describedby=ERROR_ID aria-invalid=invalid_attr(error, "email")/>
             </div>
-            <label class="choice">
-                <input type="checkbox" name="add_to_login_ids" value="on"/>
-                "Also let me sign in with this address"
-            </label>
+            <AddToLoginIds label="Also let me sign in with this address"/>
             <SubmitButton pending=action.pending() label="Send a code" pending_label="Sending…"/>
         </ActionForm>
     }

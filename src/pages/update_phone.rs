@@ -3,6 +3,7 @@ use leptos_meta::Title;
 
 use crate::api::profile::UpdatePhone;
 use crate::components::error_banner::{ERROR_ID, ErrorBanner, invalid_attr};
+use crate::components::login_id_fields::AddToLoginIds;
 use crate::components::submit_button::SubmitButton;
 use crate::models::DeliveryMethod;
 use crate::pages::action_error;
@@ -48,10 +49,7 @@ fn UpdatePhoneForm() -> impl IntoView {
                     placeholder="+1 415 555 2671"
                     aria-describedby=ERROR_ID aria-invalid=invalid_attr(error, "phone")/>
             </div>
-            <label class="choice">
-                <input type="checkbox" name="add_to_login_ids" value="on"/>
-                "Also let me sign in with this number"
-            </label>
+            <AddToLoginIds label="Also let me sign in with this number"/>
             <SubmitButton pending=action.pending() label="Send a code" pending_label="Sending…"/>
         </ActionForm>
     }
