@@ -8,6 +8,11 @@ use crate::api::site::get_site_info;
 /// local Descope emulator. Rendered on the server with every page, in place (the routes stream in
 /// order: `src/app.rs`), so it is right with or without JavaScript. Its sign-out is a plain form: the
 /// server signs out and redirects, and the next page's header says so.
+///
+/// The resource is *blocking*: the response's head waits for it. That is what makes whatever the
+/// gate writes to the session here (a refreshed token, a sign-out) count, because tower-sessions
+/// saves the session and sets its cookie when the response's headers leave, before the body
+/// streams.
 #[component]
 pub fn SiteHeader() -> impl IntoView {
     let sign_out = ServerAction::<SignOut>::new();

@@ -37,8 +37,9 @@ pub fn ProfilePage() -> impl IntoView {
     }
 }
 
-/// Reached only if the session ended between the gate's check and the page's read of it (the
-/// gate answers a signed-out browser with a 303 before anything renders).
+/// Reached only when the gate's check passed but Descope then refused the session while the page
+/// fetched fresh details (`me` answering 401, e.g. a revoked refresh token); a browser the gate
+/// finds signed out gets a 303 before anything renders.
 #[component]
 fn SendToSignIn() -> impl IntoView {
     view! {
