@@ -3,10 +3,12 @@
 //! Off unless the emulator was started with `allow_faults` (`--allow-faults`); the endpoints
 //! then answer 404, and no request is ever touched.
 //!
-//! - `POST /emulator/faults` `{"path", "status"?, "errorCode"?, "times"?, "delayMs"?}` adds a
+//! - `POST /emulator/faults` `{"path", "status"?, "errorCode"?, "times"?, "delayMs"?, "answerDelayMs"?}` adds a
 //!   fault: the next `times` calls whose path starts with `path` wait `delayMs`, then answer
 //!   `status` with a Descope-shaped error body (`"status": 0` drops the connection instead; no
-//!   status answers normally, only late). `times` absent: until cleared.
+//!   status answers normally, only late). `times` absent: until cleared. `"answerDelayMs"` holds
+//!   the answer instead: the call is handled at once (a code is sent, a token refreshed) and its
+//!   answer leaves that much later, as when the way back is slow.
 //! - `GET /emulator/faults` lists the active faults; `DELETE /emulator/faults` clears them.
 //!
 //! Faults never apply to `/emulator/...` itself, so a fault can always be cleared. The first
@@ -51,6 +53,8 @@ pub struct Fault {
     /// Calls it still takes; `None` until cleared.
     pub remaining: Option<u32>,
     pub delay_ms: u64,
+    /// How long the answer of a call handled normally is held before it leaves.
+    pub answer_delay_ms: u64,
 }
 
 /// The active faults, in the order they were added.
@@ -102,6 +106,7 @@ pub struct FaultBody {
     error_code: Option<String>,
     times: Option<u32>,
     delay_ms: Option<u64>,
+    answer_delay_ms: Option<u64>,
 }
 
 impl FaultBody {
@@ -136,6 +141,17 @@ impl FaultBody {
                 "The delayMs argument is invalid: at most {MAX_DELAY_MS}"
             )));
         }
+        let answer_delay_ms = self.answer_delay_ms.unwrap_or(0);
+        if answer_delay_ms > MAX_DELAY_MS {
+            return Err(ApiError::invalid_argument(format!(
+                "The answerDelayMs argument is invalid: at most {MAX_DELAY_MS}"
+            )));
+        }
+        if answer_delay_ms > 0 && self.status.is_some() {
+            return Err(ApiError::invalid_argument(
+                "The answerDelayMs argument is invalid: it holds a normal answer, so it takes no status",
+            ));
+        }
         let default_code = match self.status {
             Some(s) if s >= 500 => codes::INTERNAL,
             _ => codes::BAD_REQUEST,
@@ -149,6 +165,7 @@ impl FaultBody {
                 .unwrap_or_else(|| default_code.to_string()),
             remaining: self.times,
             delay_ms,
+            answer_delay_ms,
         })
     }
 }
@@ -225,16 +242,13 @@ pub async fn inject(State(state): State<SharedState>, request: Request, next: Ne
     let Some(fault) = state.faults.take(request.uri().path()) else {
         return next.run(request).await;
     };
-    if fault.delay_ms > 0 {
-        let mut shutting_down = state.shutting_down.clone();
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(fault.delay_ms)) => {}
-            // A stopping server does not wait out a delay.
-            _ = shutting_down.wait_for(|stopping| *stopping) => {}
-        }
-    }
+    wait(&state, fault.delay_ms).await;
     match fault.status {
-        None => next.run(request).await,
+        None => {
+            let response = next.run(request).await;
+            wait(&state, fault.answer_delay_ms).await;
+            response
+        }
         Some(0) => dropped_connection(),
         Some(status) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -244,6 +258,17 @@ pub async fn inject(State(state): State<SharedState>, request: Request, next: Ne
                 "errorMessage": "Injected by POST /emulator/faults",
             });
             (status, axum::Json(body)).into_response()
+        }
+    }
+}
+
+/// Waits `ms` milliseconds, or less if the emulator is stopping (it does not wait out a delay).
+async fn wait(state: &SharedState, ms: u64) {
+    if ms > 0 {
+        let mut shutting_down = state.shutting_down.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(ms)) => {}
+            _ = shutting_down.wait_for(|stopping| *stopping) => {}
         }
     }
 }
@@ -284,6 +309,7 @@ mod tests {
             error_code: "E000000".into(),
             remaining,
             delay_ms: 0,
+            answer_delay_ms: 0,
         }
     }
 

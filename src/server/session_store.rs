@@ -56,12 +56,11 @@ macro_rules! statements {
                 $table,
                 " (id, data, expiry_date, user_id) values ($1, $2, $3, $4)"
             ),
+            // An update, never an upsert: see [`SessionRows::save`].
             save: concat!(
-                "insert into ",
+                "update ",
                 $table,
-                " (id, data, expiry_date, user_id) values ($1, $2, $3, $4) ",
-                "on conflict (id) do update set data = excluded.data, ",
-                "expiry_date = excluded.expiry_date, user_id = excluded.user_id"
+                " set data = $2, expiry_date = $3, user_id = $4 where id = $1"
             ),
             load: concat!(
                 "select s.data, s.user_id is not null, m.at_ms from ",
@@ -115,7 +114,7 @@ macro_rules! on_pool {
 }
 
 impl SessionRows {
-    /// Runs `sql` (an insert or an upsert of one row) for `record`.
+    /// Runs `sql` (an insert or an update of one row) for `record`.
     async fn write(&self, sql: &'static str, record: &Record) -> Result<(), WriteError> {
         let (data, user_id) = encode(record).map_err(WriteError::Store)?;
         on_pool!(&self.db, |pool| {
@@ -162,6 +161,15 @@ impl SessionStore for SessionRows {
         }
     }
 
+    /// Writes a record that was loaded from its row, and only while that row still exists.
+    ///
+    /// tower-sessions calls `save` only for a session it loaded (a new or re-keyed session goes
+    /// through [`SessionStore::create`]), so a missing row means someone deleted it since this
+    /// request loaded it: a sign-out, a sign-out everywhere, a sign-in that gave the browser a new
+    /// id, or the expiry clean-up. A request that loaded the row before then (a page refreshing an
+    /// expired token, say) must not write it back, or the cookie that was signed out would open
+    /// the gated pages again. So the row is updated, never inserted, and a row that is gone stays
+    /// gone, on both backends.
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         Ok(self.write(statements(&self.db).save, record).await?)
     }

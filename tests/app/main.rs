@@ -26,6 +26,7 @@ mod instances;
 mod journeys;
 mod load;
 mod production;
+mod races;
 mod security;
 mod session_rows;
 mod support;
