@@ -80,6 +80,10 @@ struct Args {
     /// Exempt test users (management API) from the per-recipient message cap.
     #[arg(long, env = "DESCOPE_EMULATOR_TEST_USERS_UNCAPPED")]
     test_users_uncapped: bool,
+    /// Refresh-token rotation, as the Descope project setting: each refresh answers with a new
+    /// refresh JWT and spends the old one.
+    #[arg(long, env = "DESCOPE_EMULATOR_ROTATE_REFRESH_TOKENS")]
+    rotate_refresh_tokens: bool,
 }
 
 #[tokio::main]
@@ -106,6 +110,7 @@ async fn main() -> anyhow::Result<()> {
         allow_faults: args.allow_faults,
         fixed_codes: args.fixed_codes.into_iter().collect(),
         test_users_uncapped: args.test_users_uncapped,
+        rotate_refresh_tokens: args.rotate_refresh_tokens,
         ..EmulatorConfig::default()
     };
     let emulator = Emulator::start(config, args.addr, Clock::system()).await?;

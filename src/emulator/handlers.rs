@@ -841,8 +841,27 @@ pub async fn refresh(
 ) -> ApiResult<Response> {
     let bearer = auth_header::require_project(&headers, &state.config.project_id)?;
     let (record, user) = state.check_refresh(&bearer).await?;
+    if state.config.rotate_refresh_tokens {
+        // The token is good for this one refresh: of two calls racing with it, one wins.
+        if !state.store.spend(&record.jti, state.now()).await? {
+            return Err(ApiError::unauthorized(
+                codes::TOKEN_EXPIRED_BY_LOGOUT,
+                "Refresh token was already used (refresh-token rotation)",
+            ));
+        }
+        let tokens = state.issue_tokens(&user, &record.session_claims).await?;
+        return Ok(axum::Json(state.jwt_response(
+            &tokens.session_jwt,
+            tokens.session_exp,
+            &tokens.refresh_jwt,
+            tokens.refresh_exp,
+            &user,
+            false,
+        ))
+        .into_response());
+    }
     let (session_jwt, session_exp) = state.mint_session(&user.user_id, &record.session_claims)?;
-    // No rotation: the same refresh JWT comes back, which every SDK accepts.
+    // No rotation (the default): the same refresh JWT comes back, which every SDK accepts.
     let refresh_jwt = bearer.refresh_jwt.unwrap_or_default();
     Ok(axum::Json(state.jwt_response(
         &session_jwt,

@@ -131,6 +131,11 @@ pub struct EmulatorConfig {
     /// message cap, so a CI suite signing one identity in again and again never meets a 429.
     /// Default off: they are capped like anyone.
     pub test_users_uncapped: bool,
+    /// Refresh-token rotation, a Descope project setting: each refresh answers with a new refresh
+    /// JWT and spends the one it was given, so a second refresh with the same token is refused
+    /// (401), as after a logout. Default off, as in a new Descope project: the same refresh JWT
+    /// comes back.
+    pub rotate_refresh_tokens: bool,
     /// A PKCS#1 PEM RSA key to sign with when the store has none yet (tests share one to skip
     /// key generation). Default none: generate a 2048-bit key. A key already in the store wins,
     /// so tokens keep verifying across restarts.
@@ -155,6 +160,7 @@ impl Default for EmulatorConfig {
             cookie_domain: String::new(),
             fixed_codes: BTreeMap::new(),
             test_users_uncapped: false,
+            rotate_refresh_tokens: false,
             signing_key_pem: None,
         }
     }

@@ -371,6 +371,19 @@ impl Store {
         Ok(())
     }
 
+    /// Revokes `jti` if it is still live, and says whether this call did: of two calls racing
+    /// with one token, exactly one spends it.
+    pub async fn spend(&self, jti: &str, now: i64) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = ? WHERE jti = ? AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(jti)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     pub async fn revoke_all_for_user(&self, user_id: &str, now: i64) -> Result<(), sqlx::Error> {
         sqlx::query(
             "UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",

@@ -543,6 +543,31 @@ async fn a_refresh_token_past_its_lifetime_is_refused() {
 }
 
 #[tokio::test]
+async fn with_rotation_a_refresh_answers_a_new_token_and_spends_the_old_one() {
+    let h = Harness::start_with(EmulatorConfig {
+        rotate_refresh_tokens: true,
+        ..config()
+    })
+    .await;
+    let body = h.sign_in("email", "rotate@example.com").await;
+    let first = jwt(&body, "refreshJwt");
+    let refreshed = h
+        .post("/v1/auth/refresh", &h.with_refresh(&first), json!({}))
+        .await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
+    let second = jwt(&refreshed.body, "refreshJwt");
+    assert_ne!(first, second, "a new refresh JWT");
+    let again = h
+        .post("/v1/auth/refresh", &h.with_refresh(&first), json!({}))
+        .await;
+    assert_eq!(again.status, StatusCode::UNAUTHORIZED, "{}", again.body);
+    let next = h
+        .post("/v1/auth/refresh", &h.with_refresh(&second), json!({}))
+        .await;
+    assert_eq!(next.status, StatusCode::OK, "{}", next.body);
+}
+
+#[tokio::test]
 async fn session_calls_refuse_a_missing_token_a_wrong_project_and_a_forged_token() {
     let h = Harness::start().await;
     let body = h.sign_in("email", "auth@example.com").await;

@@ -33,6 +33,7 @@ mod with_emulator {
                 allow_time_travel: settings.allow_faults,
                 fixed_codes: settings.fixed_codes.clone(),
                 test_users_uncapped: settings.test_users_uncapped,
+                rotate_refresh_tokens: settings.rotate_refresh_tokens,
                 // Like a Descope project configured to add this audience to its tokens.
                 audience,
                 ..EmulatorConfig::default()

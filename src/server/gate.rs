@@ -16,12 +16,14 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use secrecy::ExposeSecret;
 use std::sync::Arc;
+use std::time::Duration;
 use tower_sessions::Session;
 
 use crate::descope::{ErrorKind, SessionClaims, TokenError};
 use crate::error::{AppError, new_error_id};
 use crate::models::Flow;
 use crate::server::auth::{details_from, from_descope};
+use crate::server::refresh::{self, RefreshFailure, Refreshed};
 use crate::server::session::{AuthSession, SignedIn};
 use crate::server::state::AppState;
 
@@ -60,40 +62,7 @@ pub async fn require_user(
         // Expired, or signed with a key Descope no longer publishes (rotated and retired): the
         // refresh token decides, as Descope checks it. Neither is a forgery.
         Err(TokenError::Expired | TokenError::UnknownKey) => {
-            let response = match state.descope.refresh(&current.refresh_jwt).await {
-                Ok(response) => response,
-                // Only Descope saying the refresh token is no good (401: expired, revoked)
-                // ends the sign-in. An outage, a 5xx, a 429 or an unreadable answer is
-                // Descope's moment, not the person's: they stay signed in and are told to retry.
-                Err(e) if matches!(e.kind(), ErrorKind::Unauthorized) => {
-                    tracing::info!(user_id = %current.user_id, error = %e, "refresh refused; signing out");
-                    session.sign_out().await?;
-                    return Err(AppError::NotSignedIn);
-                }
-                Err(e) => {
-                    let detail = format!("refresh failed, session kept: {e}");
-                    return Err(match from_descope(e, Flow::SignIn) {
-                        limited @ AppError::RateLimited { .. } => limited,
-                        _ => AppError::ServiceUnavailable {
-                            error_id: new_error_id(&detail),
-                        },
-                    });
-                }
-            };
-            let claims = state
-                .descope
-                .validate_session(response.session_jwt.expose_secret())
-                .await
-                .map_err(|e| crate::server::auth::token_failure(&e))?;
-            current.session_jwt = response.session_jwt.expose_secret().to_owned();
-            if let Some(rotated) = &response.refresh_jwt {
-                current.refresh_jwt = rotated.expose_secret().to_owned();
-            }
-            let now_ms = state.clock.now_ms();
-            current.details = details_from(&response, now_ms).or(current.details);
-            session.update(&mut current, now_ms).await?;
-            tracing::debug!(user_id = %current.user_id, "session refreshed");
-            Ok((current, claims))
+            refreshed(state, session, current).await
         }
         Err(TokenError::KeysUnavailable(e)) => Err(AppError::ServiceUnavailable {
             error_id: new_error_id(&format!("JWKS unavailable: {e}")),
@@ -104,6 +73,126 @@ pub async fn require_user(
             Err(AppError::NotSignedIn)
         }
     }
+}
+
+/// `current` with a refreshed session JWT, stored. The requests of this instance that need the
+/// same refresh at the same moment share one Descope call (`server::refresh`).
+///
+/// Refused by Descope, the sign-in ends, unless another instance refreshed this same session
+/// first: with refresh-token rotation, its refresh spent the token this request read, and the
+/// newer one is, or is about to be, in the stored row ([`newer_stored`]). That token is used
+/// instead, once.
+async fn refreshed(
+    state: &AppState,
+    session: &AuthSession,
+    mut current: SignedIn,
+) -> Result<(SignedIn, SessionClaims), AppError> {
+    let mut took_stored = false;
+    loop {
+        let done = match refresh_once(state, &current.refresh_jwt).await {
+            Ok(done) => done,
+            Err(RefreshFailure::Failed(e)) => return Err(e),
+            Err(RefreshFailure::Refused) => {
+                let newer = match took_stored {
+                    false => newer_stored(state, session, &current).await?,
+                    true => None,
+                };
+                let Some(newer) = newer else {
+                    tracing::info!(user_id = %current.user_id, "refresh refused; signing out");
+                    session.sign_out().await?;
+                    return Err(AppError::NotSignedIn);
+                };
+                tracing::debug!(user_id = %current.user_id, "refresh token spent by another instance; using the stored one");
+                took_stored = true;
+                current = newer;
+                if let Ok(claims) = state.descope.validate_session(&current.session_jwt).await {
+                    // This request's copy of the session takes the stored tokens, so that a
+                    // write later in the request cannot put the spent ones back.
+                    session.update(&mut current, state.clock.now_ms()).await?;
+                    return Ok((current, claims));
+                }
+                continue;
+            }
+        };
+        current.session_jwt = done.response.session_jwt.expose_secret().to_owned();
+        if let Some(rotated) = &done.response.refresh_jwt {
+            current.refresh_jwt = rotated.expose_secret().to_owned();
+        }
+        let now_ms = state.clock.now_ms();
+        current.details = details_from(&done.response, now_ms).or(current.details);
+        session.update(&mut current, now_ms).await?;
+        tracing::debug!(user_id = %current.user_id, "session refreshed");
+        return Ok((current, done.claims.clone()));
+    }
+}
+
+/// How long a request whose refresh was refused watches its session row for a newer token
+/// stored by another instance, before it signs the browser out.
+pub const ROTATION_WAIT: Duration = Duration::from_secs(2);
+const ROTATION_POLL: Duration = Duration::from_millis(50);
+
+/// The sign-in stored for this session, if it holds a newer refresh token of the same person
+/// than `current`: another instance refreshed first. Its Descope call ended before this
+/// request's was refused, and its write of the new tokens follows within moments, so the row is
+/// read again for up to [`ROTATION_WAIT`]. A refresh refused for any other reason (the token
+/// expired or was revoked) finds nothing and costs the person that wait once, at sign-out.
+async fn newer_stored(
+    state: &AppState,
+    session: &AuthSession,
+    current: &SignedIn,
+) -> Result<Option<SignedIn>, AppError> {
+    let deadline = tokio::time::Instant::now() + ROTATION_WAIT;
+    loop {
+        match session.stored_sign_in(&state.sessions).await? {
+            Some(stored)
+                if stored.user_id == current.user_id
+                    && stored.refresh_jwt != current.refresh_jwt =>
+            {
+                return Ok(Some(stored));
+            }
+            // The row is gone (signed out): nothing will come.
+            None => return Ok(None),
+            Some(_) if tokio::time::Instant::now() >= deadline => return Ok(None),
+            Some(_) => tokio::time::sleep(ROTATION_POLL).await,
+        }
+    }
+}
+
+/// One refresh with `refresh_jwt`, shared by every request of this instance that asks for it at
+/// the same time, its new session JWT validated.
+async fn refresh_once(state: &AppState, refresh_jwt: &str) -> refresh::Outcome {
+    state
+        .refreshes
+        .run(refresh_jwt, || async {
+            let response = match state.descope.refresh(refresh_jwt).await {
+                Ok(response) => response,
+                // Only Descope saying the refresh token is no good (401: expired, revoked,
+                // spent) ends the sign-in. An outage, a 5xx, a 429 or an unreadable answer is
+                // Descope's moment, not the person's: they stay signed in and are told to retry.
+                Err(e) if matches!(e.kind(), ErrorKind::Unauthorized) => {
+                    tracing::debug!(error = %e, "refresh refused");
+                    return Err(RefreshFailure::Refused);
+                }
+                Err(e) => {
+                    let detail = format!("refresh failed, session kept: {e}");
+                    return Err(RefreshFailure::Failed(
+                        match from_descope(e, Flow::SignIn) {
+                            limited @ AppError::RateLimited { .. } => limited,
+                            _ => AppError::ServiceUnavailable {
+                                error_id: new_error_id(&detail),
+                            },
+                        },
+                    ));
+                }
+            };
+            let claims = state
+                .descope
+                .validate_session(response.session_jwt.expose_secret())
+                .await
+                .map_err(|e| RefreshFailure::Failed(crate::server::auth::token_failure(&e)))?;
+            Ok(Arc::new(Refreshed { response, claims }))
+        })
+        .await
 }
 
 /// Whether `current` signed in at or before their latest "sign out everywhere". The mark normally

@@ -16,6 +16,7 @@ pub mod health;
 pub mod limits;
 pub mod mask;
 pub mod profile;
+pub mod refresh;
 pub mod refusal;
 pub mod request_scope;
 pub mod session;

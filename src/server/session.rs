@@ -52,6 +52,11 @@ impl SignedIn {
         data.get(SIGNED_IN)?.get("user_id")?.as_str()
     }
 
+    /// The sign-in a raw session record holds, if any.
+    pub fn in_record(data: &HashMap<String, serde_json::Value>) -> Option<Self> {
+        serde_json::from_value(data.get(SIGNED_IN)?.clone()).ok()
+    }
+
     pub fn needs_touch(&self, now_ms: i64) -> bool {
         now_ms - self.touched_at_ms >= TOUCH_EVERY_MS
     }
@@ -265,6 +270,23 @@ impl AuthSession {
     /// written before rows named their person, or a sign-in made during this request).
     pub async fn mark_read_with_row(&self) -> Result<Option<Option<i64>>, AppError> {
         self.session.get(MARK_KEY).await.map_err(store_error)
+    }
+
+    /// The sign-in as the store holds it now, read around this request's copy (which was read
+    /// when the request began): `None` when the row is gone or holds no sign-in.
+    pub async fn stored_sign_in(
+        &self,
+        store: &crate::server::session_store::SessionRows,
+    ) -> Result<Option<SignedIn>, AppError> {
+        use tower_sessions::SessionStore;
+        let Some(id) = self.session.id() else {
+            return Ok(None);
+        };
+        let record = store
+            .load(&id)
+            .await
+            .map_err(|e| store_error(tower_sessions::session::Error::Store(e)))?;
+        Ok(record.and_then(|r| SignedIn::in_record(&r.data)))
     }
 
     /// Records a fresh sign-in under a new session id, so an id planted before sign-in

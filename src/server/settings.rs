@@ -40,6 +40,9 @@ pub struct EmulatorSettings {
     pub fixed_codes: BTreeMap<String, String>,
     /// `EMULATOR_TEST_USERS_UNCAPPED`: test users skip the emulator's per-recipient message cap.
     pub test_users_uncapped: bool,
+    /// `EMULATOR_ROTATE_REFRESH_TOKENS`: the emulator behaves as a Descope project with
+    /// refresh-token rotation on (each refresh answers with a new refresh JWT and spends the old).
+    pub rotate_refresh_tokens: bool,
 }
 
 #[cfg(feature = "emulator")]
@@ -52,6 +55,7 @@ impl EmulatorSettings {
             allow_faults: false,
             fixed_codes: BTreeMap::new(),
             test_users_uncapped: false,
+            rotate_refresh_tokens: false,
         }
     }
 }
@@ -248,10 +252,14 @@ impl Settings {
             }
         };
         #[cfg(not(feature = "emulator"))]
-        if let Some(var) = ["EMULATOR_ADDR", "EMULATOR_DB"]
-            .into_iter()
-            .chain(EMULATOR_TEST_CONVENIENCES)
-            .find(|var| get(var).is_some())
+        if let Some(var) = [
+            "EMULATOR_ADDR",
+            "EMULATOR_DB",
+            "EMULATOR_ROTATE_REFRESH_TOKENS",
+        ]
+        .into_iter()
+        .chain(EMULATOR_TEST_CONVENIENCES)
+        .find(|var| get(var).is_some())
         {
             return Err(SettingsError {
                 var,
@@ -488,6 +496,11 @@ fn emulator_settings(
         test_users_uncapped: parse_or(
             "EMULATOR_TEST_USERS_UNCAPPED",
             get("EMULATOR_TEST_USERS_UNCAPPED"),
+            "false",
+        )?,
+        rotate_refresh_tokens: parse_or(
+            "EMULATOR_ROTATE_REFRESH_TOKENS",
+            get("EMULATOR_ROTATE_REFRESH_TOKENS"),
             "false",
         )?,
     })

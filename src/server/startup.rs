@@ -28,6 +28,7 @@ use crate::server::gate::protect_pages;
 use crate::server::headers::{provide_nonce_for_render, secure_headers};
 use crate::server::health;
 use crate::server::limits::Limiter;
+use crate::server::refresh::Refreshes;
 use crate::server::request_scope;
 use crate::server::session_store::SessionRows;
 use crate::server::settings::{DescopeTarget, Settings};
@@ -85,10 +86,13 @@ impl Application {
             clock.clone(),
             db.clone(),
         ));
+        let sessions = SessionRows::new(db.clone());
         let state = AppState::new(Shared {
             leptos_options: leptos_options.clone(),
             descope,
             db: db.clone(),
+            sessions: sessions.clone(),
+            refreshes: Refreshes::new(clock.clone()),
             limiter,
             settings,
             clock,
@@ -96,7 +100,7 @@ impl Application {
         });
         // The sessions live in the same database, through the same pool; the schema came with
         // the migrations above.
-        let router = router(&state, SessionRows::new(db));
+        let router = router(&state, sessions);
 
         let listener = TcpListener::bind(leptos_options.site_addr)
             .await

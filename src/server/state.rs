@@ -7,6 +7,8 @@ use crate::clock::Clock;
 use crate::descope::DescopeClient;
 use crate::server::db::Db;
 use crate::server::limits::Limiter;
+use crate::server::refresh::Refreshes;
+use crate::server::session_store::SessionRows;
 use crate::server::settings::Settings;
 
 /// Everything a request may need. Every middleware and server function takes its own copy, several
@@ -21,6 +23,11 @@ pub struct Shared {
     /// The app's one connection pool, SQLite or PostgreSQL (sessions, sign-out-everywhere marks,
     /// rate-limit counters).
     pub db: Db,
+    /// The session rows on that pool: the store the session layer uses, for the one read that
+    /// goes around it (the gate reading a row another instance may have just written).
+    pub sessions: SessionRows,
+    /// The session refreshes in flight on this instance, one per refresh token.
+    pub refreshes: Refreshes,
     pub settings: Settings,
     /// The app's own rate limits (sending and verifying codes); shared with the task that sweeps
     /// their expired counters.

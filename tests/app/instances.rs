@@ -28,8 +28,18 @@ async fn two_instances(
     clock: &Clock,
     adjust: impl Fn(&mut Settings),
 ) -> (TestApp, TestApp, Emulator) {
+    two_instances_on(EmulatorConfig::default(), db, clock, adjust).await
+}
+
+/// [`two_instances`], their emulator configured by `config`.
+async fn two_instances_on(
+    config: EmulatorConfig,
+    db: TestDb,
+    clock: &Clock,
+    adjust: impl Fn(&mut Settings),
+) -> (TestApp, TestApp, Emulator) {
     let emulator = Emulator::start(
-        EmulatorConfig::default(),
+        config,
         "127.0.0.1:0".parse().expect("literal"),
         clock.clone(),
     )
@@ -287,4 +297,62 @@ async fn requests_racing_through_two_instances_never_exceed_the_burst() {
         allowed += usize::from(ok.expect("no panic"));
     }
     assert_eq!(allowed, 25);
+}
+
+/// With refresh-token rotation, a refresh spends the token it used. Two instances refreshing one
+/// session at the same moment: the first spends the token, the second is refused and must take
+/// the newer token the first stored, not sign the person out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_instance_that_loses_a_rotation_takes_the_stored_token_and_stays_signed_in() {
+    let clock = Clock::system();
+    let config = EmulatorConfig {
+        rotate_refresh_tokens: true,
+        allow_faults: true,
+        ..EmulatorConfig::default()
+    };
+    let (a, b, _emulator) = two_instances_on(config, TestDb::fresh().await, &clock, |_| {}).await;
+    let email = unique_email("rotating");
+    let on_a = a.browser();
+    a.email_code_requested(&on_a, &email).await;
+    a.enter_latest_code(&on_a, &email)
+        .await
+        .assert_redirects_to("/profile");
+    let on_b = on_a.on(&b);
+
+    clock.advance(Duration::from_secs(11 * 60));
+    // A's refresh is handled at once (the token is spent) and its answer held; B's refresh, made
+    // meanwhile with the same token, is refused at once.
+    a.inject_fault(serde_json::json!({
+        "path": "/v1/auth/refresh", "times": 1, "answerDelayMs": 300
+    }))
+    .await;
+    let first = {
+        let on_a = on_a.http.clone();
+        let url = format!("{}/profile", a.base);
+        tokio::spawn(async move {
+            on_a.get(url)
+                .header(ACCEPT, "text/html")
+                .send()
+                .await
+                .map(|r| r.status())
+        })
+    };
+    // The fault is gone once A's refresh took it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while a.active_faults().await["faults"]
+        .as_array()
+        .is_some_and(|f| !f.is_empty())
+    {
+        assert!(tokio::time::Instant::now() < deadline, "A never refreshed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let second = on_b.get("/profile").await;
+    assert_eq!(second.status, StatusCode::OK, "{}", second.body);
+    assert_eq!(
+        first.await.expect("no panic").expect("answers"),
+        StatusCode::OK
+    );
+    // Both instances go on with the newer token.
+    assert_eq!(on_a.get("/profile").await.status, StatusCode::OK);
+    assert_eq!(on_b.get("/profile").await.status, StatusCode::OK);
 }

@@ -12,6 +12,8 @@ use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, COOKIE};
 use serde_json::json;
 
+use descope_otp::server::settings::DescopeTarget;
+
 use crate::support::*;
 
 /// How many calls the fault on `path` has taken, for a fault added with `times: FAULT_TIMES`.
@@ -118,4 +120,51 @@ async fn a_sign_out_while_requests_refresh_the_session_sticks() {
             "attempt {attempt}: the signed-out cookie opened /profile again"
         );
     }
+}
+
+/// An app whose emulator takes faults and rotates refresh tokens, as a Descope project with
+/// rotation on: a refresh token is good for one refresh.
+async fn rotating_app() -> TestApp {
+    spawn_app_with(|s| {
+        allow_faults(s);
+        if let DescopeTarget::Emulator(emulator) = &mut s.descope {
+            emulator.rotate_refresh_tokens = true;
+        }
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_requests_after_expiry_make_one_refresh_and_all_get_the_page() {
+    let app = rotating_app().await;
+    let (_browser, cookie) = signed_in_with_cookie(&app, "flight").await;
+    app.clock.advance(Duration::from_secs(11 * 60));
+    // Held, so that the requests arrive while the first refresh is in flight.
+    hold_answers(&app, "/v1/auth/refresh", 500).await;
+
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(10));
+    let requests: Vec<_> = (0..10)
+        .map(|_| {
+            let (client, barrier) = (replaying(&cookie), barrier.clone());
+            let url = format!("{}/profile", app.base);
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let answer = client.get(url).send().await.expect("answers");
+                (answer.status(), answer.text().await.unwrap_or_default())
+            })
+        })
+        .collect();
+    for request in requests {
+        let (status, body) = request.await.expect("no panic");
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(body.contains("Your profile"), "{body}");
+    }
+    assert_eq!(calls_taken(&app, "/v1/auth/refresh").await, 1);
+    // And the session goes on with the rotated token.
+    let later = replaying(&cookie)
+        .get(format!("{}/profile", app.base))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(later.status(), StatusCode::OK);
 }
