@@ -151,7 +151,11 @@ pub async fn sign_out() -> Result<(), AppError> {
 pub async fn sign_out_everywhere() -> Result<(), AppError> {
     use crate::server::{auth, context};
     let (state, session) = context().await?;
-    auth::sign_out_everywhere(&state, &session).await?;
-    leptos_axum::redirect("/sign-in");
+    let outcome = auth::sign_out_everywhere(&state, &session).await?;
+    leptos_axum::redirect(match outcome {
+        auth::SignedOutEverywhere::Fully => "/sign-in",
+        // The sign-in page says what this means.
+        auth::SignedOutEverywhere::InThisAppOnly => "/sign-in?signed_out=app-only",
+    });
     Ok(())
 }

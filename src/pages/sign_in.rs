@@ -16,10 +16,27 @@ pub fn SignInPage() -> impl IntoView {
         <section class="card">
             <h1>"Sign in"</h1>
             <p>"We'll send a one-time code to the address on your account."</p>
+            <Show when=signed_out_in_this_app_only>
+                <p role="status" class="notice" data-testid="signed-out-app-only">
+                    "You are signed out of this app on every device. Descope could not be reached \
+                     to end your sessions there too, so other apps that use the same Descope \
+                     project may keep you signed in until those sessions expire."
+                </p>
+            </Show>
             <SignInForm next=next_param()/>
             <p class="aside">"No account yet? " <a href="/sign-up">"Sign up"</a> "."</p>
         </section>
     }
+}
+
+/// After a sign-out everywhere whose Descope half failed (`/sign-in?signed_out=app-only`).
+fn signed_out_in_this_app_only() -> bool {
+    use leptos_router::hooks::use_query_map;
+    use_query_map()
+        .read_untracked()
+        .get("signed_out")
+        .as_deref()
+        == Some("app-only")
 }
 
 #[island]

@@ -323,23 +323,43 @@ pub async fn sign_out(state: &AppState, session: &AuthSession) -> Result<(), App
     session.sign_out().await
 }
 
-/// Signs the person out of every browser: Descope revokes all their refresh tokens, and the app
-/// marks the moment so that sessions elsewhere are refused on their next request even while their
-/// session JWT has not yet expired.
-pub async fn sign_out_everywhere(state: &AppState, session: &AuthSession) -> Result<(), AppError> {
+/// How a sign-out everywhere went: the app's part always happens; Descope's may fail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignedOutEverywhere {
+    /// Descope revoked every refresh token of the person, and the app refuses every session of
+    /// theirs.
+    Fully,
+    /// Descope could not be reached (or refused): the app refuses every session of theirs all the
+    /// same, but their refresh tokens stay valid at Descope until they expire, for any other app
+    /// of the project that holds one.
+    InThisAppOnly,
+}
+
+/// Signs the person out of every browser: the app marks the moment, so that their sessions
+/// elsewhere are refused on their next request even while their session JWT has not yet expired,
+/// and Descope revokes all their refresh tokens. The mark is written whatever Descope answers: a
+/// person who asks to be signed out everywhere (a lost phone, a shared computer) must be, in this
+/// app at least, even during a Descope outage.
+pub async fn sign_out_everywhere(
+    state: &AppState,
+    session: &AuthSession,
+) -> Result<SignedOutEverywhere, AppError> {
     let (current, _) = crate::server::gate::require_user(state, session).await?;
-    state
-        .descope
-        .logout_all(&current.refresh_jwt)
-        .await
-        .map_err(|e| from_descope(e, Flow::SignIn))?;
     state
         .db
         .mark_signed_out_everywhere(&current.user_id, state.clock.now_ms())
         .await
         .map_err(|e| crate::server::db::unavailable("recording sign-out-everywhere", &e))?;
-    tracing::info!(user_id = %current.user_id, "signed out everywhere");
-    session.sign_out().await
+    let outcome = match state.descope.logout_all(&current.refresh_jwt).await {
+        Ok(()) => SignedOutEverywhere::Fully,
+        Err(e) => {
+            tracing::warn!(user_id = %current.user_id, error = %e, "Descope logout-all failed; signed out everywhere in this app only");
+            SignedOutEverywhere::InThisAppOnly
+        }
+    };
+    tracing::info!(user_id = %current.user_id, ?outcome, "signed out everywhere");
+    session.sign_out().await?;
+    Ok(outcome)
 }
 
 async fn send(

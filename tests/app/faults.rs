@@ -255,3 +255,30 @@ async fn signing_out_while_descope_is_down_still_signs_this_browser_out() {
             .assert_redirects_to("/sign-in?next=%2Fprofile");
     }
 }
+
+/// Signing out everywhere must work in the app even while Descope cannot revoke the tokens: the
+/// other browser is refused at once, and the person is told that Descope's half did not happen.
+#[tokio::test]
+async fn sign_out_everywhere_during_a_descope_outage_still_signs_out_every_browser_here() {
+    let app = spawn_app_with_faults().await;
+    let email = unique_email("outage-all");
+    let first = app.signed_up("email", &email, "Leaving").await;
+    let (second, _) = app.signed_in_again(&email).await;
+    assert_eq!(second.get("/profile").await.status, StatusCode::OK);
+
+    app.inject_fault(json!({"path": "/v1/auth/logoutall", "status": 503}))
+        .await;
+    let out = first
+        .submit("/profile", "/api/session/sign-out-everywhere", &[])
+        .await;
+    out.assert_redirects_to("/sign-in?signed_out=app-only");
+    let told = first.follow(&out).await;
+    assert!(
+        told.body.contains("Descope could not be reached"),
+        "{}",
+        told.body
+    );
+    assert_eq!(second.get("/profile").await.status, StatusCode::SEE_OTHER);
+    assert_eq!(first.get("/profile").await.status, StatusCode::SEE_OTHER);
+    app.clear_faults().await;
+}
