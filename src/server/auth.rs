@@ -180,7 +180,15 @@ pub async fn verify(
     code: &str,
 ) -> Result<String, AppError> {
     let mut pending = session.pending().await?.ok_or(AppError::NoPendingCode)?;
-    let signed_in = session.signed_in().await?;
+    // A step-up or a change of address finishes what a signed-in person began, so it passes the
+    // gate first, as any request of theirs would: a session signed out everywhere since, or whose
+    // refresh Descope refuses, cannot finish it (Descope's verify itself needs no session).
+    let signed_in = match pending.request {
+        OtpRequest::StepUp { .. } | OtpRequest::Update(_) => {
+            Some(crate::server::gate::require_user(state, session).await?.0)
+        }
+        _ => session.signed_in().await?,
+    };
 
     // Sign-in codes are checked against the address they went to. An update's code is checked
     // against the user's existing login id (UNCONFIRMED in Descope's docs; see the API notes).

@@ -282,3 +282,47 @@ async fn sign_out_everywhere_during_a_descope_outage_still_signs_out_every_brows
     assert_eq!(first.get("/profile").await.status, StatusCode::SEE_OTHER);
     app.clear_faults().await;
 }
+
+/// A change of address finishes only for a session the gate still lets through: signed out
+/// everywhere meanwhile (here while Descope could not revoke the tokens, so Descope itself would
+/// still take the code), the code for the new address changes nothing.
+#[tokio::test]
+async fn a_pending_change_cannot_be_finished_after_a_sign_out_everywhere() {
+    let app = spawn_app_with_faults().await;
+    let email = unique_email("keep");
+    let first = app.signed_up("email", &email, "Keeper").await;
+    let (second, _) = app.signed_in_again(&email).await;
+    let new_email = unique_email("stolen");
+    first
+        .submit(
+            "/profile/email",
+            "/api/profile/email",
+            &[("email", &new_email)],
+        )
+        .await
+        .assert_redirects_to("/verify");
+
+    app.inject_fault(json!({"path": "/v1/auth/logoutall", "status": 503}))
+        .await;
+    second
+        .submit("/profile", "/api/session/sign-out-everywhere", &[])
+        .await;
+    app.clear_faults().await;
+
+    let entered = app.enter_latest_code(&first, &new_email).await;
+    assert_ne!(
+        entered.location.as_deref(),
+        Some("/profile"),
+        "{}",
+        entered.body
+    );
+    let (again, _) = app.signed_in_again(&email).await;
+    let profile = again.get("/profile").await;
+    assert_eq!(profile.status, StatusCode::OK);
+    assert!(!profile.body.contains(&new_email), "{}", profile.body);
+    assert!(
+        profile.body.contains(&format!("{email} (verified)")),
+        "{}",
+        profile.body
+    );
+}
