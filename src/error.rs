@@ -170,6 +170,12 @@ pub enum Problem {
     TooManyTemplateOptions,
     #[error("Step-up and MFA add to a session you already have: sign in first.")]
     StepUpNeedsSession,
+    #[error("Step-up and MFA work only with a login id of the account you are signed in to.")]
+    StepUpNotYourLoginId,
+    #[error(
+        "Template options go only into messages to an account that is yours: use them when signing up, or on sign-in with step-up or MFA."
+    )]
+    TemplateOptionsNeedYourAccount,
     #[error("That address was not accepted. Check it and try again.")]
     AddressRefused,
     #[error("The form was not sent as UTF-8 text. Please try again from the app's own page.")]

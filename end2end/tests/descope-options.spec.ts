@@ -7,8 +7,10 @@ test("custom claims from the form appear on the profile and template options rea
   page,
 }) => {
   const { loginId } = newPerson("email");
+  // Sign-up: template options go only into messages to an account that is the visitor's own.
   const message = await requestCode(page, {
     loginId,
+    path: "/sign-up",
     customClaims: '{"plan": "pro", "seats": 3}',
     templateOptions: "greeting=Welcome back\nteam=Blue",
   });

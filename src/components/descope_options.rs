@@ -12,6 +12,10 @@ pub fn DescopeOptions(
     /// Show the sign-in-only options (step-up, MFA).
     #[prop(optional)]
     sign_in: bool,
+    /// Leave out template options: sign-up-or-in may reach an existing account, and the
+    /// visitor's words go only into messages to an account that is theirs.
+    #[prop(optional)]
+    no_template_options: bool,
 ) -> impl IntoView {
     let open = move || {
         error.with(|e| {
@@ -34,14 +38,28 @@ pub fn DescopeOptions(
                     aria-invalid=invalid_attr(error, "custom_claims")></textarea>
                 <p class="hint" id="custom_claims-hint">"Added to your session token; shown on your profile."</p>
             </div>
-            <div class="field">
-                <label for="template_options">
-                    "Template options " <span class="optional">"(name=value per line)"</span>
-                </label>
-                <textarea id="template_options" name="template_options" rows="2" spellcheck="false"
-                    placeholder="greeting=Welcome back"
-                    aria-invalid=invalid_attr(error, "template_options")></textarea>
-            </div>
+            {(!no_template_options)
+                .then(|| {
+                    view! {
+                        <div class="field">
+                            <label for="template_options">
+                                "Template options "
+                                <span class="optional">"(name=value per line)"</span>
+                            </label>
+                            <textarea id="template_options" name="template_options" rows="2"
+                                spellcheck="false" placeholder="greeting=Welcome back"
+                                aria-describedby="template_options-hint"
+                                aria-invalid=invalid_attr(error, "template_options")></textarea>
+                            <p class="hint" id="template_options-hint">
+                                {if sign_in {
+                                    "Put into the message; on sign-in only with step-up or MFA."
+                                } else {
+                                    "Put into the message."
+                                }}
+                            </p>
+                        </div>
+                    }
+                })}
             {sign_in
                 .then(|| {
                     view! {

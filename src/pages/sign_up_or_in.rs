@@ -33,7 +33,7 @@ fn SignUpOrInForm(next: String) -> impl IntoView {
         <ActionForm action=action>
             <ErrorBanner error=error/>
             <LoginIdFields error=error/>
-            <DescopeOptions error=error/>
+            <DescopeOptions error=error no_template_options=true/>
             <input type="hidden" name="next" value=next/>
             <SubmitButton pending=action.pending() label="Send me a code" pending_label="Sending…"/>
         </ActionForm>

@@ -35,8 +35,7 @@ pub async fn start(
             masked: sent.masked,
             sent_at: state.clock.now(),
             next,
-            account_unknown: sent.account_unknown,
-            wrong_attempts: 0,
+            no_code: sent.no_code,
         })
         .await
 }
@@ -44,31 +43,75 @@ pub async fn start(
 /// What the code page may say about a code that was asked for.
 struct Sent {
     masked: String,
-    account_unknown: bool,
+    /// No code was sent (see [`PendingOtp::no_code`]).
+    no_code: bool,
 }
 
 /// The app's rate limits, then the Descope call, without telling whether an account exists
 /// (unless `REVEAL_ACCOUNT_EXISTENCE` is on):
-/// - sign-in of an unknown login id answers exactly as for a known one: the same code page, the
-///   address masked by the app in both cases, after the same one Descope call;
+/// - sign-in of an unknown login id answers exactly as for a known one: the same code page,
+///   after the same one Descope call;
 /// - sign-up of an address that already has an account sends that account a sign-in code
-///   instead, and the code page looks as it does after any sign-up;
-/// - either way the answer comes no sooner than `CODE_ANSWER_MIN_MS` after the request, so that
-///   one Descope call more or less does not show in the time it takes.
+///   instead, after the answer (so that the answer waits for one Descope call, as for a new
+///   address), and the code page looks as it does after any sign-up;
+/// - a change of email or phone to an address that belongs to another account looks like any
+///   other change: the code page, no code sent, and every code refused as wrong;
+/// - the code page shows only the masked form of what was typed, never Descope's mask of where
+///   an existing account's code went;
+/// - and every such answer comes no sooner than `CODE_ANSWER_MIN_MS` after the request.
 async fn send_within_limits(
     state: &AppState,
     session: &AuthSession,
     request: &OtpRequest,
     signed_in: Option<&SignedIn>,
 ) -> Result<Sent, AppError> {
+    refuse_side_doors(request, signed_in)?;
     state
         .limiter
-        .check(Action::Send, session.client_ip(), &request.addresses())
+        .check(Action::Send, session.client_ip(), &[request.destination()])
         .await?;
     let started = tokio::time::Instant::now();
     let sent = hidden_send(state, request, signed_in).await;
     pad_answer(state, started).await;
     sent
+}
+
+/// What the forms allow that would let a visitor reach someone else's account, refused before
+/// any limit is counted or Descope is called, with the same answer whatever the address:
+/// - step-up and MFA add to the session of the person signed in, so they take only that
+///   person's own login ids (anything else would ask Descope about a stranger's account, and
+///   its answer would tell whether that account exists);
+/// - template options put the visitor's words into the message, so they go only into messages to
+///   an account the visitor has shown is theirs: a new one (sign-up) or their own (step-up, MFA).
+///   Sign-up-or-in and a plain sign-in may reach someone else's existing account.
+fn refuse_side_doors(request: &OtpRequest, signed_in: Option<&SignedIn>) -> Result<(), AppError> {
+    let template_refused = || {
+        AppError::invalid(
+            Field::TemplateOptions,
+            Problem::TemplateOptionsNeedYourAccount,
+        )
+    };
+    match request {
+        OtpRequest::SignIn {
+            login_id, options, ..
+        } if options.stepup || options.mfa => {
+            let current = signed_in
+                .ok_or_else(|| AppError::invalid(Field::Stepup, Problem::StepUpNeedsSession))?;
+            if !current.owns_login_id(login_id) {
+                return Err(AppError::invalid(
+                    Field::Stepup,
+                    Problem::StepUpNotYourLoginId,
+                ));
+            }
+            Ok(())
+        }
+        OtpRequest::SignIn { options, .. } | OtpRequest::SignUpOrIn { options, .. }
+            if options.template_options.is_some() =>
+        {
+            Err(template_refused())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// [`send_within_limits`] past the limits: the answers that would tell accounts apart are made
@@ -78,31 +121,33 @@ async fn hidden_send(
     request: &OtpRequest,
     signed_in: Option<&SignedIn>,
 ) -> Result<Sent, AppError> {
-    let hide = !state.settings.reveal_account_existence;
-    match (send(state, request, signed_in).await, request) {
-        (
-            Ok(_),
-            OtpRequest::SignIn {
-                method, login_id, ..
-            },
-        ) if hide => Ok(Sent {
-            masked: mask::address(*method, login_id),
-            account_unknown: false,
-        }),
-        (Ok(masked), _) => Ok(Sent {
+    if state.settings.reveal_account_existence {
+        let masked = send(state, request, signed_in).await?;
+        return Ok(Sent {
             masked: masked.masked,
-            account_unknown: false,
-        }),
-        (
-            Err(AppError::UnknownUser),
-            OtpRequest::SignIn {
-                method, login_id, ..
-            },
-        ) if hide => {
+            no_code: false,
+        });
+    }
+    // The code page shows what was typed, masked: Descope's own mask would show where an
+    // existing account's code went (another address, after the person changed theirs).
+    let typed = Sent {
+        masked: mask::address(request.method(), request.destination()),
+        no_code: false,
+    };
+    match (send(state, request, signed_in).await, request) {
+        (Ok(_), _) => Ok(typed),
+        (Err(AppError::UnknownUser), OtpRequest::SignIn { login_id, .. }) => {
             tracing::info!(login_id = %mask::login_id(login_id), "sign-in for an unknown login id; answered as if known");
             Ok(Sent {
-                masked: mask::address(*method, login_id),
-                account_unknown: true,
+                no_code: true,
+                ..typed
+            })
+        }
+        (Err(AppError::AddressInUse), OtpRequest::Update(_)) => {
+            tracing::info!(address = %mask::login_id(request.destination()), "change to an address in use; answered as if sent");
+            Ok(Sent {
+                no_code: true,
+                ..typed
             })
         }
         (
@@ -113,22 +158,26 @@ async fn hidden_send(
                 options,
                 ..
             },
-        ) if hide => {
+        ) => {
             tracing::info!(login_id = %mask::login_id(login_id), "sign-up for an existing login id; sending a sign-in code");
+            // Not the visitor's template options: the message goes to an account they have not
+            // shown is theirs. Sent after the answer, which so waits for one Descope call, as
+            // for a new address.
             let sign_in = OtpRequest::SignIn {
                 method: *method,
                 login_id: login_id.clone(),
                 options: OtpOptions {
-                    stepup: false,
-                    mfa: false,
-                    ..options.clone()
+                    custom_claims: options.custom_claims.clone(),
+                    ..OtpOptions::default()
                 },
             };
-            let masked = send(state, &sign_in, signed_in).await?;
-            Ok(Sent {
-                masked: masked.masked,
-                account_unknown: false,
-            })
+            let state = state.clone();
+            tokio::spawn(async move {
+                if let Err(e) = send(&state, &sign_in, None).await {
+                    tracing::warn!(error = %e, "the sign-in code for a sign-up of an existing login id was not sent");
+                }
+            });
+            Ok(typed)
         }
         (Err(e), _) => Err(e),
     }
@@ -154,8 +203,7 @@ pub async fn resend(state: &AppState, session: &AuthSession) -> Result<PendingVi
     let signed_in = session.signed_in().await?;
     let sent = send_within_limits(state, session, &pending.request, signed_in.as_ref()).await?;
     pending.masked = sent.masked;
-    pending.account_unknown = sent.account_unknown;
-    pending.wrong_attempts = 0;
+    pending.no_code = sent.no_code;
     pending.sent_at = state.clock.now();
     session.set_pending(&pending).await?;
     Ok(view_of(state, &pending))
@@ -179,7 +227,7 @@ pub async fn verify(
     session: &AuthSession,
     code: &str,
 ) -> Result<String, AppError> {
-    let mut pending = session.pending().await?.ok_or(AppError::NoPendingCode)?;
+    let pending = session.pending().await?.ok_or(AppError::NoPendingCode)?;
     // A step-up or a change of address finishes what a signed-in person began, so it passes the
     // gate first, as any request of theirs would: a session signed out everywhere since, or whose
     // refresh Descope refuses, cannot finish it (Descope's verify itself needs no session).
@@ -216,27 +264,31 @@ pub async fn verify(
         .check(Action::Verify, session.client_ip(), &[&login_id])
         .await?;
     let started = tokio::time::Instant::now();
-    let verified = state.descope.verify(method, &login_id, code).await;
+    // No code was sent (an unknown login id, an address in use): every try is wrong, and no
+    // Descope call is made to say so.
+    let verified = match pending.no_code {
+        true => None,
+        false => Some(state.descope.verify(method, &login_id, code).await),
+    };
     let response = match verified {
-        Ok(response) => response,
-        Err(e) => {
-            let refused = if pending.account_unknown {
-                // No code was sent to an unknown login id, so every try fails; it fails as a real
-                // code does, locking after as many tries, so that nothing tells the two apart.
-                pending.wrong_attempts += 1;
-                session.set_pending(&pending).await?;
-                if pending.wrong_attempts >= UNKNOWN_ACCOUNT_ATTEMPTS {
-                    AppError::TooManyAttempts
-                } else {
-                    AppError::WrongCode
-                }
-            } else {
-                from_descope(e, pending.request.flow())
+        Some(Ok(response)) => response,
+        refused => {
+            let refused = match refused {
+                Some(Err(e)) => from_descope(e, pending.request.flow()),
+                // It fails as a real code does, locking after as many tries, so that nothing
+                // tells the two apart. The tries are counted in the database, one atomic step
+                // each, so concurrent tries are all counted, as Descope counts a real code's.
+                _ => match state
+                    .limiter
+                    .wrong_try(pending.request.destination(), pending.sent_at)
+                    .await?
+                {
+                    true => AppError::WrongCode,
+                    false => AppError::TooManyAttempts,
+                },
             };
-            // Refusing an unknown login id's code costs no Descope call; a known one's does.
-            if matches!(pending.request, OtpRequest::SignIn { .. }) {
-                pad_answer(state, started).await;
-            }
+            // A refusal without a Descope call takes as long as one with it.
+            pad_answer(state, started).await;
             return Err(refused);
         }
     };
@@ -314,10 +366,6 @@ async fn pad_answer(state: &AppState, started: tokio::time::Instant) {
         tokio::time::sleep_until(started + state.settings.code_answer_min).await;
     }
 }
-
-/// Wrong tries after which a sign-in for an unknown login id answers "too many tries", like a real
-/// code does. Descope's own limit is not documented (UNCONFIRMED); the emulator uses 5.
-const UNKNOWN_ACCOUNT_ATTEMPTS: u32 = 5;
 
 /// Signs this browser out: Descope revokes the refresh token, the session record is deleted.
 pub async fn sign_out(state: &AppState, session: &AuthSession) -> Result<(), AppError> {

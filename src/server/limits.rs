@@ -86,12 +86,39 @@ impl Limiter {
         })
     }
 
+    /// Counts one wrong try at a code that was never sent (see `PendingOtp::no_code`), sent to
+    /// `destination` at `sent_at` (unix seconds): `true` while it is one of the first
+    /// [`WRONG_TRIES_BEFORE_LOCK`], `false` once the code would be locked. One atomic step in the
+    /// database per try, so concurrent tries are all counted, on every instance, as Descope counts
+    /// a real code's; a resend (a new `sent_at`) starts again, as a new code does. Not a limit that
+    /// settings can turn off: it is how such a code behaves.
+    pub async fn wrong_try(&self, destination: &str, sent_at: i64) -> Result<bool, AppError> {
+        // A burst of the allowed tries, refilled one a day: within a code's life, never.
+        let window = i64::from(WRONG_TRIES_BEFORE_LOCK) * 6 * 3600 * 1000;
+        let mut keys = vec![(
+            format!("wrong-try:{}:{sent_at}", destination.to_lowercase()),
+            window / i64::from(WRONG_TRIES_BEFORE_LOCK),
+            window,
+        )];
+        let taken = self
+            .db
+            .take_rate(&mut keys, self.clock.now_ms())
+            .await
+            .map_err(|e| unavailable("counting a wrong try", &e))?;
+        Ok(taken.is_ok())
+    }
+
     /// Forgets counters whose window has passed (they count the same as no counter). Run from
     /// the periodic clean-up; harmless on several instances at once.
     pub async fn delete_spent(&self) -> Result<u64, sqlx::Error> {
         self.db.delete_spent_rates(self.clock.now_ms()).await
     }
 }
+
+/// Wrong tries a code takes before it locks: the fifth is "too many", as the emulator's codes do.
+/// Descope's own number is not documented (UNCONFIRMED); this is the most plausible, and the
+/// emulator's `max_attempts` default agrees.
+pub const WRONG_TRIES_BEFORE_LOCK: u32 = 4;
 
 /// A key with its rule as the GCRA needs it: the interval between requests and the window
 /// (the burst is `window / interval` = `count`), in milliseconds.

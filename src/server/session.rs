@@ -57,6 +57,17 @@ impl SignedIn {
         serde_json::from_value(data.get(SIGNED_IN)?.clone()).ok()
     }
 
+    /// Whether `login_id` is one of this person's own login ids (the one they signed in with, or
+    /// any Descope listed for them), as step-up and MFA require.
+    pub fn owns_login_id(&self, login_id: &str) -> bool {
+        let same = |id: &String| id.eq_ignore_ascii_case(login_id);
+        same(&self.login_id)
+            || self
+                .details
+                .as_ref()
+                .is_some_and(|d| d.login_ids.iter().any(same))
+    }
+
     pub fn needs_touch(&self, now_ms: i64) -> bool {
         now_ms - self.touched_at_ms >= TOUCH_EVERY_MS
     }
@@ -167,24 +178,17 @@ impl OtpRequest {
         }
     }
 
-    /// The login ids and destinations this request sends a code for, for the rate limits.
-    pub fn addresses(&self) -> Vec<&str> {
+    /// Where the code goes: the login id it signs in with, or the new address of a change. This
+    /// is the one address the send limits count: a sign-up's second contact gets no code, so
+    /// naming someone's address there must not use up their limit.
+    pub fn destination(&self) -> &str {
         match self {
             Self::SignUpOrIn { login_id, .. }
+            | Self::SignUp { login_id, .. }
             | Self::SignIn { login_id, .. }
-            | Self::StepUp { login_id, .. } => vec![login_id],
-            Self::SignUp {
-                login_id,
-                email,
-                phone,
-                ..
-            } => [Some(login_id), email.as_ref(), phone.as_ref()]
-                .into_iter()
-                .flatten()
-                .map(String::as_str)
-                .collect(),
-            Self::Update(Change::Email { email, .. }) => vec![email],
-            Self::Update(Change::Phone { phone, .. }) => vec![phone],
+            | Self::StepUp { login_id, .. } => login_id,
+            Self::Update(Change::Email { email, .. }) => email,
+            Self::Update(Change::Phone { phone, .. }) => phone,
         }
     }
 
@@ -211,13 +215,13 @@ pub struct PendingOtp {
     pub sent_at: i64,
     /// Local path to go to once the code is verified.
     pub next: Option<String>,
-    /// Descope said there is no account for this sign-in, and the person was told the same as if
-    /// there were ("if an account exists…"). No code exists; every try is wrong. Never shown.
-    #[serde(default)]
-    pub account_unknown: bool,
-    /// Wrong tries counted by the app for such a sign-in, so that it locks like a real code.
-    #[serde(default)]
-    pub wrong_attempts: u32,
+    /// No code was sent, and the person was told the same as if one had been: Descope said there
+    /// is no account for this sign-in ("if an account exists…"), or the new address of a change
+    /// belongs to another account. Every try is wrong; the tries are counted by the app (in the
+    /// database, by destination and send time), so that they lock like a real code's. Never
+    /// shown. (Sessions written before this name kept it as `account_unknown`.)
+    #[serde(default, alias = "account_unknown")]
+    pub no_code: bool,
 }
 
 /// Typed access to the session of one request, with what else the request says about its caller.

@@ -579,8 +579,8 @@ async fn update_phone_refuses_email_as_the_channel() {
 }
 
 #[tokio::test]
-async fn an_address_that_belongs_to_someone_else_is_refused() {
-    let app = spawn_app().await;
+async fn with_reveal_account_existence_an_address_that_belongs_to_someone_else_is_refused() {
+    let app = spawn_app_with(|s| s.reveal_account_existence = true).await;
     let taken = unique_email("taken");
     app.signed_up("email", &taken, "Owner").await;
     let browser = app

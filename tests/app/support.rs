@@ -339,6 +339,48 @@ impl TestApp {
         body["messages"].as_array().cloned().unwrap_or_default()
     }
 
+    /// The id of the newest message the emulator delivered (to anyone); 0 when there is none.
+    pub async fn latest_message_id(&self) -> u64 {
+        let url = format!("{}/emulator/outbox", self.emulator);
+        let body: Value = reqwest::Client::new()
+            .get(url)
+            .send()
+            .await
+            .expect("outbox answers")
+            .json()
+            .await
+            .expect("outbox JSON");
+        body["messages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m["id"].as_u64())
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The first message to `destination` with an id above `after`, waiting for it (the
+    /// emulator's long poll, up to 20 s): for a code the app sends after it answered.
+    pub async fn message_after(&self, destination: &str, after: u64) -> Value {
+        let url = format!("{}/emulator/outbox/wait", self.emulator);
+        let answer = reqwest::Client::new()
+            .get(url)
+            .query(&[
+                ("destination", destination),
+                ("after", &after.to_string()),
+                ("timeoutMs", "20000"),
+            ])
+            .send()
+            .await
+            .expect("outbox answers");
+        assert!(
+            answer.status().is_success(),
+            "no message reached {destination} after #{after}: {}",
+            answer.status()
+        );
+        answer.json().await.expect("outbox JSON")
+    }
+
     /// The newest message the emulator delivered to `destination`.
     pub async fn latest_message(&self, destination: &str) -> Value {
         self.outbox(destination)
