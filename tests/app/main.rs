@@ -29,5 +29,6 @@ mod production;
 mod races;
 mod security;
 mod session_rows;
+mod side_doors;
 mod support;
 mod writes;

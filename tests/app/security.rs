@@ -274,7 +274,7 @@ async fn codes_for_one_address_and_tries_at_one_code_are_limited() {
 /// this response's nonce (Leptos writes it into the hydration script's `nonce` and the preload
 /// links' `crossorigin`) and the resend countdown, which a second boundary between the two
 /// requests may change.
-fn without_nonces(body: &str) -> String {
+pub fn without_nonces(body: &str) -> String {
     let cut = |text: String, marker: &str, until: fn(char) -> bool| {
         let mut out = String::with_capacity(text.len());
         let mut rest = text.as_str();
