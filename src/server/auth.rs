@@ -63,7 +63,11 @@ async fn send_within_limits(
 ) -> Result<Sent, AppError> {
     state
         .limiter
-        .check(Action::Send, session.client_ip(), &request.addresses())
+        .check(
+            Action::Send(request.method()),
+            session.client_ip(),
+            &request.addresses(),
+        )
         .await?;
     let started = tokio::time::Instant::now();
     let sent = hidden_send(state, request, signed_in).await;

@@ -101,6 +101,14 @@ pub struct RateLimits {
     pub verify_per_ip: Option<RateRule>,
     /// `RATE_LIMIT_VERIFY_PER_ADDRESS`: codes tried for one login id.
     pub verify_per_address: Option<RateRule>,
+    /// `RATE_LIMIT_SEND_GLOBAL`: codes sent by SMS, voice and WhatsApp (billed per message; email
+    /// is not counted) at the request of all clients together, on every instance. The limits
+    /// above are per client and per destination; this one bounds what a botnet, or one owner of
+    /// many addresses, can make the app's owner pay for. 1000 an hour by default: more phone
+    /// codes than a small or mid-sized site sends in its busiest hour, yet at most 24 000 messages
+    /// a day however many clients ask, instead of no bound at all. A busier site raises it (the
+    /// log warns whenever it is reached).
+    pub send_global: Option<RateRule>,
 }
 
 impl Default for RateLimits {
@@ -111,6 +119,7 @@ impl Default for RateLimits {
             send_per_address: Some(RateRule::new(5, 600)),
             verify_per_ip: Some(RateRule::new(30, 600)),
             verify_per_address: Some(RateRule::new(10, 600)),
+            send_global: Some(RateRule::new(1000, 3600)),
         }
     }
 }
@@ -123,6 +132,7 @@ impl RateLimits {
             send_per_address: None,
             verify_per_ip: None,
             verify_per_address: None,
+            send_global: None,
         }
     }
 }
@@ -294,6 +304,11 @@ impl Settings {
                 "RATE_LIMIT_VERIFY_PER_ADDRESS",
                 get("RATE_LIMIT_VERIFY_PER_ADDRESS"),
                 defaults.verify_per_address,
+            )?,
+            send_global: rate_rule(
+                "RATE_LIMIT_SEND_GLOBAL",
+                get("RATE_LIMIT_SEND_GLOBAL"),
+                defaults.send_global,
             )?,
         };
 
@@ -710,14 +725,25 @@ mod tests {
             ("RATE_LIMIT_SEND_PER_IP", "3/90s"),
             ("RATE_LIMIT_VERIFY_PER_IP", "off"),
             ("RATE_LIMIT_SEND_PER_ADDRESS", "100/2h"),
+            ("RATE_LIMIT_SEND_GLOBAL", "off"),
         ])
         .expect("valid");
+        assert_eq!(s.rate_limits.send_global, None);
+        assert_eq!(
+            RateLimits::default().send_global,
+            Some(RateRule::new(1000, 3600)),
+            "the global budget is on by default"
+        );
         assert_eq!(s.rate_limits.send_per_ip, Some(RateRule::new(3, 90)));
         assert_eq!(s.rate_limits.verify_per_ip, None);
         assert_eq!(
             s.rate_limits.send_per_address,
             Some(RateRule::new(100, 7200))
         );
+        let s = settings(&[("RATE_LIMIT_SEND_GLOBAL", "50/1h")]).expect("valid");
+        assert_eq!(s.rate_limits.send_global, Some(RateRule::new(50, 3600)));
+        let err = settings(&[("RATE_LIMIT_SEND_GLOBAL", "lots")]).expect_err("not a limit");
+        assert_eq!(err.var, "RATE_LIMIT_SEND_GLOBAL");
         for bad in [
             "10",
             "10/",
