@@ -160,8 +160,17 @@ pub struct Settings {
     /// `APP_ORIGIN`: the origin people reach the app at (`https://app.example.com`), for the
     /// cross-site check behind a proxy that rewrites `Host`. Unset: the request's `Host`.
     pub app_origin: Option<url::Origin>,
+    /// `TRUSTED_PROXIES`: the addresses of the proxies in front of the app, as comma-separated
+    /// ranges (`10.0.0.0/8, 2001:db8::/32`; a bare address is a range of one). `X-Forwarded-For`
+    /// is read only from a socket peer inside them; any other peer is the client itself, so a
+    /// client that reaches the app directly cannot pick its address. Empty (the default): the
+    /// header is never read.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `TRUSTED_PROXY_HOPS`: how many proxies in front of the app append to `X-Forwarded-For`.
-    /// 0 (the default): the client address is the socket's, and the header is ignored.
+    /// 0 (the default without `TRUSTED_PROXIES`): the client address is the socket's, and the
+    /// header is ignored. 1 by default once `TRUSTED_PROXIES` is set. Set without
+    /// `TRUSTED_PROXIES`, or 0 with it, the app refuses to start: either would believe, or
+    /// ignore, the header against what the other setting says.
     pub trusted_proxy_hops: usize,
     pub rate_limits: RateLimits,
     /// `REVEAL_ACCOUNT_EXISTENCE`: say "no account for that address" at sign-in and "already
@@ -312,6 +321,9 @@ impl Settings {
             )?,
         };
 
+        let (trusted_proxies, trusted_proxy_hops) =
+            trusted_proxies(get("TRUSTED_PROXIES"), get("TRUSTED_PROXY_HOPS"))?;
+
         let database_url = get("DATABASE_URL").unwrap_or_else(|| "sqlite://data/app.db".into());
         crate::server::db::Backend::of(&database_url).map_err(|problem| SettingsError {
             var: "DATABASE_URL",
@@ -353,12 +365,8 @@ impl Settings {
                 )? * 60,
             ),
             app_origin: get("APP_ORIGIN").map(|o| parse_origin(&o)).transpose()?,
-            trusted_proxy_hops: bounded(
-                "TRUSTED_PROXY_HOPS",
-                get("TRUSTED_PROXY_HOPS"),
-                "0",
-                0..=10,
-            )? as usize,
+            trusted_proxies,
+            trusted_proxy_hops,
             rate_limits,
             reveal_account_existence: parse_or(
                 "REVEAL_ACCOUNT_EXISTENCE",
@@ -447,6 +455,49 @@ fn parse_origin(raw: &str) -> Result<url::Origin, SettingsError> {
         });
     }
     Ok(url.origin())
+}
+
+/// `TRUSTED_PROXIES` and `TRUSTED_PROXY_HOPS`, which only make sense together.
+fn trusted_proxies(
+    ranges: Option<String>,
+    hops: Option<String>,
+) -> Result<(Vec<ipnet::IpNet>, usize), SettingsError> {
+    let ranges = match ranges {
+        None => Vec::new(),
+        Some(raw) => {
+            let ranges =
+                crate::server::client_ip::parse_ranges(&raw).map_err(|problem| SettingsError {
+                    var: "TRUSTED_PROXIES",
+                    problem,
+                })?;
+            if ranges.is_empty() {
+                return Err(SettingsError {
+                    var: "TRUSTED_PROXIES",
+                    problem: format!("{raw:?} names no address"),
+                });
+            }
+            ranges
+        }
+    };
+    let default_hops = if ranges.is_empty() { "0" } else { "1" };
+    let hops = bounded("TRUSTED_PROXY_HOPS", hops, default_hops, 0..=10)? as usize;
+    match (ranges.is_empty(), hops) {
+        (true, 1..) => Err(SettingsError {
+            var: "TRUSTED_PROXY_HOPS",
+            problem: format!(
+                "is {hops} but TRUSTED_PROXIES is unset: list the proxies' addresses in \
+                 TRUSTED_PROXIES (such as 10.0.0.0/8), or X-Forwarded-For would be believed from \
+                 any client that reaches the app directly"
+            ),
+        }),
+        (false, 0) => Err(SettingsError {
+            var: "TRUSTED_PROXY_HOPS",
+            problem: "is 0 while TRUSTED_PROXIES is set: leave TRUSTED_PROXY_HOPS unset (one \
+                      proxy) or give the number of proxies, or unset TRUSTED_PROXIES"
+                .into(),
+        }),
+        _ => Ok((ranges, hops)),
+    }
 }
 
 fn parse_or<T: std::str::FromStr>(
@@ -715,6 +766,42 @@ mod tests {
         ])
         .expect_err("insecure cookie");
         assert_eq!(err.var, "COOKIE_SECURE");
+    }
+
+    #[test]
+    fn trusted_proxies_are_ranges_and_go_with_their_hops() {
+        let none = settings(&[]).expect("defaults");
+        assert!(none.trusted_proxies.is_empty());
+        assert_eq!(none.trusted_proxy_hops, 0);
+
+        let one = settings(&[("TRUSTED_PROXIES", "10.0.0.0/8, 2001:db8::1")]).expect("valid");
+        let ranges: Vec<String> = one
+            .trusted_proxies
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(ranges, ["10.0.0.0/8", "2001:db8::1/128"]);
+        assert_eq!(one.trusted_proxy_hops, 1, "one proxy unless told otherwise");
+        let two = settings(&[
+            ("TRUSTED_PROXIES", "10.0.0.0/8"),
+            ("TRUSTED_PROXY_HOPS", "2"),
+        ])
+        .expect("valid");
+        assert_eq!(two.trusted_proxy_hops, 2);
+
+        // Hops without proxies would believe the header from anyone: refused, naming both.
+        let err = settings(&[("TRUSTED_PROXY_HOPS", "1")]).expect_err("no proxies named");
+        assert_eq!(err.var, "TRUSTED_PROXY_HOPS");
+        assert!(err.problem.contains("TRUSTED_PROXIES"), "{}", err.problem);
+        let err = settings(&[("TRUSTED_PROXIES", "10.0.0.1"), ("TRUSTED_PROXY_HOPS", "0")])
+            .expect_err("proxies that are never believed");
+        assert_eq!(err.var, "TRUSTED_PROXY_HOPS");
+        assert!(err.problem.contains("TRUSTED_PROXIES"), "{}", err.problem);
+
+        for bad in ["10.0.0.0/33", "proxy.internal", ",", "10.0.0.1, nope"] {
+            let err = settings(&[("TRUSTED_PROXIES", bad)]).expect_err(bad);
+            assert_eq!(err.var, "TRUSTED_PROXIES", "{bad}");
+        }
     }
 
     #[test]
