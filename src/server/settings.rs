@@ -16,7 +16,8 @@ pub enum DescopeTarget {
     /// `DESCOPE_PROJECT_ID` is set: talk to that real Descope project.
     Project {
         project_id: String,
-        /// `DESCOPE_BASE_URL`; unset means "derive from the project id as the SDKs do".
+        /// `DESCOPE_BASE_URL`; unset means "derive from the project id as the SDKs do". Plain
+        /// `http` is refused in production mode, except to a loopback address.
         base_url: Option<String>,
     },
     /// No project configured: start the embedded emulator and talk to it. Only in a build with
@@ -245,7 +246,7 @@ impl Settings {
                 DescopeTarget::Project {
                     project_id,
                     base_url: get("DESCOPE_BASE_URL")
-                        .map(|u| parse_base_url(&u))
+                        .map(|u| parse_base_url(&u, production))
                         .transpose()?,
                 }
             }
@@ -577,18 +578,45 @@ fn bounded(
     }
 }
 
-fn parse_base_url(raw: &str) -> Result<String, SettingsError> {
+/// `DESCOPE_BASE_URL`. In production mode it must be `https://`: the app sends codes and refresh
+/// tokens there, and fetches the keys it trusts sessions by. The one exception is a loopback
+/// address, whose traffic never leaves the machine (a local TLS-terminating sidecar, or the
+/// standalone emulator in a rehearsal of production mode).
+fn parse_base_url(raw: &str, production: bool) -> Result<String, SettingsError> {
     let url = url::Url::parse(raw).map_err(|e| SettingsError {
         var: "DESCOPE_BASE_URL",
         problem: format!("{raw:?} is not a URL: {e}"),
     })?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(SettingsError {
-            var: "DESCOPE_BASE_URL",
-            problem: "must start with https:// (or http:// for a local emulator)".into(),
-        });
+    match url.scheme() {
+        "https" => {}
+        "http" if !production || is_loopback(&url) => {}
+        "http" => {
+            return Err(SettingsError {
+                var: "DESCOPE_BASE_URL",
+                problem: format!(
+                    "{raw:?} is plain http, refused when APP_ENV=production: use https:// (plain \
+                     http only to a loopback address)"
+                ),
+            });
+        }
+        _ => {
+            return Err(SettingsError {
+                var: "DESCOPE_BASE_URL",
+                problem: "must start with https:// (or http:// for a local emulator)".into(),
+            });
+        }
     }
     Ok(raw.trim_end_matches('/').to_owned())
+}
+
+/// Whether `url` names this machine: `localhost` or a loopback address.
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
 }
 
 #[cfg(test)]
@@ -638,6 +666,35 @@ mod tests {
                 base_url: Some("https://api.example.com".into())
             }
         );
+    }
+
+    #[test]
+    fn production_refuses_a_descope_base_url_over_plain_http_except_to_loopback() {
+        let project = ("DESCOPE_PROJECT_ID", "P2abcdefghijklmnopqrstuvwxyz");
+        let production = ("APP_ENV", "production");
+        for remote in [
+            "http://api.descope.com",
+            "http://10.0.0.5:8080/",
+            "http://[2001:db8::1]",
+        ] {
+            let err =
+                settings(&[production, project, ("DESCOPE_BASE_URL", remote)]).expect_err(remote);
+            assert_eq!(err.var, "DESCOPE_BASE_URL", "{remote}");
+            assert!(err.problem.contains("https://"), "{}", err.problem);
+            // Development mode keeps allowing it, for an emulator on another machine.
+            settings(&[project, ("DESCOPE_BASE_URL", remote)]).expect(remote);
+        }
+        for fine in [
+            "https://api.descope.com",
+            "http://127.0.0.1:4100",
+            "http://localhost:4100/",
+            "http://[::1]:4100",
+        ] {
+            settings(&[production, project, ("DESCOPE_BASE_URL", fine)]).expect(fine);
+        }
+        let err = settings(&[project, ("DESCOPE_BASE_URL", "ftp://api.descope.com")])
+            .expect_err("not http");
+        assert_eq!(err.var, "DESCOPE_BASE_URL");
     }
 
     #[test]
