@@ -106,9 +106,9 @@ pub struct RateLimits {
     /// is not counted) at the request of all clients together, on every instance. The limits
     /// above are per client and per destination; this one bounds what a botnet, or one owner of
     /// many addresses, can make the app's owner pay for. 1000 an hour by default: more phone
-    /// codes than a small or mid-sized site sends in its busiest hour, yet at most 24 000 messages
-    /// a day however many clients ask, instead of no bound at all. A busier site raises it (the
-    /// log warns whenever it is reached).
+    /// codes than a small or mid-sized site sends in its busiest hour, yet about 25 000 messages
+    /// a day at most (a burst of 1000, then 1000 an hour) however many clients ask, instead of no
+    /// bound at all. A busier site raises it (the log warns whenever it is reached).
     pub send_global: Option<RateRule>,
 }
 
