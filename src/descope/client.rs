@@ -339,20 +339,13 @@ impl DescopeClient {
     }
 
     /// Whether session JWTs can be validated now (for `/readyz`): keys are cached, or Descope
-    /// hands them out now (they are then cached, so the first sign-in need not fetch them).
+    /// hands them out now (they are then cached, so the first sign-in need not fetch them). A
+    /// failed fetch is not retried within the JWKS cooldown, however often probes ask.
     pub async fn ensure_keys(&self) -> Result<(), DescopeError> {
-        if !self.inner.jwks.is_empty().await {
-            return Ok(());
-        }
-        let jwks = self.keys().await?;
-        self.inner.jwks.replace(&jwks).await;
-        if self.inner.jwks.is_empty().await {
-            return Err(DescopeError::InvalidResponse {
-                status: 200,
-                reason: "the JWKS holds no usable signing key".into(),
-            });
-        }
-        Ok(())
+        self.inner
+            .jwks
+            .ensure_any(self.inner.clock.now(), || self.keys())
+            .await
     }
 
     /// Validates a session JWT (`drn` = `DS`) against the cached JWKS and the injected clock.

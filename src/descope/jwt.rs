@@ -296,29 +296,10 @@ impl JwksCache {
         if let Some(key) = self.keys.read().await.get(kid) {
             return Ok(Arc::clone(key));
         }
-        if let Some(last) = state.last_attempt {
-            let elapsed = now - last;
-            // A negative `elapsed` means the clock went back; fetching beats being stuck.
-            if (0..self.cooldown_secs).contains(&elapsed) {
-                return Err(if state.last_failed {
-                    TokenError::KeysUnavailable(DescopeError::KeysCoolingDown {
-                        retry_after_secs: u64::try_from(self.cooldown_secs - elapsed).unwrap_or(0),
-                    })
-                } else {
-                    TokenError::UnknownKey
-                });
-            }
-        }
-        state.last_attempt = Some(now);
-        match fetch().await {
-            Ok(jwks) => {
-                state.last_failed = false;
-                self.replace(&jwks).await;
-            }
-            Err(err) => {
-                state.last_failed = true;
-                return Err(TokenError::KeysUnavailable(err));
-            }
+        match self.refetch(&mut state, now, fetch).await {
+            Ok(()) => {}
+            Err(NotFetched::FetchedRecently) => return Err(TokenError::UnknownKey),
+            Err(NotFetched::Unavailable(err)) => return Err(TokenError::KeysUnavailable(err)),
         }
         drop(state);
         self.keys
@@ -328,6 +309,83 @@ impl JwksCache {
             .cloned()
             .ok_or(TokenError::UnknownKey)
     }
+}
+
+impl JwksCache {
+    /// `Ok` when a key is cached, else fetches the JWKS with `fetch`, at most once per cooldown
+    /// however often this is asked: a readiness probe asks every few seconds, from every load
+    /// balancer, and must not turn a Descope outage into a stream of fetches. Concurrent askers
+    /// share one fetch, as misses do in [`JwksCache::key`].
+    pub(crate) async fn ensure_any<F, Fut>(&self, now: i64, fetch: F) -> Result<(), DescopeError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Jwks, DescopeError>>,
+    {
+        if !self.is_empty().await {
+            return Ok(());
+        }
+        let mut state = self.fetch.lock().await;
+        match self.refetch(&mut state, now, fetch).await {
+            // A recent fetch that worked left what Descope publishes, maybe no usable key.
+            Ok(()) | Err(NotFetched::FetchedRecently) => {}
+            Err(NotFetched::Unavailable(err)) => return Err(err),
+        }
+        drop(state);
+        if self.is_empty().await {
+            return Err(DescopeError::InvalidResponse {
+                status: 200,
+                reason: "the JWKS holds no usable signing key".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Fetches the JWKS with `fetch` and caches its keys, unless a fetch was tried less than the
+    /// cooldown ago. `state` is the fetch lock, held by the caller across the call.
+    async fn refetch<F, Fut>(
+        &self,
+        state: &mut FetchState,
+        now: i64,
+        fetch: F,
+    ) -> Result<(), NotFetched>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Jwks, DescopeError>>,
+    {
+        if let Some(last) = state.last_attempt {
+            let elapsed = now - last;
+            // A negative `elapsed` means the clock went back; fetching beats being stuck.
+            if (0..self.cooldown_secs).contains(&elapsed) {
+                return Err(if state.last_failed {
+                    NotFetched::Unavailable(DescopeError::KeysCoolingDown {
+                        retry_after_secs: u64::try_from(self.cooldown_secs - elapsed).unwrap_or(0),
+                    })
+                } else {
+                    NotFetched::FetchedRecently
+                });
+            }
+        }
+        state.last_attempt = Some(now);
+        match fetch().await {
+            Ok(jwks) => {
+                state.last_failed = false;
+                self.replace(&jwks).await;
+                Ok(())
+            }
+            Err(err) => {
+                state.last_failed = true;
+                Err(NotFetched::Unavailable(err))
+            }
+        }
+    }
+}
+
+/// Why [`JwksCache::refetch`] brought no fresh keys.
+enum NotFetched {
+    /// A fetch less than the cooldown ago worked: the cached keys are what Descope publishes.
+    FetchedRecently,
+    /// The fetch failed, now or less than the cooldown ago.
+    Unavailable(DescopeError),
 }
 
 /// What a token must satisfy besides its signature.
@@ -846,6 +904,55 @@ mod tests {
             task.await.expect("joined").expect("valid");
         }
         assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn asking_for_any_key_fetches_at_most_once_per_cooldown_while_fetches_fail() {
+        let cache = Arc::new(JwksCache::new(Duration::from_secs(30)));
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let failing = |fetches: Arc<AtomicUsize>| {
+            move || {
+                fetches.fetch_add(1, Ordering::SeqCst);
+                std::future::ready(Err(DescopeError::InvalidArgument("down")))
+            }
+        };
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..20 {
+            let (cache, failing) = (Arc::clone(&cache), failing(Arc::clone(&fetches)));
+            tasks.spawn(async move { cache.ensure_any(NOW + i % 3, failing).await });
+        }
+        while let Some(answer) = tasks.join_next().await {
+            answer.expect("joined").expect_err("no keys to be had");
+        }
+        assert_eq!(fetches.load(Ordering::SeqCst), 1, "one fetch per cooldown");
+        let err = cache
+            .ensure_any(NOW + 29, failing(Arc::clone(&fetches)))
+            .await
+            .expect_err("still cooling down");
+        assert!(
+            matches!(
+                err,
+                DescopeError::KeysCoolingDown {
+                    retry_after_secs: 1
+                }
+            ),
+            "{err:?}"
+        );
+        // Past the cooldown, one more try, and this one works.
+        cache
+            .ensure_any(NOW + 30, counting_fetch(&fetches))
+            .await
+            .expect("keys fetched");
+        assert_eq!(fetches.load(Ordering::SeqCst), 2);
+        cache
+            .ensure_any(NOW + 30, counting_fetch(&fetches))
+            .await
+            .expect("keys cached");
+        assert_eq!(
+            fetches.load(Ordering::SeqCst),
+            2,
+            "cached keys need no fetch"
+        );
     }
 
     #[tokio::test]

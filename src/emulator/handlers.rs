@@ -22,7 +22,9 @@ const MAX_LOGIN_ID_LEN: usize = 320;
 
 /// A JSON body that is lenient the way the SDKs need: an empty or absent body is `T::default()`
 /// (Go sends none on refresh/logout), any content type is accepted, and every failure becomes a
-/// Descope-shaped JSON error rather than axum's plain-text rejection.
+/// Descope-shaped JSON error rather than axum's plain-text rejection. The development endpoints
+/// (`/emulator/...`) take it too, but only once their guard in `routes.rs` has refused any body
+/// that is not `application/json`.
 pub struct JsonBody<T>(pub T);
 
 impl<S, T> FromRequest<S> for JsonBody<T>

@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, Uri, header};
+use axum::http::{Method, StatusCode, Uri, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use serde::Deserialize;
@@ -65,15 +66,8 @@ pub fn router(state: SharedState) -> Router {
             delete(mgmt::delete_all_test_users).post(mgmt::delete_all_test_users),
         )
         // Development aids
-        .route("/emulator/outbox", get(outbox::list).delete(outbox::clear))
-        .route("/emulator/outbox/wait", get(outbox::wait))
+        .merge(development_routes())
         .route("/outbox", get(outbox::page))
-        .route("/emulator/clock/advance", post(advance_clock))
-        .route(
-            "/emulator/faults",
-            post(faults::add).get(faults::list).delete(faults::clear),
-        )
-        .route("/emulator/keys/rotate", post(faults::rotate_keys))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::map_response(ensure_json_errors))
@@ -83,6 +77,87 @@ pub fn router(state: SharedState) -> Router {
             faults::inject,
         ))
         .with_state(state)
+}
+
+/// The emulator's own endpoints, for tests and for a developer: they read and clear the outbox,
+/// inject faults, move the clock and rotate the keys. Only programs call them, so their writes
+/// refuse what only a web page would send (see [`refuse_foreign_writes`]).
+fn development_routes() -> Router<SharedState> {
+    Router::new()
+        .route("/emulator/outbox", get(outbox::list).delete(outbox::clear))
+        .route("/emulator/outbox/wait", get(outbox::wait))
+        .route("/emulator/clock/advance", post(advance_clock))
+        .route(
+            "/emulator/faults",
+            post(faults::add).get(faults::list).delete(faults::clear),
+        )
+        .route("/emulator/keys/rotate", post(faults::rotate_keys))
+        .route_layer(axum::middleware::from_fn(refuse_foreign_writes))
+}
+
+/// Guards the development endpoints' writes against other web pages. The emulator runs on a
+/// developer's machine, and any site open in their browser can post to `127.0.0.1`: a form or a
+/// `fetch` with a `text/plain` body needs no preflight, so without this a page could inject
+/// faults, move the clock or rotate the keys. A write is refused when the browser says it comes
+/// from another origin (the app's own check: `Sec-Fetch-Site`, else `Origin` or `Referer`
+/// against the request's `Host`), and when it carries a body that is not `application/json`,
+/// which no browser sends cross-site without asking first. The outbox page posts nothing, and
+/// programs (the SDK suites, the tests) send no such headers and their JSON as JSON. Descope's
+/// API routes are not guarded this way: the SDKs send them odd content types.
+async fn refuse_foreign_writes(request: Request, next: Next) -> Response {
+    if matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    ) {
+        return next.run(request).await;
+    }
+    if let Err(why) = crate::server::cross_site::same_origin(request.headers(), None) {
+        tracing::warn!(
+            method = %request.method(),
+            path = request.uri().path(),
+            why,
+            "emulator: cross-site write to a development endpoint refused"
+        );
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            codes::BAD_REQUEST,
+            format!("Cross-site request refused: {why}"),
+        )
+        .into_response();
+    }
+    if let Err(problem) = json_or_no_body(&request) {
+        return ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            codes::BAD_REQUEST,
+            problem,
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// `Ok` for a body sent as `application/json` (parameters such as `charset` allowed), or for no
+/// body at all (a `DELETE`).
+fn json_or_no_body(request: &Request) -> Result<(), String> {
+    match request.headers().get(header::CONTENT_TYPE) {
+        Some(value) => {
+            let media_type = value
+                .to_str()
+                .ok()
+                .and_then(|v| v.split(';').next())
+                .map(str::trim);
+            if media_type.is_some_and(|m| m.eq_ignore_ascii_case("application/json")) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "Send the body as application/json, not {:?}",
+                    String::from_utf8_lossy(value.as_bytes())
+                ))
+            }
+        }
+        None if http_body::Body::is_end_stream(request.body()) => Ok(()),
+        None => Err("Send the body as application/json (it has no Content-Type)".into()),
+    }
 }
 
 /// A safety net for "every error is JSON": extractor rejections (a malformed query string, a

@@ -1742,3 +1742,150 @@ fn fixed_code_entries_are_a_login_id_and_six_digits() {
         assert!(parse_fixed_code(bad).is_err(), "{bad}");
     }
 }
+
+// ---- the development endpoints refuse other web pages ------------------------------------------
+
+/// A write to a development endpoint as another site's page makes it: a `text/plain` body (a
+/// "simple" request, sent without a preflight) with the headers a browser adds.
+async fn cross_site_write(h: &Harness, method: reqwest::Method, path: &str, body: &str) -> Reply {
+    let url = format!("{}{path}", h.emu.base_url());
+    h.send(
+        h.http
+            .request(method, url)
+            .header("content-type", "text/plain;charset=UTF-8")
+            .header("origin", "https://attacker.example")
+            .header("sec-fetch-site", "cross-site")
+            .body(body.to_owned()),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn cross_site_writes_to_the_development_endpoints_are_refused_and_change_nothing() {
+    let h = Harness::start_with(EmulatorConfig {
+        allow_faults: true,
+        allow_time_travel: true,
+        ..config()
+    })
+    .await;
+    h.start_code("signup-in", "email", "dev@example.com").await;
+    let kids = h.published_kids().await;
+    let now = h.clock.now();
+
+    let fault = r#"{"path": "/v1/auth/otp", "status": 503}"#;
+    let refused = cross_site_write(&h, reqwest::Method::POST, "/emulator/faults", fault).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    let refused = cross_site_write(
+        &h,
+        reqwest::Method::POST,
+        "/emulator/clock/advance",
+        r#"{"seconds": 3600}"#,
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    let refused = cross_site_write(&h, reqwest::Method::POST, "/emulator/keys/rotate", "{}").await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    let refused = cross_site_write(&h, reqwest::Method::DELETE, "/emulator/outbox", "").await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    // An older browser sends no Sec-Fetch-Site: its Origin alone gives the page away.
+    let url = format!("{}/emulator/faults", h.emu.base_url());
+    let origin_only = h
+        .send(
+            h.http
+                .post(&url)
+                .header("origin", "http://localhost:3000")
+                .json(&json!({"path": "/v1/auth/otp", "status": 503})),
+        )
+        .await;
+    assert_eq!(
+        origin_only.status,
+        StatusCode::FORBIDDEN,
+        "{}",
+        origin_only.body
+    );
+
+    assert_eq!(
+        h.get("/emulator/faults", "").await.body,
+        json!({"faults": []})
+    );
+    assert_eq!(h.clock.now(), now, "the clock did not move");
+    assert_eq!(h.published_kids().await, kids, "no key was rotated");
+    assert!(
+        h.emu.latest_message("dev@example.com").is_some(),
+        "the outbox was kept"
+    );
+    let sent = h
+        .start_code("signup-in", "email", "still@example.com")
+        .await;
+    assert_eq!(sent.status, StatusCode::OK, "no fault was injected");
+}
+
+#[tokio::test]
+async fn development_endpoints_take_json_only_as_application_json() {
+    let h = Harness::start_with(EmulatorConfig {
+        allow_faults: true,
+        allow_time_travel: true,
+        ..config()
+    })
+    .await;
+    let url = |path: &str| format!("{}{path}", h.emu.base_url());
+    let fault = r#"{"path": "/v1/auth/refresh", "status": 503}"#;
+    // No browser headers at all, but JSON as text, or as nothing: refused.
+    for content_type in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        None,
+    ] {
+        let mut request = h.http.post(url("/emulator/faults")).body(fault);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let refused = h.send(request).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{content_type:?}: {}",
+            refused.body
+        );
+    }
+    assert_eq!(
+        h.get("/emulator/faults", "").await.body,
+        json!({"faults": []})
+    );
+
+    // As the tests and the SDK suites call them: JSON, from a program or from the emulator's own
+    // origin; a DELETE without a body.
+    let added = h
+        .send(
+            h.http
+                .post(url("/emulator/faults"))
+                .header("content-type", "application/json; charset=utf-8")
+                .header("origin", h.emu.base_url())
+                .header("sec-fetch-site", "same-origin")
+                .body(fault),
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.body);
+    let moved = h
+        .post("/emulator/clock/advance", "", json!({"seconds": 10}))
+        .await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.body);
+    let rotated = h.post("/emulator/keys/rotate", "", json!({})).await;
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
+    let cleared = h.send(h.http.delete(url("/emulator/faults"))).await;
+    assert_eq!(cleared.status, StatusCode::OK, "{}", cleared.body);
+    let emptied = h.send(h.http.delete(url("/emulator/outbox"))).await;
+    assert_eq!(emptied.status, StatusCode::OK, "{}", emptied.body);
+
+    // Descope's own routes keep taking whatever content type the SDKs send.
+    let sign_in = h
+        .send(
+            h.http
+                .post(url("/v1/auth/otp/signup-in/email"))
+                .bearer_auth(h.pid())
+                .header("content-type", "text/plain")
+                .body(r#"{"loginId": "sdk@example.com"}"#),
+        )
+        .await;
+    assert_eq!(sign_in.status, StatusCode::OK, "{}", sign_in.body);
+}

@@ -68,7 +68,11 @@ async fn send_within_limits(
     refuse_side_doors(request, signed_in)?;
     state
         .limiter
-        .check(Action::Send, session.client_ip(), &[request.destination()])
+        .check(
+            Action::Send(request.method()),
+            session.client_ip(),
+            &[request.destination()],
+        )
         .await?;
     let started = tokio::time::Instant::now();
     let sent = hidden_send(state, request, signed_in).await;

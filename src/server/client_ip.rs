@@ -1,9 +1,10 @@
 //! Who is asking: the client's IP address, for the rate limits.
 //!
-//! It is the socket's peer address, unless `TRUSTED_PROXY_HOPS` says that many proxies in front of
-//! the app append to `X-Forwarded-For`: then it is the entry that many places from the right, the
-//! one the nearest trusted proxy saw. Entries further left are written by the client and would let
-//! a script pick its own address.
+//! It is the socket's peer address, unless that peer is one of the `TRUSTED_PROXIES`: then it is
+//! the `X-Forwarded-For` entry `TRUSTED_PROXY_HOPS` places from the right, the one the nearest
+//! trusted proxy saw. Entries further left are written by the client and would let a script pick
+//! its own address, and so would the whole header from a client that reaches the app directly,
+//! which is why the header is read only from a peer inside the trusted ranges.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -11,6 +12,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::Response;
+use ipnet::IpNet;
 
 use crate::server::state::AppState;
 
@@ -24,15 +26,30 @@ pub async fn remember(State(state): State<AppState>, mut request: Request, next:
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip());
-    if let Some(ip) = client_ip(peer, request.headers(), state.settings.trusted_proxy_hops) {
+    let settings = &state.settings;
+    if let Some(ip) = client_ip(
+        peer,
+        request.headers(),
+        &settings.trusted_proxies,
+        settings.trusted_proxy_hops,
+    ) {
         request.extensions_mut().insert(ClientIp(ip));
     }
     next.run(request).await
 }
 
-/// The client address from the peer and the `X-Forwarded-For` headers, trusting `hops` proxies.
-pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, hops: usize) -> Option<IpAddr> {
-    if hops == 0 {
+/// The client address from the peer and the `X-Forwarded-For` headers: the peer itself, unless
+/// it is inside one of `trusted` (the proxies' ranges), then the entry `hops` from the right.
+pub fn client_ip(
+    peer: Option<IpAddr>,
+    headers: &HeaderMap,
+    trusted: &[IpNet],
+    hops: usize,
+) -> Option<IpAddr> {
+    // A dual-stack socket reports an IPv4 peer as `::ffff:a.b.c.d`; the ranges name it as IPv4.
+    let peer = peer.map(|ip| ip.to_canonical());
+    let from_a_proxy = peer.is_some_and(|ip| trusted.iter().any(|net| net.contains(&ip)));
+    if hops == 0 || !from_a_proxy {
         return peer;
     }
     // Several headers are one list, in order (RFC 9110 §5.3).
@@ -55,6 +72,26 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
     hop.parse::<IpAddr>()
         .ok()
         .or_else(|| hop.parse::<SocketAddr>().ok().map(|a| a.ip()))
+        .map(|ip| ip.to_canonical())
+}
+
+/// `TRUSTED_PROXIES`: comma-separated ranges such as `10.0.0.0/8, 2001:db8::/32`; a bare address
+/// is a range of one (`/32` or `/128`). An empty list is an error of its own in the settings.
+pub fn parse_ranges(raw: &str) -> Result<Vec<IpNet>, String> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            entry
+                .parse::<IpNet>()
+                .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    format!(
+                        "{entry:?} is not an address or a range such as 10.0.0.0/8 or 2001:db8::/32"
+                    )
+                })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -69,38 +106,108 @@ mod tests {
         map
     }
 
+    fn ip(literal: &str) -> Option<IpAddr> {
+        Some(literal.parse().expect("an address"))
+    }
+
     const PEER: Option<IpAddr> = Some(IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2)));
 
+    fn proxies() -> Vec<IpNet> {
+        parse_ranges("10.0.0.0/8, 2001:db8:ffff::/48").expect("valid ranges")
+    }
+
     #[test]
-    fn without_trusted_proxies_the_header_is_ignored() {
+    fn without_trusted_hops_the_header_is_ignored() {
         let forged = headers(&["203.0.113.9"]);
-        assert_eq!(client_ip(PEER, &forged, 0), PEER);
+        assert_eq!(client_ip(PEER, &forged, &proxies(), 0), PEER);
     }
 
     #[test]
     fn the_entry_written_by_the_nearest_trusted_proxy_is_the_client() {
         // The client wrote the first entry itself; the one trusted proxy appended the second.
         let h = headers(&["6.6.6.6, 203.0.113.9"]);
-        assert_eq!(
-            client_ip(PEER, &h, 1),
-            Some("203.0.113.9".parse().expect("ip"))
-        );
+        assert_eq!(client_ip(PEER, &h, &proxies(), 1), ip("203.0.113.9"));
         let two = headers(&["6.6.6.6", "203.0.113.9, 10.0.0.1"]);
-        assert_eq!(
-            client_ip(PEER, &two, 2),
-            Some("203.0.113.9".parse().expect("ip"))
-        );
+        assert_eq!(client_ip(PEER, &two, &proxies(), 2), ip("203.0.113.9"));
         let with_port = headers(&["[2001:db8::1]:443"]);
         assert_eq!(
-            client_ip(PEER, &with_port, 1),
-            Some("2001:db8::1".parse().expect("ip"))
+            client_ip(PEER, &with_port, &proxies(), 1),
+            ip("2001:db8::1")
         );
     }
 
     #[test]
     fn too_few_or_unreadable_entries_fall_back_to_the_peer() {
-        assert_eq!(client_ip(PEER, &headers(&[]), 1), PEER);
-        assert_eq!(client_ip(PEER, &headers(&["203.0.113.9"]), 2), PEER);
-        assert_eq!(client_ip(PEER, &headers(&["not an address"]), 1), PEER);
+        let trusted = proxies();
+        assert_eq!(client_ip(PEER, &headers(&[]), &trusted, 1), PEER);
+        assert_eq!(
+            client_ip(PEER, &headers(&["203.0.113.9"]), &trusted, 2),
+            PEER
+        );
+        assert_eq!(
+            client_ip(PEER, &headers(&["not an address"]), &trusted, 1),
+            PEER
+        );
+    }
+
+    #[test]
+    fn a_peer_outside_the_trusted_ranges_is_the_client_whatever_the_header_says() {
+        let forged = headers(&["203.0.113.9"]);
+        for outside in ["192.0.2.1", "11.0.0.1", "2001:db8:fffe::1", "::1"] {
+            assert_eq!(
+                client_ip(ip(outside), &forged, &proxies(), 1),
+                ip(outside),
+                "{outside}"
+            );
+        }
+        assert_eq!(
+            client_ip(ip("2001:db8:ffff:1::7"), &forged, &proxies(), 1),
+            ip("203.0.113.9"),
+            "inside the IPv6 range"
+        );
+        assert_eq!(client_ip(PEER, &forged, &[], 1), PEER, "no range at all");
+        assert_eq!(client_ip(None, &forged, &proxies(), 1), None, "no peer");
+    }
+
+    #[test]
+    fn an_ipv4_mapped_peer_is_matched_as_ipv4() {
+        let forged = headers(&["203.0.113.9"]);
+        assert_eq!(
+            client_ip(ip("::ffff:10.1.2.3"), &forged, &proxies(), 1),
+            ip("203.0.113.9")
+        );
+        // Outside the ranges, the peer is the client, in its IPv4 form.
+        assert_eq!(
+            client_ip(ip("::ffff:192.0.2.1"), &forged, &proxies(), 1),
+            ip("192.0.2.1")
+        );
+        let mapped_entry = headers(&["::ffff:203.0.113.9"]);
+        assert_eq!(
+            client_ip(PEER, &mapped_entry, &proxies(), 1),
+            ip("203.0.113.9")
+        );
+    }
+
+    #[test]
+    fn ranges_are_cidrs_or_bare_addresses_of_either_family() {
+        let ranges = parse_ranges(" 10.0.0.0/8 ,192.0.2.7, 2001:db8::/32,::1,").expect("valid");
+        let as_text: Vec<String> = ranges.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            as_text,
+            ["10.0.0.0/8", "192.0.2.7/32", "2001:db8::/32", "::1/128"]
+        );
+        assert!(ranges[1].contains(&"192.0.2.7".parse::<IpAddr>().expect("literal")));
+        assert!(!ranges[1].contains(&"192.0.2.8".parse::<IpAddr>().expect("literal")));
+        assert_eq!(parse_ranges("").expect("empty"), Vec::<IpNet>::new());
+        for bad in [
+            "10.0.0.0/33",
+            "10.0.0/8",
+            "proxy.internal",
+            "2001:db8::/129",
+            "10.0.0.1-10.0.0.9",
+        ] {
+            let problem = parse_ranges(&format!("10.0.0.0/8,{bad}")).expect_err(bad);
+            assert!(problem.contains(bad), "{problem}");
+        }
     }
 }

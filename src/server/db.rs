@@ -180,8 +180,8 @@ impl Db {
     }
 
     /// Takes one request from each of `keys` (key, interval between requests in ms, window in
-    /// ms) at `now_ms`, or none at all: `Ok(Err(wait_ms))` when any key is spent, with the longest
-    /// wait. This is the GCRA step of [`crate::server::limits`]: the next arrival time moves on
+    /// ms) at `now_ms`, or none at all: `Ok(Err(refusal))` when any key is spent, with the longest
+    /// wait and the spent keys. This is the GCRA step of [`crate::server::limits`]: the next arrival time moves on
     /// by one interval from now or from where it was, whichever is later, unless that puts it
     /// more than the window ahead of now.
     ///
@@ -194,11 +194,12 @@ impl Db {
         &self,
         keys: &mut [(String, i64, i64)],
         now_ms: i64,
-    ) -> Result<Result<(), i64>, sqlx::Error> {
+    ) -> Result<Result<(), RateRefusal>, sqlx::Error> {
         keys.sort_by(|a, b| a.0.cmp(&b.0));
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             let mut wait_ms = 0i64;
+            let mut spent = Vec::new();
             for (key, interval, window) in keys.iter() {
                 let taken: Option<i64> = sqlx::query_scalar(
                     "insert into rate_limits (key, next_at_ms) values ($1, $2 + $3)
@@ -225,11 +226,12 @@ impl Db {
                             .await?;
                     let over = stored.max(now_ms) + interval - now_ms - window;
                     wait_ms = wait_ms.max(over.max(1));
+                    spent.push(key.clone());
                 }
             }
             if wait_ms > 0 {
                 tx.rollback().await?;
-                Ok(Err(wait_ms))
+                Ok(Err(RateRefusal { wait_ms, spent }))
             } else {
                 tx.commit().await?;
                 Ok(Ok(()))
@@ -346,6 +348,13 @@ pub fn ensure_parent_dir(path: &Path) -> anyhow::Result<()> {
         }
         _ => Ok(()),
     }
+}
+
+/// Why [`Db::take_rate`] took nothing: the longest wait for a spent key, and the spent keys.
+#[derive(Debug, PartialEq, Eq)]
+pub struct RateRefusal {
+    pub wait_ms: i64,
+    pub spent: Vec<String>,
 }
 
 #[cfg(test)]

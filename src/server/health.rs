@@ -5,6 +5,8 @@
 //! - `GET /readyz`, readiness: 200 only when the database answers and Descope's signing keys
 //!   (JWKS) can be had, cached or fetched now; else 503 with a short reason. Send no traffic to
 //!   an instance that is not ready, but do not restart it: the cause is usually elsewhere.
+//!   While no keys are cached, probes fetch them at most once per JWKS cooldown (30 s) however
+//!   many arrive, so that probes cannot turn a Descope outage into a stream of key fetches.
 //!
 //! The reasons are fixed words; the underlying errors go to the log, not to whoever asks.
 

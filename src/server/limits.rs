@@ -7,20 +7,25 @@
 //! ([`Db::take_rate`]), on SQLite as on PostgreSQL, so that every instance sharing the database
 //! counts against the same limits, and one code path is tested on both backends. Time is the
 //! app's [`Clock`], never the database's, so tests can move it.
+//!
+//! Codes sent by SMS, voice or WhatsApp are also counted against one budget shared by every
+//! client (`RATE_LIMIT_SEND_GLOBAL`): the per-client limits alone do not stop a botnet, or one
+//! owner of many addresses, from sending without bound, and each of those messages is billed.
 
 use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::clock::Clock;
 use crate::error::AppError;
-use crate::server::db::{Db, unavailable};
+use crate::models::DeliveryMethod;
+use crate::server::db::{Db, RateRefusal, unavailable};
 use crate::server::settings::{RateLimits, RateRule};
 
 /// What a request is about to do, and so which limits apply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
-    /// Ask Descope to send a code (sign-up, sign-in, resend, update, step-up).
-    Send,
+    /// Ask Descope to send a code (sign-up, sign-in, resend, update, step-up) by this method.
+    Send(DeliveryMethod),
     /// Check a code with Descope.
     Verify,
 }
@@ -28,7 +33,7 @@ pub enum Action {
 impl Action {
     fn name(self) -> &'static str {
         match self {
-            Self::Send => "send",
+            Self::Send(_) => "send",
             Self::Verify => "verify",
         }
     }
@@ -45,20 +50,33 @@ impl Limiter {
         Self { rules, clock, db }
     }
 
-    /// Counts one `action` by `client` for `addresses` (login ids and destinations), or refuses it
-    /// with the wait. Every limit involved is checked before any is counted, so a refused request
-    /// costs nothing.
+    /// Counts one `action` by `client` for `addresses` (login ids and destinations), and a code
+    /// billed per message against the global budget, or refuses it with the wait. Every limit
+    /// involved is checked before any is counted, so a refused request costs nothing.
     pub async fn check(
         &self,
         action: Action,
         client: Option<IpAddr>,
         addresses: &[&str],
     ) -> Result<(), AppError> {
-        let (per_ip, per_address) = match action {
-            Action::Send => (self.rules.send_per_ip, self.rules.send_per_address),
-            Action::Verify => (self.rules.verify_per_ip, self.rules.verify_per_address),
+        let (per_ip, per_address, global) = match action {
+            Action::Send(method) => (
+                self.rules.send_per_ip,
+                self.rules.send_per_address,
+                self.rules
+                    .send_global
+                    .filter(|_| billed_per_message(method)),
+            ),
+            Action::Verify => (
+                self.rules.verify_per_ip,
+                self.rules.verify_per_address,
+                None,
+            ),
         };
-        let mut keys: Vec<(String, i64, i64)> = Vec::with_capacity(1 + addresses.len());
+        let mut keys: Vec<(String, i64, i64)> = Vec::with_capacity(2 + addresses.len());
+        if let Some(rule) = global {
+            keys.push(key(GLOBAL_KEY.to_owned(), rule));
+        }
         if let (Some(rule), Some(ip)) = (per_ip, client) {
             keys.push(key(format!("{}:ip:{}", action.name(), ip_key(ip)), rule));
         }
@@ -78,8 +96,18 @@ impl Limiter {
             .take_rate(&mut keys, self.clock.now_ms())
             .await
             .map_err(|e| unavailable("counting a rate limit", &e))?;
-        taken.map_err(|wait_ms| {
-            tracing::info!(action = action.name(), wait_ms, "rate limit reached");
+        taken.map_err(|RateRefusal { wait_ms, spent }| {
+            if spent.iter().any(|k| k == GLOBAL_KEY) {
+                // Every client is refused such codes until the budget refills: whoever runs the
+                // app must hear of it, as it is either an attack or a budget set too low.
+                tracing::warn!(
+                    budget = "RATE_LIMIT_SEND_GLOBAL",
+                    wait_ms,
+                    "the budget for codes sent by SMS, voice and WhatsApp is spent for everyone"
+                );
+            } else {
+                tracing::info!(action = action.name(), wait_ms, "rate limit reached");
+            }
             AppError::RateLimited {
                 retry_after_secs: (wait_ms as u64).div_ceil(1000).max(1),
             }
@@ -119,6 +147,18 @@ impl Limiter {
 /// Descope's own number is not documented (UNCONFIRMED); this is the most plausible, and the
 /// emulator's `max_attempts` default agrees.
 pub const WRONG_TRIES_BEFORE_LOCK: u32 = 4;
+
+/// The one counter of [`RateLimits::send_global`], shared by every client and instance.
+const GLOBAL_KEY: &str = "send:global:billed";
+
+/// Whether each code sent this way costs the app's owner money: SMS, voice and WhatsApp are
+/// billed per message, email is not, so only those count against the global budget.
+fn billed_per_message(method: DeliveryMethod) -> bool {
+    match method {
+        DeliveryMethod::Email => false,
+        DeliveryMethod::Sms | DeliveryMethod::Voice | DeliveryMethod::Whatsapp => true,
+    }
+}
 
 /// A key with its rule as the GCRA needs it: the interval between requests and the window
 /// (the burst is `window / interval` = `count`), in milliseconds.
@@ -172,18 +212,114 @@ mod tests {
     }
 
     const IP: Option<IpAddr> = Some(IpAddr::V4(std::net::Ipv4Addr::new(203, 0, 113, 7)));
+    const EMAIL: DeliveryMethod = DeliveryMethod::Email;
+
+    /// A client address of its own for each `i`, none sharing a /64 or an IPv4 address.
+    fn client(i: u16) -> Option<IpAddr> {
+        Some(IpAddr::V6(std::net::Ipv6Addr::new(
+            0x2001, 0xdb8, i, 0, 0, 0, 0, 1,
+        )))
+    }
+
+    #[tokio::test]
+    async fn the_global_budget_counts_sms_voice_and_whatsapp_from_every_client_but_not_email() {
+        let rules = RateLimits {
+            send_global: Some(RateRule::new(3, 3600)),
+            ..RateLimits::default()
+        };
+        let (limiter, _, _dir) = limiter(rules).await;
+        let billed = [
+            DeliveryMethod::Sms,
+            DeliveryMethod::Voice,
+            DeliveryMethod::Whatsapp,
+        ];
+        // Three clients, three destinations, three methods: far inside every other limit.
+        for (i, method) in (0..).zip(billed) {
+            let phone = format!("+1415555010{i}");
+            limiter
+                .check(Action::Send(method), client(i), &[&phone])
+                .await
+                .expect("within the budget");
+        }
+        for (i, method) in (10..).zip(billed) {
+            let phone = format!("+1415555011{i}");
+            let refused = limiter
+                .check(Action::Send(method), client(i), &[&phone])
+                .await
+                .expect_err("the budget is spent for every client and method");
+            assert!(
+                matches!(refused, AppError::RateLimited { retry_after_secs } if retry_after_secs > 0),
+                "{refused:?}"
+            );
+        }
+        for i in 20..30 {
+            let email = format!("person{i}@example.com");
+            limiter
+                .check(Action::Send(EMAIL), client(i), &[&email])
+                .await
+                .expect("email is not counted against the budget");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_request_refused_by_the_global_budget_costs_nothing_on_its_other_keys() {
+        let rules = RateLimits {
+            send_global: Some(RateRule::new(1, 3600)),
+            send_per_ip: Some(RateRule::new(2, 3600)),
+            send_per_address: Some(RateRule::new(1, 3600)),
+            ..RateLimits::off()
+        };
+        let (limiter, _, _dir) = limiter(rules).await;
+        let sms = Action::Send(DeliveryMethod::Sms);
+        let other = client(1);
+        limiter
+            .check(sms, other, &["+14155550100"])
+            .await
+            .expect("spends the budget");
+        assert!(
+            limiter.check(sms, IP, &["+14155550101"]).await.is_err(),
+            "the budget is spent"
+        );
+        // The refusal above took nothing from this client or that phone number.
+        limiter
+            .check(Action::Send(EMAIL), IP, &["+14155550101"])
+            .await
+            .expect("the number's one send and one of the client's two are left");
+        assert!(
+            limiter
+                .check(Action::Send(EMAIL), IP, &["x@example.com"])
+                .await
+                .is_ok(),
+            "the client's second send is left"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_global_budget_can_be_turned_off() {
+        let (limiter, _, _dir) = limiter(RateLimits {
+            send_global: None,
+            ..RateLimits::off()
+        })
+        .await;
+        for i in 0..50 {
+            limiter
+                .check(Action::Send(DeliveryMethod::Sms), client(i), &[])
+                .await
+                .expect("no budget");
+        }
+    }
 
     #[tokio::test]
     async fn a_burst_is_allowed_then_one_more_per_interval() {
         let (limiter, clock, _dir) = limiter(only_send_per_ip(3, 60)).await;
         for _ in 0..3 {
             limiter
-                .check(Action::Send, IP, &[])
+                .check(Action::Send(EMAIL), IP, &[])
                 .await
                 .expect("within the burst");
         }
         let refused = limiter
-            .check(Action::Send, IP, &[])
+            .check(Action::Send(EMAIL), IP, &[])
             .await
             .expect_err("over");
         assert!(
@@ -197,16 +333,16 @@ mod tests {
         );
         clock.advance(Duration::from_secs(10));
         assert!(
-            limiter.check(Action::Send, IP, &[]).await.is_err(),
+            limiter.check(Action::Send(EMAIL), IP, &[]).await.is_err(),
             "not yet"
         );
         clock.advance(Duration::from_secs(10));
         limiter
-            .check(Action::Send, IP, &[])
+            .check(Action::Send(EMAIL), IP, &[])
             .await
             .expect("one refilled");
         assert!(
-            limiter.check(Action::Send, IP, &[]).await.is_err(),
+            limiter.check(Action::Send(EMAIL), IP, &[]).await.is_err(),
             "only one"
         );
     }
@@ -220,18 +356,18 @@ mod tests {
         };
         let (limiter, _, _dir) = limiter(rules).await;
         limiter
-            .check(Action::Send, IP, &["a@example.com"])
+            .check(Action::Send(EMAIL), IP, &["a@example.com"])
             .await
             .expect("first");
         // The address is spent; the IP's second request must not be used up by this refusal.
         assert!(
             limiter
-                .check(Action::Send, IP, &["A@example.com"])
+                .check(Action::Send(EMAIL), IP, &["A@example.com"])
                 .await
                 .is_err()
         );
         limiter
-            .check(Action::Send, IP, &["b@example.com"])
+            .check(Action::Send(EMAIL), IP, &["b@example.com"])
             .await
             .expect("IP still has one");
     }
@@ -243,14 +379,17 @@ mod tests {
             ..only_send_per_ip(1, 60)
         })
         .await;
-        limiter.check(Action::Send, IP, &[]).await.expect("send");
+        limiter
+            .check(Action::Send(EMAIL), IP, &[])
+            .await
+            .expect("send");
         limiter
             .check(Action::Verify, IP, &[])
             .await
             .expect("verify is another limit");
         let other: IpAddr = "198.51.100.1".parse().expect("literal");
         limiter
-            .check(Action::Send, Some(other), &[])
+            .check(Action::Send(EMAIL), Some(other), &[])
             .await
             .expect("another client");
     }
@@ -271,7 +410,7 @@ mod tests {
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..200 {
             let limiter = std::sync::Arc::clone(&limiter);
-            tasks.spawn(async move { limiter.check(Action::Send, IP, &[]).await.is_ok() });
+            tasks.spawn(async move { limiter.check(Action::Send(EMAIL), IP, &[]).await.is_ok() });
         }
         let mut allowed = 0;
         while let Some(ok) = tasks.join_next().await {
@@ -283,7 +422,10 @@ mod tests {
     #[tokio::test]
     async fn spent_counters_are_deleted_and_deleting_twice_is_harmless() {
         let (limiter, clock, _dir) = limiter(only_send_per_ip(1, 60)).await;
-        limiter.check(Action::Send, IP, &[]).await.expect("first");
+        limiter
+            .check(Action::Send(EMAIL), IP, &[])
+            .await
+            .expect("first");
         assert_eq!(
             limiter.delete_spent().await.expect("delete"),
             0,
@@ -293,7 +435,7 @@ mod tests {
         assert_eq!(limiter.delete_spent().await.expect("delete"), 1);
         assert_eq!(limiter.delete_spent().await.expect("again"), 0);
         limiter
-            .check(Action::Send, IP, &[])
+            .check(Action::Send(EMAIL), IP, &[])
             .await
             .expect("a fresh window");
     }

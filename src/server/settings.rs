@@ -16,7 +16,8 @@ pub enum DescopeTarget {
     /// `DESCOPE_PROJECT_ID` is set: talk to that real Descope project.
     Project {
         project_id: String,
-        /// `DESCOPE_BASE_URL`; unset means "derive from the project id as the SDKs do".
+        /// `DESCOPE_BASE_URL`; unset means "derive from the project id as the SDKs do". Plain
+        /// `http` is refused in production mode, except to a loopback address.
         base_url: Option<String>,
     },
     /// No project configured: start the embedded emulator and talk to it. Only in a build with
@@ -105,6 +106,14 @@ pub struct RateLimits {
     pub verify_per_ip: Option<RateRule>,
     /// `RATE_LIMIT_VERIFY_PER_ADDRESS`: codes tried for one login id.
     pub verify_per_address: Option<RateRule>,
+    /// `RATE_LIMIT_SEND_GLOBAL`: codes sent by SMS, voice and WhatsApp (billed per message; email
+    /// is not counted) at the request of all clients together, on every instance. The limits
+    /// above are per client and per destination; this one bounds what a botnet, or one owner of
+    /// many addresses, can make the app's owner pay for. 1000 an hour by default: more phone
+    /// codes than a small or mid-sized site sends in its busiest hour, yet about 25 000 messages
+    /// a day at most (a burst of 1000, then 1000 an hour) however many clients ask, instead of no
+    /// bound at all. A busier site raises it (the log warns whenever it is reached).
+    pub send_global: Option<RateRule>,
 }
 
 impl Default for RateLimits {
@@ -115,6 +124,7 @@ impl Default for RateLimits {
             send_per_address: Some(RateRule::new(5, 600)),
             verify_per_ip: Some(RateRule::new(30, 600)),
             verify_per_address: Some(RateRule::new(10, 600)),
+            send_global: Some(RateRule::new(1000, 3600)),
         }
     }
 }
@@ -127,6 +137,7 @@ impl RateLimits {
             send_per_address: None,
             verify_per_ip: None,
             verify_per_address: None,
+            send_global: None,
         }
     }
 }
@@ -154,8 +165,17 @@ pub struct Settings {
     /// `APP_ORIGIN`: the origin people reach the app at (`https://app.example.com`), for the
     /// cross-site check behind a proxy that rewrites `Host`. Unset: the request's `Host`.
     pub app_origin: Option<url::Origin>,
+    /// `TRUSTED_PROXIES`: the addresses of the proxies in front of the app, as comma-separated
+    /// ranges (`10.0.0.0/8, 2001:db8::/32`; a bare address is a range of one). `X-Forwarded-For`
+    /// is read only from a socket peer inside them; any other peer is the client itself, so a
+    /// client that reaches the app directly cannot pick its address. Empty (the default): the
+    /// header is never read.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `TRUSTED_PROXY_HOPS`: how many proxies in front of the app append to `X-Forwarded-For`.
-    /// 0 (the default): the client address is the socket's, and the header is ignored.
+    /// 0 (the default without `TRUSTED_PROXIES`): the client address is the socket's, and the
+    /// header is ignored. 1 by default once `TRUSTED_PROXIES` is set. Set without
+    /// `TRUSTED_PROXIES`, or 0 with it, the app refuses to start: either would believe, or
+    /// ignore, the header against what the other setting says.
     pub trusted_proxy_hops: usize,
     pub rate_limits: RateLimits,
     /// `REVEAL_ACCOUNT_EXISTENCE`: say "no account for that address" at sign-in and "already
@@ -230,7 +250,7 @@ impl Settings {
                 DescopeTarget::Project {
                     project_id,
                     base_url: get("DESCOPE_BASE_URL")
-                        .map(|u| parse_base_url(&u))
+                        .map(|u| parse_base_url(&u, production))
                         .transpose()?,
                 }
             }
@@ -303,7 +323,15 @@ impl Settings {
                 get("RATE_LIMIT_VERIFY_PER_ADDRESS"),
                 defaults.verify_per_address,
             )?,
+            send_global: rate_rule(
+                "RATE_LIMIT_SEND_GLOBAL",
+                get("RATE_LIMIT_SEND_GLOBAL"),
+                defaults.send_global,
+            )?,
         };
+
+        let (trusted_proxies, trusted_proxy_hops) =
+            trusted_proxies(get("TRUSTED_PROXIES"), get("TRUSTED_PROXY_HOPS"))?;
 
         let database_url = get("DATABASE_URL").unwrap_or_else(|| "sqlite://data/app.db".into());
         crate::server::db::Backend::of(&database_url).map_err(|problem| SettingsError {
@@ -346,12 +374,8 @@ impl Settings {
                 )? * 60,
             ),
             app_origin: get("APP_ORIGIN").map(|o| parse_origin(&o)).transpose()?,
-            trusted_proxy_hops: bounded(
-                "TRUSTED_PROXY_HOPS",
-                get("TRUSTED_PROXY_HOPS"),
-                "0",
-                0..=10,
-            )? as usize,
+            trusted_proxies,
+            trusted_proxy_hops,
             rate_limits,
             reveal_account_existence: parse_or(
                 "REVEAL_ACCOUNT_EXISTENCE",
@@ -442,6 +466,49 @@ fn parse_origin(raw: &str) -> Result<url::Origin, SettingsError> {
     Ok(url.origin())
 }
 
+/// `TRUSTED_PROXIES` and `TRUSTED_PROXY_HOPS`, which only make sense together.
+fn trusted_proxies(
+    ranges: Option<String>,
+    hops: Option<String>,
+) -> Result<(Vec<ipnet::IpNet>, usize), SettingsError> {
+    let ranges = match ranges {
+        None => Vec::new(),
+        Some(raw) => {
+            let ranges =
+                crate::server::client_ip::parse_ranges(&raw).map_err(|problem| SettingsError {
+                    var: "TRUSTED_PROXIES",
+                    problem,
+                })?;
+            if ranges.is_empty() {
+                return Err(SettingsError {
+                    var: "TRUSTED_PROXIES",
+                    problem: format!("{raw:?} names no address"),
+                });
+            }
+            ranges
+        }
+    };
+    let default_hops = if ranges.is_empty() { "0" } else { "1" };
+    let hops = bounded("TRUSTED_PROXY_HOPS", hops, default_hops, 0..=10)? as usize;
+    match (ranges.is_empty(), hops) {
+        (true, 1..) => Err(SettingsError {
+            var: "TRUSTED_PROXY_HOPS",
+            problem: format!(
+                "is {hops} but TRUSTED_PROXIES is unset: list the proxies' addresses in \
+                 TRUSTED_PROXIES (such as 10.0.0.0/8), or X-Forwarded-For would be believed from \
+                 any client that reaches the app directly"
+            ),
+        }),
+        (false, 0) => Err(SettingsError {
+            var: "TRUSTED_PROXY_HOPS",
+            problem: "is 0 while TRUSTED_PROXIES is set: leave TRUSTED_PROXY_HOPS unset (one \
+                      proxy) or give the number of proxies, or unset TRUSTED_PROXIES"
+                .into(),
+        }),
+        _ => Ok((ranges, hops)),
+    }
+}
+
 fn parse_or<T: std::str::FromStr>(
     var: &'static str,
     value: Option<String>,
@@ -524,18 +591,45 @@ fn bounded(
     }
 }
 
-fn parse_base_url(raw: &str) -> Result<String, SettingsError> {
+/// `DESCOPE_BASE_URL`. In production mode it must be `https://`: the app sends codes and refresh
+/// tokens there, and fetches the keys it trusts sessions by. The one exception is a loopback
+/// address, whose traffic never leaves the machine (a local TLS-terminating sidecar, or the
+/// standalone emulator in a rehearsal of production mode).
+fn parse_base_url(raw: &str, production: bool) -> Result<String, SettingsError> {
     let url = url::Url::parse(raw).map_err(|e| SettingsError {
         var: "DESCOPE_BASE_URL",
         problem: format!("{raw:?} is not a URL: {e}"),
     })?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(SettingsError {
-            var: "DESCOPE_BASE_URL",
-            problem: "must start with https:// (or http:// for a local emulator)".into(),
-        });
+    match url.scheme() {
+        "https" => {}
+        "http" if !production || is_loopback(&url) => {}
+        "http" => {
+            return Err(SettingsError {
+                var: "DESCOPE_BASE_URL",
+                problem: format!(
+                    "{raw:?} is plain http, refused when APP_ENV=production: use https:// (plain \
+                     http only to a loopback address)"
+                ),
+            });
+        }
+        _ => {
+            return Err(SettingsError {
+                var: "DESCOPE_BASE_URL",
+                problem: "must start with https:// (or http:// for a local emulator)".into(),
+            });
+        }
     }
     Ok(raw.trim_end_matches('/').to_owned())
+}
+
+/// Whether `url` names this machine: `localhost` or a loopback address.
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
 }
 
 #[cfg(test)]
@@ -585,6 +679,35 @@ mod tests {
                 base_url: Some("https://api.example.com".into())
             }
         );
+    }
+
+    #[test]
+    fn production_refuses_a_descope_base_url_over_plain_http_except_to_loopback() {
+        let project = ("DESCOPE_PROJECT_ID", "P2abcdefghijklmnopqrstuvwxyz");
+        let production = ("APP_ENV", "production");
+        for remote in [
+            "http://api.descope.com",
+            "http://10.0.0.5:8080/",
+            "http://[2001:db8::1]",
+        ] {
+            let err =
+                settings(&[production, project, ("DESCOPE_BASE_URL", remote)]).expect_err(remote);
+            assert_eq!(err.var, "DESCOPE_BASE_URL", "{remote}");
+            assert!(err.problem.contains("https://"), "{}", err.problem);
+            // Development mode keeps allowing it, for an emulator on another machine.
+            settings(&[project, ("DESCOPE_BASE_URL", remote)]).expect(remote);
+        }
+        for fine in [
+            "https://api.descope.com",
+            "http://127.0.0.1:4100",
+            "http://localhost:4100/",
+            "http://[::1]:4100",
+        ] {
+            settings(&[production, project, ("DESCOPE_BASE_URL", fine)]).expect(fine);
+        }
+        let err = settings(&[project, ("DESCOPE_BASE_URL", "ftp://api.descope.com")])
+            .expect_err("not http");
+        assert_eq!(err.var, "DESCOPE_BASE_URL");
     }
 
     #[test]
@@ -716,6 +839,42 @@ mod tests {
     }
 
     #[test]
+    fn trusted_proxies_are_ranges_and_go_with_their_hops() {
+        let none = settings(&[]).expect("defaults");
+        assert!(none.trusted_proxies.is_empty());
+        assert_eq!(none.trusted_proxy_hops, 0);
+
+        let one = settings(&[("TRUSTED_PROXIES", "10.0.0.0/8, 2001:db8::1")]).expect("valid");
+        let ranges: Vec<String> = one
+            .trusted_proxies
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(ranges, ["10.0.0.0/8", "2001:db8::1/128"]);
+        assert_eq!(one.trusted_proxy_hops, 1, "one proxy unless told otherwise");
+        let two = settings(&[
+            ("TRUSTED_PROXIES", "10.0.0.0/8"),
+            ("TRUSTED_PROXY_HOPS", "2"),
+        ])
+        .expect("valid");
+        assert_eq!(two.trusted_proxy_hops, 2);
+
+        // Hops without proxies would believe the header from anyone: refused, naming both.
+        let err = settings(&[("TRUSTED_PROXY_HOPS", "1")]).expect_err("no proxies named");
+        assert_eq!(err.var, "TRUSTED_PROXY_HOPS");
+        assert!(err.problem.contains("TRUSTED_PROXIES"), "{}", err.problem);
+        let err = settings(&[("TRUSTED_PROXIES", "10.0.0.1"), ("TRUSTED_PROXY_HOPS", "0")])
+            .expect_err("proxies that are never believed");
+        assert_eq!(err.var, "TRUSTED_PROXY_HOPS");
+        assert!(err.problem.contains("TRUSTED_PROXIES"), "{}", err.problem);
+
+        for bad in ["10.0.0.0/33", "proxy.internal", ",", "10.0.0.1, nope"] {
+            let err = settings(&[("TRUSTED_PROXIES", bad)]).expect_err(bad);
+            assert_eq!(err.var, "TRUSTED_PROXIES", "{bad}");
+        }
+    }
+
+    #[test]
     fn rate_limits_have_defaults_and_read_count_per_duration_or_off() {
         let s = settings(&[]).expect("defaults");
         assert_eq!(s.rate_limits, RateLimits::default());
@@ -723,14 +882,25 @@ mod tests {
             ("RATE_LIMIT_SEND_PER_IP", "3/90s"),
             ("RATE_LIMIT_VERIFY_PER_IP", "off"),
             ("RATE_LIMIT_SEND_PER_ADDRESS", "100/2h"),
+            ("RATE_LIMIT_SEND_GLOBAL", "off"),
         ])
         .expect("valid");
+        assert_eq!(s.rate_limits.send_global, None);
+        assert_eq!(
+            RateLimits::default().send_global,
+            Some(RateRule::new(1000, 3600)),
+            "the global budget is on by default"
+        );
         assert_eq!(s.rate_limits.send_per_ip, Some(RateRule::new(3, 90)));
         assert_eq!(s.rate_limits.verify_per_ip, None);
         assert_eq!(
             s.rate_limits.send_per_address,
             Some(RateRule::new(100, 7200))
         );
+        let s = settings(&[("RATE_LIMIT_SEND_GLOBAL", "50/1h")]).expect("valid");
+        assert_eq!(s.rate_limits.send_global, Some(RateRule::new(50, 3600)));
+        let err = settings(&[("RATE_LIMIT_SEND_GLOBAL", "lots")]).expect_err("not a limit");
+        assert_eq!(err.var, "RATE_LIMIT_SEND_GLOBAL");
         for bad in [
             "10",
             "10/",

@@ -151,7 +151,7 @@ impl Application {
                 tracing::debug!(error = %e, "could not set TCP_NODELAY");
             }
         });
-        // The peer address is the client's unless TRUSTED_PROXY_HOPS says otherwise (client_ip).
+        // The peer address is the client's unless it is one of TRUSTED_PROXIES (client_ip).
         let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
         let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
         let serve = axum::serve(listener, service).with_graceful_shutdown(async move {

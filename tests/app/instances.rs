@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use descope_otp::clock::Clock;
 use descope_otp::emulator::{Emulator, EmulatorConfig};
+use descope_otp::models::DeliveryMethod;
 use descope_otp::server::db::Db;
 use descope_otp::server::limits::Action;
 use descope_otp::server::session_store::SessionRows;
@@ -209,14 +210,18 @@ async fn two_instances_cleaning_up_at_once_is_harmless() {
         let address = format!("spent-{n}@example.com");
         a.state
             .limiter
-            .check(Action::Send, None, &[&address])
+            .check(Action::Send(DeliveryMethod::Email), None, &[&address])
             .await
             .expect("counted");
     }
     clock.advance(Duration::from_secs(60));
     a.state
         .limiter
-        .check(Action::Send, None, &["live@example.com"])
+        .check(
+            Action::Send(DeliveryMethod::Email),
+            None,
+            &["live@example.com"],
+        )
         .await
         .expect("counted");
     let (on_a, on_b) = tokio::join!(
@@ -238,7 +243,11 @@ async fn two_instances_cleaning_up_at_once_is_harmless() {
     assert!(
         b.state
             .limiter
-            .check(Action::Send, None, &["live@example.com"])
+            .check(
+                Action::Send(DeliveryMethod::Email),
+                None,
+                &["live@example.com"]
+            )
             .await
             .is_err(),
         "the live counter was kept"
@@ -290,7 +299,12 @@ async fn requests_racing_through_two_instances_never_exceed_the_burst() {
     let mut tasks = tokio::task::JoinSet::new();
     for n in 0..100 {
         let limiter = Arc::clone(&if n % 2 == 0 { &a } else { &b }.state.limiter);
-        tasks.spawn(async move { limiter.check(Action::Send, client, &[]).await.is_ok() });
+        tasks.spawn(async move {
+            limiter
+                .check(Action::Send(DeliveryMethod::Email), client, &[])
+                .await
+                .is_ok()
+        });
     }
     let mut allowed = 0;
     while let Some(ok) = tasks.join_next().await {

@@ -5,8 +5,8 @@
 //!   cargo test --release --features ssr --test app -- --ignored --nocapture two_hundred
 //!
 //! Every defence stays on. Each journey comes from a client address of its own (the app trusts
-//! one proxy hop, and each client names its address in `X-Forwarded-For`), so the per-client
-//! limits hold as they would for two hundred real people. The only setting changed from the
+//! one proxy, at 127.0.0.1, and each client names its address in `X-Forwarded-For`), so the
+//! per-client limits hold as they would for two hundred real people. The only setting changed from the
 //! defaults is the answer-time floor of code-sending answers (`CODE_ANSWER_MIN_MS`, a timer
 //! that would make every sign-up take 400 ms and measure nothing else).
 //!
@@ -36,7 +36,13 @@ struct Journey {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "load test; run with --ignored --nocapture"]
 async fn two_hundred_concurrent_sign_ups_all_end_signed_in() {
-    let app = Arc::new(spawn_app_with(|s| s.trusted_proxy_hops = 1).await);
+    let app = Arc::new(
+        spawn_app_with(|s| {
+            s.trusted_proxies = vec!["127.0.0.1/32".parse().expect("literal")];
+            s.trusted_proxy_hops = 1;
+        })
+        .await,
+    );
     let start = Arc::new(tokio::sync::Barrier::new(JOURNEYS));
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();

@@ -745,3 +745,95 @@ async fn every_field_is_bounded_and_says_what_is_wrong() {
         assert_eq!(error["InvalidInput"]["problem"], problem);
     }
 }
+
+/// Asks for a code by `method` as a client whose request reaches the app with `forwarded_for`
+/// in `X-Forwarded-For`, as a proxy (or a client pretending to be one) writes it.
+async fn ask_code_forwarded(
+    app: &TestApp,
+    method: &str,
+    login_id: &str,
+    forwarded_for: &str,
+) -> reqwest::Response {
+    let browser = app.browser();
+    browser
+        .http
+        .post(format!("{}/api/otp/sign-up-or-in", browser.app_base))
+        .header(ACCEPT, "application/json")
+        .header("x-forwarded-for", forwarded_for)
+        .form(&[("method", method), ("login_id", login_id)])
+        .send()
+        .await
+        .expect("answers")
+}
+
+#[tokio::test]
+async fn the_global_budget_stops_sms_voice_and_whatsapp_from_every_client_but_not_email() {
+    let app = spawn_app_with(|s| {
+        // The test client is the proxy, so that each request can come from an address of its own.
+        s.trusted_proxies = vec!["127.0.0.1/32".parse().expect("literal")];
+        s.trusted_proxy_hops = 1;
+        s.rate_limits.send_global = Some(RateRule::new(3, 3600));
+    })
+    .await;
+    for (i, method) in (1..).zip(["sms", "voice", "whatsapp"]) {
+        let phone = unique_phone();
+        let response = ask_code_forwarded(&app, method, &phone, &format!("198.51.100.{i}")).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "{method} within the budget"
+        );
+        assert_eq!(app.outbox(&phone).await.len(), 1, "{method} sent");
+    }
+    for (i, method) in (10..).zip(["sms", "voice", "whatsapp"]) {
+        let phone = unique_phone();
+        let response = ask_code_forwarded(&app, method, &phone, &format!("203.0.113.{i}")).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::TOO_MANY_REQUESTS,
+            "{method} from a fresh client, to a fresh number, once the budget is spent"
+        );
+        assert!(response.headers().get("retry-after").is_some());
+        assert!(
+            app.outbox(&phone).await.is_empty(),
+            "nothing sent when limited"
+        );
+    }
+    for i in 20..25 {
+        let email = unique_email(&format!("budget{i}"));
+        let response = ask_code_forwarded(&app, "email", &email, &format!("192.0.2.{i}")).await;
+        assert_eq!(response.status(), StatusCode::OK, "email is not counted");
+        assert_eq!(app.outbox(&email).await.len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_forged_forwarded_for_from_a_client_outside_the_trusted_proxies_escapes_no_limit() {
+    let app = spawn_app_with(|s| {
+        // A proxy the test client is not: its X-Forwarded-For must be ignored.
+        s.trusted_proxies = vec!["10.0.0.0/8".parse().expect("literal")];
+        s.trusted_proxy_hops = 1;
+        s.rate_limits = RateLimits {
+            send_per_ip: Some(RateRule::new(2, 600)),
+            ..RateLimits::off()
+        };
+    })
+    .await;
+    let mut answers = Vec::new();
+    for i in 1..=5 {
+        let email = unique_email(&format!("forged{i}"));
+        let response = ask_code_forwarded(&app, "email", &email, &format!("198.51.100.{i}")).await;
+        answers.push(response.status());
+    }
+    assert_eq!(
+        answers,
+        [
+            StatusCode::OK,
+            StatusCode::OK,
+            StatusCode::TOO_MANY_REQUESTS,
+            StatusCode::TOO_MANY_REQUESTS,
+            StatusCode::TOO_MANY_REQUESTS,
+        ],
+        "every request is the one client at 127.0.0.1, whatever address it claims"
+    );
+}

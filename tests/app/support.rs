@@ -183,6 +183,12 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_on(Clock::system(), adjust).await
+}
+
+/// [`spawn_app_with`] on `clock`: a [`Clock::frozen`] one for tests that count what happens
+/// within a window, so that the wall clock never decides whether the window has passed.
+pub async fn spawn_app_on(clock: Clock, adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
     let db = Arc::new(TestDb::fresh().await);
     let mut settings = test_settings(db.url());
@@ -191,7 +197,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         dir.path().join("emulator.db"),
     ));
     adjust(&mut settings);
-    start(settings, Clock::system(), None, db, dir).await
+    start(settings, clock, None, db, dir).await
 }
 
 /// The settings every test app starts from, on the database at `database_url`.
