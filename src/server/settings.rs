@@ -250,7 +250,14 @@ impl Settings {
                 DescopeTarget::Project {
                     project_id,
                     base_url: get("DESCOPE_BASE_URL")
-                        .map(|u| parse_base_url(&u, production))
+                        .map(|u| {
+                            let allow_http: bool = parse_or(
+                                "DESCOPE_BASE_URL_ALLOW_HTTP",
+                                get("DESCOPE_BASE_URL_ALLOW_HTTP"),
+                                "false",
+                            )?;
+                            parse_base_url(&u, production && !allow_http, production)
+                        })
                         .transpose()?,
                 }
             }
@@ -595,20 +602,25 @@ fn bounded(
 /// tokens there, and fetches the keys it trusts sessions by. The one exception is a loopback
 /// address, whose traffic never leaves the machine (a local TLS-terminating sidecar, or the
 /// standalone emulator in a rehearsal of production mode).
-fn parse_base_url(raw: &str, production: bool) -> Result<String, SettingsError> {
+/// `DESCOPE_BASE_URL`: https, or in development plain http too (an emulator on another machine).
+/// In production mode plain http is refused (`refuse_http`), unless `DESCOPE_BASE_URL_ALLOW_HTTP`
+/// loosens that, and then only to a loopback address: a proxy on the same machine that adds TLS,
+/// so that tokens never cross a network in clear.
+fn parse_base_url(raw: &str, refuse_http: bool, production: bool) -> Result<String, SettingsError> {
     let url = url::Url::parse(raw).map_err(|e| SettingsError {
         var: "DESCOPE_BASE_URL",
         problem: format!("{raw:?} is not a URL: {e}"),
     })?;
     match url.scheme() {
         "https" => {}
-        "http" if !production || is_loopback(&url) => {}
+        "http" if !production => {}
+        "http" if !refuse_http && is_loopback(&url) => {}
         "http" => {
             return Err(SettingsError {
                 var: "DESCOPE_BASE_URL",
                 problem: format!(
-                    "{raw:?} is plain http, refused when APP_ENV=production: use https:// (plain \
-                     http only to a loopback address)"
+                    "{raw:?} is plain http, refused when APP_ENV=production: use https:// \
+                     (DESCOPE_BASE_URL_ALLOW_HTTP=true allows http to a loopback address only)"
                 ),
             });
         }
@@ -682,29 +694,48 @@ mod tests {
     }
 
     #[test]
-    fn production_refuses_a_descope_base_url_over_plain_http_except_to_loopback() {
+    fn production_refuses_a_descope_base_url_over_plain_http() {
         let project = ("DESCOPE_PROJECT_ID", "P2abcdefghijklmnopqrstuvwxyz");
         let production = ("APP_ENV", "production");
+        let allow = ("DESCOPE_BASE_URL_ALLOW_HTTP", "true");
         for remote in [
             "http://api.descope.com",
             "http://10.0.0.5:8080/",
             "http://[2001:db8::1]",
         ] {
-            let err =
-                settings(&[production, project, ("DESCOPE_BASE_URL", remote)]).expect_err(remote);
-            assert_eq!(err.var, "DESCOPE_BASE_URL", "{remote}");
-            assert!(err.problem.contains("https://"), "{}", err.problem);
+            for vars in [
+                vec![production, project, ("DESCOPE_BASE_URL", remote)],
+                // The loosening setting reaches no further than this machine.
+                vec![production, project, allow, ("DESCOPE_BASE_URL", remote)],
+            ] {
+                let err = settings(&vars).expect_err(remote);
+                assert_eq!(err.var, "DESCOPE_BASE_URL", "{remote}");
+                assert!(err.problem.contains("https://"), "{}", err.problem);
+            }
             // Development mode keeps allowing it, for an emulator on another machine.
             settings(&[project, ("DESCOPE_BASE_URL", remote)]).expect(remote);
         }
-        for fine in [
-            "https://api.descope.com",
+        for local in [
             "http://127.0.0.1:4100",
             "http://localhost:4100/",
             "http://[::1]:4100",
         ] {
-            settings(&[production, project, ("DESCOPE_BASE_URL", fine)]).expect(fine);
+            let err = settings(&[production, project, ("DESCOPE_BASE_URL", local)])
+                .expect_err("refused by default, loopback too");
+            assert_eq!(err.var, "DESCOPE_BASE_URL");
+            assert!(
+                err.problem.contains("DESCOPE_BASE_URL_ALLOW_HTTP"),
+                "{}",
+                err.problem
+            );
+            settings(&[production, project, allow, ("DESCOPE_BASE_URL", local)]).expect(local);
         }
+        settings(&[
+            production,
+            project,
+            ("DESCOPE_BASE_URL", "https://api.descope.com"),
+        ])
+        .expect("https");
         let err = settings(&[project, ("DESCOPE_BASE_URL", "ftp://api.descope.com")])
             .expect_err("not http");
         assert_eq!(err.var, "DESCOPE_BASE_URL");

@@ -124,6 +124,8 @@ fn start_in_production(emulator: &Emulator, database_url: &str) -> Running {
         .env("APP_ENV", "production")
         .env("DESCOPE_PROJECT_ID", emulator.project_id())
         .env("DESCOPE_BASE_URL", emulator.base_url())
+        // The emulator speaks plain http, on this machine.
+        .env("DESCOPE_BASE_URL_ALLOW_HTTP", "true")
         .env("DATABASE_URL", database_url)
         .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
         // Everything the app can log, not only what production logs by default.
