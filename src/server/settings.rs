@@ -170,6 +170,14 @@ pub struct Settings {
     /// `SHUTDOWN_GRACE_SECS`: on SIGTERM or Ctrl-C the app stops taking connections and lets the
     /// requests in flight finish for at most this long, then exits. 10 by default.
     pub shutdown_grace: Duration,
+    /// `HEADER_READ_TIMEOUT_SECS`: a request's head (request line and headers) must arrive within
+    /// this long, or the connection is closed. It also bounds how long a kept-alive connection may
+    /// sit idle waiting for its next request. 10 by default, 1 to 300.
+    pub header_read_timeout: Duration,
+    /// `BODY_READ_TIMEOUT_SECS`: a request's body (at most 64 KiB) must arrive within this long
+    /// once its head has, or the request is answered 408 and the connection closed. 10 by
+    /// default, 1 to 300.
+    pub body_read_timeout: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -367,6 +375,18 @@ impl Settings {
             shutdown_grace: Duration::from_secs(bounded(
                 "SHUTDOWN_GRACE_SECS",
                 get("SHUTDOWN_GRACE_SECS"),
+                "10",
+                1..=300,
+            )?),
+            header_read_timeout: Duration::from_secs(bounded(
+                "HEADER_READ_TIMEOUT_SECS",
+                get("HEADER_READ_TIMEOUT_SECS"),
+                "10",
+                1..=300,
+            )?),
+            body_read_timeout: Duration::from_secs(bounded(
+                "BODY_READ_TIMEOUT_SECS",
+                get("BODY_READ_TIMEOUT_SECS"),
                 "10",
                 1..=300,
             )?),
@@ -700,6 +720,27 @@ mod tests {
         ])
         .expect_err("insecure cookie");
         assert_eq!(err.var, "COOKIE_SECURE");
+    }
+
+    #[test]
+    fn slow_client_deadlines_have_defaults_and_bounds_that_name_their_variable() {
+        let s = settings(&[]).expect("defaults");
+        assert_eq!(s.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(s.body_read_timeout, Duration::from_secs(10));
+        let s = settings(&[
+            ("HEADER_READ_TIMEOUT_SECS", "3"),
+            ("BODY_READ_TIMEOUT_SECS", "300"),
+        ])
+        .expect("within bounds");
+        assert_eq!(s.header_read_timeout, Duration::from_secs(3));
+        assert_eq!(s.body_read_timeout, Duration::from_secs(300));
+        for var in ["HEADER_READ_TIMEOUT_SECS", "BODY_READ_TIMEOUT_SECS"] {
+            // 0 would turn the deadline off: a defence stays on.
+            for bad in ["0", "301", "-1", "ten"] {
+                let err = settings(&[(var, bad)]).expect_err(bad);
+                assert_eq!(err.var, var, "{bad}");
+            }
+        }
     }
 
     #[test]

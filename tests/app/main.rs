@@ -13,6 +13,7 @@
 //!   at the same moment;
 //! - `health`: the `/healthz` and `/readyz` probes;
 //! - `faults`: Descope or the database failing, Descope rotating its keys, and sign-in surviving it;
+//! - `slow_clients`: a trickled head or body, or an idle kept-alive connection, cut off in seconds;
 //! - `writes`: what a request writes (a gated view that changes nothing: nothing);
 //! - `load`: two hundred concurrent sign-up journeys (ignored: run on purpose, see the file).
 //!
@@ -28,5 +29,6 @@ mod load;
 mod production;
 mod security;
 mod session_rows;
+mod slow_clients;
 mod support;
 mod writes;
