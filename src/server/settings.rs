@@ -135,7 +135,9 @@ pub struct Settings {
     /// `DESCOPE_AUDIENCE`: when set, session JWTs must carry this `aud`.
     pub audience: Option<String>,
     /// `DATABASE_URL`: the app's database, `sqlite://…` (the default) or `postgres://…`
-    /// (`postgresql://`): sessions, sign-out-everywhere marks and rate-limit counters.
+    /// (`postgresql://`): sessions, sign-out-everywhere marks and rate-limit counters. In
+    /// production mode a PostgreSQL URL beyond this machine must carry `sslmode=require`,
+    /// `verify-ca` or `verify-full` (see `db::encrypted_or_local`).
     pub database_url: String,
     /// `DATABASE_POOL_SIZE`: at most this many connections to it, per instance (default 8).
     pub database_pool_size: u32,
@@ -306,10 +308,21 @@ impl Settings {
         };
 
         let database_url = get("DATABASE_URL").unwrap_or_else(|| "sqlite://data/app.db".into());
-        crate::server::db::Backend::of(&database_url).map_err(|problem| SettingsError {
-            var: "DATABASE_URL",
-            problem,
-        })?;
+        let backend =
+            crate::server::db::Backend::of(&database_url).map_err(|problem| SettingsError {
+                var: "DATABASE_URL",
+                problem,
+            })?;
+        // Sessions cross that connection: in production it is encrypted unless it stays on this
+        // machine.
+        if production && backend == crate::server::db::Backend::Postgres {
+            crate::server::db::encrypted_or_local(&database_url).map_err(|problem| {
+                SettingsError {
+                    var: "DATABASE_URL",
+                    problem,
+                }
+            })?;
+        }
 
         Ok(Self {
             env,
@@ -703,6 +716,45 @@ mod tests {
             assert_eq!(err.var, "DATABASE_URL");
             assert!(err.problem.contains("postgres://"), "{}", err.problem);
         }
+    }
+
+    #[test]
+    fn production_mode_refuses_postgres_across_a_network_without_tls() {
+        let production = [
+            ("APP_ENV", "production"),
+            ("DESCOPE_PROJECT_ID", "P2abcdefghijklmnopqrstuvwxyz"),
+        ];
+        let with_url = |url: &'static str| {
+            let mut vars = production.to_vec();
+            vars.push(("DATABASE_URL", url));
+            settings(&vars)
+        };
+        let err = with_url("postgres://app:secret@db.example.com:5432/app")
+            .expect_err("plaintext across a network");
+        assert_eq!(err.var, "DATABASE_URL");
+        assert!(err.to_string().starts_with("DATABASE_URL: "), "{err}");
+        assert!(err.problem.contains("?sslmode=require"), "{}", err.problem);
+        assert!(!err.problem.contains("secret"), "{}", err.problem);
+        for url in [
+            "postgres://db.example.com/app?sslmode=prefer",
+            "postgres://db.example.com/app?sslmode=allow",
+            "postgres://db.example.com/app?sslmode=disable",
+        ] {
+            assert_eq!(with_url(url).expect_err(url).var, "DATABASE_URL", "{url}");
+        }
+        for url in [
+            "postgres://db.example.com/app?sslmode=require",
+            "postgres://db.example.com/app?sslmode=verify-full",
+            "postgres://127.0.0.1:5432/app",
+            "postgres://postgres@localhost/app",
+            "postgres:///app?host=/var/run/postgresql",
+            "sqlite://data/app.db",
+        ] {
+            with_url(url).expect(url);
+        }
+        // Development mode leaves the choice to the URL.
+        settings(&[("DATABASE_URL", "postgres://db.example.com/app")])
+            .expect("development takes any sslmode");
     }
 
     #[test]

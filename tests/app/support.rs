@@ -183,8 +183,13 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_on(TestDb::fresh().await, adjust).await
+}
+
+/// An app with its embedded emulator, on the database `db`.
+pub async fn spawn_app_on(db: TestDb, adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
-    let db = Arc::new(TestDb::fresh().await);
+    let db = Arc::new(db);
     let mut settings = test_settings(db.url());
     settings.descope = DescopeTarget::Emulator(EmulatorSettings::new(
         "127.0.0.1:0".parse().expect("literal"),
