@@ -60,6 +60,9 @@ pub enum AppError {
     #[error("That request is too large. Shorten what you typed and try again.")]
     TooLarge,
 
+    #[error("That request arrived too slowly. Check your connection and try again.")]
+    TooSlow,
+
     #[error(
         "We couldn't reach the sign-in service. Please try again in a moment. (Error id {error_id})"
     )]
@@ -235,6 +238,7 @@ impl AppError {
             Self::NotSignedIn => 401,
             Self::CrossSite => 403,
             Self::NotFound => 404,
+            Self::TooSlow => 408,
             Self::TooLarge => 413,
             Self::AlreadyRegistered | Self::AddressInUse => 409,
             Self::TooManyAttempts | Self::RateLimited { .. } => 429,

@@ -16,7 +16,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgSslMode};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -46,6 +46,67 @@ impl Backend {
             )),
         }
     }
+}
+
+/// `Ok` when a connection made from the PostgreSQL `url` is encrypted, or crosses no network;
+/// otherwise why not, for a message on `DATABASE_URL`. Production mode refuses the latter
+/// (settings.rs).
+///
+/// Encrypted means an `sslmode` of `require`, `verify-ca` or `verify-full`. Without one sqlx uses
+/// `prefer`, which falls back to plaintext without a word when the server (or someone between)
+/// declines TLS, so it counts as weaker, like `allow` and `disable`. A server on this machine
+/// needs none of them: a loopback address, `localhost`, or a Unix socket (a host that is a
+/// directory, in the URL or in its `host=`). A URL naming no host at all is not taken for local,
+/// as sqlx then follows `PGHOST`, which may name any machine.
+pub fn encrypted_or_local(url: &str) -> Result<(), String> {
+    let shown = redacted(url);
+    let parsed = url::Url::parse(url).map_err(|e| format!("{shown:?} is not a URL: {e}"))?;
+    // The same precedence as sqlx: the URL's host, then each `host=` or `hostaddr=`, the last one
+    // winning; the last `sslmode` likewise.
+    let mut host = parsed
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_owned());
+    let mut mode = None;
+    for (key, value) in parsed.query_pairs() {
+        match &*key {
+            "host" | "hostaddr" => host = Some(value.into_owned()),
+            "sslmode" | "ssl-mode" => mode = Some(value.into_owned()),
+            _ => {}
+        }
+    }
+    if host.as_deref().is_some_and(is_on_this_machine) {
+        return Ok(());
+    }
+    let weak = match mode.as_deref().map(|m| (m, m.parse::<PgSslMode>())) {
+        Some((_, Ok(PgSslMode::Require | PgSslMode::VerifyCa | PgSslMode::VerifyFull))) => {
+            return Ok(());
+        }
+        Some((m, Err(_))) => {
+            return Err(format!(
+                "{shown:?}: sslmode={m:?} is not a PostgreSQL sslmode; use sslmode=require (or verify-full)"
+            ));
+        }
+        Some((m, Ok(_))) => format!("sslmode={m}"),
+        None => "no sslmode (so sqlx's prefer)".to_owned(),
+    };
+    Err(format!(
+        "{shown:?} has {weak}, which may talk to PostgreSQL at {} in plaintext; refused when \
+         APP_ENV=production: add ?sslmode=require to the URL (or sslmode=verify-full, with \
+         sslrootcert=<the server's CA file> if its certificate is not from a public CA)",
+        host.as_deref().unwrap_or("the host PGHOST names")
+    ))
+}
+
+/// Whether a PostgreSQL host is this machine: a Unix socket directory (written as is, or
+/// percent-encoded in the URL's host), `localhost`, or a loopback address.
+fn is_on_this_machine(host: &str) -> bool {
+    host.starts_with('/')
+        || host.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("%2f"))
+        || host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The app's one connection pool, on whichever backend `DATABASE_URL` names.
@@ -377,6 +438,74 @@ mod tests {
         );
         assert!(!refused.contains("hunter2"), "{refused}");
         assert!(Backend::of("data/app.db").is_err());
+    }
+
+    #[test]
+    fn tls_is_required_to_reach_postgres_across_a_network() {
+        for url in [
+            "postgres://app:pw@db.example.com:5432/app?sslmode=require",
+            "postgres://app:pw@db.example.com/app?sslmode=verify-ca",
+            "postgresql://db.example.com/app?sslmode=VERIFY-FULL&sslrootcert=/etc/ca.pem",
+            "postgres://db.example.com/app?ssl-mode=require",
+            "postgres://10.0.0.5/app?sslmode=disable&sslmode=require",
+        ] {
+            assert_eq!(encrypted_or_local(url), Ok(()), "{url}");
+        }
+        for (url, says) in [
+            (
+                "postgres://app:secret@db.example.com:5432/app",
+                "no sslmode",
+            ),
+            (
+                "postgres://db.example.com/app?sslmode=prefer",
+                "sslmode=prefer",
+            ),
+            (
+                "postgres://db.example.com/app?sslmode=allow",
+                "sslmode=allow",
+            ),
+            ("postgres://10.0.0.5/app?sslmode=disable", "sslmode=disable"),
+            (
+                "postgres://[2001:db8::1]/app?sslmode=disable",
+                "sslmode=disable",
+            ),
+            (
+                "postgres://db.example.com/app?sslmode=require&sslmode=prefer",
+                "sslmode=prefer",
+            ),
+            (
+                "postgres://db.example.com/app?sslmode=required",
+                "not a PostgreSQL sslmode",
+            ),
+            // No host: sqlx would follow PGHOST, wherever that is.
+            ("postgres:///app", "no sslmode"),
+            // A local-looking URL host that `host=` sends elsewhere.
+            ("postgres://localhost/app?host=db.example.com", "no sslmode"),
+            // 127.0.0.1 as a name's prefix is not loopback.
+            ("postgres://127.0.0.1.example.com/app", "no sslmode"),
+        ] {
+            let problem = encrypted_or_local(url).expect_err(url);
+            assert!(problem.contains(says), "{url}: {problem}");
+            assert!(problem.contains("sslmode=require"), "{url}: {problem}");
+            assert!(!problem.contains("secret"), "{url}: {problem}");
+        }
+    }
+
+    #[test]
+    fn a_postgres_server_on_this_machine_needs_no_tls() {
+        for url in [
+            "postgres://postgres@127.0.0.1:5432/app",
+            "postgres://postgres@127.8.9.10/app?sslmode=disable",
+            "postgres://postgres@[::1]:5432/app",
+            "postgres://postgres@localhost/app",
+            "postgres://postgres@LOCALHOST/app?sslmode=prefer",
+            "postgres://%2Fvar%2Frun%2Fpostgresql/app",
+            "postgres:///app?host=/var/run/postgresql",
+            "postgres://db.example.com/app?host=/var/run/postgresql",
+            "postgres://db.example.com/app?hostaddr=127.0.0.1",
+        ] {
+            assert_eq!(encrypted_or_local(url), Ok(()), "{url}");
+        }
     }
 
     #[test]

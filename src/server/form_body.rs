@@ -1,23 +1,26 @@
-//! Request bodies are small and readable before anything else sees them.
+//! Request bodies are small, prompt and readable before anything else sees them.
 //!
 //! Every form of this app fits in a few kilobytes, so a body over [`MAX_BODY_BYTES`] is refused
 //! with 413 without being read further, and a body that is not UTF-8 (raw, or once its `%XX`
 //! escapes are decoded; every server function reads its body as a form) with 400, each with a message that says so; neither may reach a
-//! server function, where it would be an unexpected failure.
+//! server function, where it would be an unexpected failure. A body that has not all arrived
+//! within `BODY_READ_TIMEOUT_SECS` is answered 408: a client trickling one would otherwise hold
+//! its connection (and this task) for as long as it liked.
 
 use axum::body::{Body, to_bytes};
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
 use crate::error::{AppError, Field, Problem};
 use crate::server::refusal::refusal;
+use crate::server::state::AppState;
 
 /// 64 KiB: the largest form (sign-up with every Descope option filled in) is under 8 KiB.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-pub async fn check_body(request: Request, next: Next) -> Response {
+pub async fn check_body(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
@@ -33,10 +36,16 @@ pub async fn check_body(request: Request, next: Next) -> Response {
         return refusal(request.headers(), &AppError::TooLarge);
     }
     let (parts, body) = request.into_parts();
-    let bytes = match to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(bytes) => bytes,
+    let read = tokio::time::timeout(
+        state.settings.body_read_timeout,
+        to_bytes(body, MAX_BODY_BYTES),
+    );
+    let bytes = match read.await {
+        Ok(Ok(bytes)) => bytes,
         // Over the limit while streaming (no Content-Length, or a false one).
-        Err(_) => return refusal(&parts.headers, &AppError::TooLarge),
+        Ok(Err(_)) => return refusal(&parts.headers, &AppError::TooLarge),
+        // The rest of the body is never read: hyper then closes the connection after this answer.
+        Err(_) => return refusal(&parts.headers, &AppError::TooSlow),
     };
     // Every server function reads its body as a form, whatever Content-Type the client claims.
     if !form_is_utf8(&bytes) {

@@ -150,7 +150,9 @@ pub struct Settings {
     /// `DESCOPE_AUDIENCE`: when set, session JWTs must carry this `aud`.
     pub audience: Option<String>,
     /// `DATABASE_URL`: the app's database, `sqlite://…` (the default) or `postgres://…`
-    /// (`postgresql://`): sessions, sign-out-everywhere marks and rate-limit counters.
+    /// (`postgresql://`): sessions, sign-out-everywhere marks and rate-limit counters. In
+    /// production mode a PostgreSQL URL beyond this machine must carry `sslmode=require`,
+    /// `verify-ca` or `verify-full` (see `db::encrypted_or_local`).
     pub database_url: String,
     /// `DATABASE_POOL_SIZE`: at most this many connections to it, per instance (default 8).
     pub database_pool_size: u32,
@@ -194,6 +196,14 @@ pub struct Settings {
     /// `SHUTDOWN_GRACE_SECS`: on SIGTERM or Ctrl-C the app stops taking connections and lets the
     /// requests in flight finish for at most this long, then exits. 10 by default.
     pub shutdown_grace: Duration,
+    /// `HEADER_READ_TIMEOUT_SECS`: a request's head (request line and headers) must arrive within
+    /// this long, or the connection is closed. It also bounds how long a kept-alive connection may
+    /// sit idle waiting for its next request. 10 by default, 1 to 300.
+    pub header_read_timeout: Duration,
+    /// `BODY_READ_TIMEOUT_SECS`: a request's body (at most 64 KiB) must arrive within this long
+    /// once its head has, or the request is answered 408 and the connection closed. 10 by
+    /// default, 1 to 300.
+    pub body_read_timeout: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -341,10 +351,21 @@ impl Settings {
             trusted_proxies(get("TRUSTED_PROXIES"), get("TRUSTED_PROXY_HOPS"))?;
 
         let database_url = get("DATABASE_URL").unwrap_or_else(|| "sqlite://data/app.db".into());
-        crate::server::db::Backend::of(&database_url).map_err(|problem| SettingsError {
-            var: "DATABASE_URL",
-            problem,
-        })?;
+        let backend =
+            crate::server::db::Backend::of(&database_url).map_err(|problem| SettingsError {
+                var: "DATABASE_URL",
+                problem,
+            })?;
+        // Sessions cross that connection: in production it is encrypted unless it stays on this
+        // machine.
+        if production && backend == crate::server::db::Backend::Postgres {
+            crate::server::db::encrypted_or_local(&database_url).map_err(|problem| {
+                SettingsError {
+                    var: "DATABASE_URL",
+                    problem,
+                }
+            })?;
+        }
 
         Ok(Self {
             env,
@@ -406,6 +427,18 @@ impl Settings {
             shutdown_grace: Duration::from_secs(bounded(
                 "SHUTDOWN_GRACE_SECS",
                 get("SHUTDOWN_GRACE_SECS"),
+                "10",
+                1..=300,
+            )?),
+            header_read_timeout: Duration::from_secs(bounded(
+                "HEADER_READ_TIMEOUT_SECS",
+                get("HEADER_READ_TIMEOUT_SECS"),
+                "10",
+                1..=300,
+            )?),
+            body_read_timeout: Duration::from_secs(bounded(
+                "BODY_READ_TIMEOUT_SECS",
+                get("BODY_READ_TIMEOUT_SECS"),
                 "10",
                 1..=300,
             )?),
@@ -853,6 +886,45 @@ mod tests {
     }
 
     #[test]
+    fn production_mode_refuses_postgres_across_a_network_without_tls() {
+        let production = [
+            ("APP_ENV", "production"),
+            ("DESCOPE_PROJECT_ID", "P2abcdefghijklmnopqrstuvwxyz"),
+        ];
+        let with_url = |url: &'static str| {
+            let mut vars = production.to_vec();
+            vars.push(("DATABASE_URL", url));
+            settings(&vars)
+        };
+        let err = with_url("postgres://app:secret@db.example.com:5432/app")
+            .expect_err("plaintext across a network");
+        assert_eq!(err.var, "DATABASE_URL");
+        assert!(err.to_string().starts_with("DATABASE_URL: "), "{err}");
+        assert!(err.problem.contains("?sslmode=require"), "{}", err.problem);
+        assert!(!err.problem.contains("secret"), "{}", err.problem);
+        for url in [
+            "postgres://db.example.com/app?sslmode=prefer",
+            "postgres://db.example.com/app?sslmode=allow",
+            "postgres://db.example.com/app?sslmode=disable",
+        ] {
+            assert_eq!(with_url(url).expect_err(url).var, "DATABASE_URL", "{url}");
+        }
+        for url in [
+            "postgres://db.example.com/app?sslmode=require",
+            "postgres://db.example.com/app?sslmode=verify-full",
+            "postgres://127.0.0.1:5432/app",
+            "postgres://postgres@localhost/app",
+            "postgres:///app?host=/var/run/postgresql",
+            "sqlite://data/app.db",
+        ] {
+            with_url(url).expect(url);
+        }
+        // Development mode leaves the choice to the URL.
+        settings(&[("DATABASE_URL", "postgres://db.example.com/app")])
+            .expect("development takes any sslmode");
+    }
+
+    #[test]
     fn production_mode_refuses_to_run_without_a_project_or_with_insecure_cookies() {
         let err = Settings::from_lookup(|k| (k == "APP_ENV").then(|| "production".into()))
             .expect_err("no project id");
@@ -902,6 +974,27 @@ mod tests {
         for bad in ["10.0.0.0/33", "proxy.internal", ",", "10.0.0.1, nope"] {
             let err = settings(&[("TRUSTED_PROXIES", bad)]).expect_err(bad);
             assert_eq!(err.var, "TRUSTED_PROXIES", "{bad}");
+        }
+    }
+
+    #[test]
+    fn slow_client_deadlines_have_defaults_and_bounds_that_name_their_variable() {
+        let s = settings(&[]).expect("defaults");
+        assert_eq!(s.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(s.body_read_timeout, Duration::from_secs(10));
+        let s = settings(&[
+            ("HEADER_READ_TIMEOUT_SECS", "3"),
+            ("BODY_READ_TIMEOUT_SECS", "300"),
+        ])
+        .expect("within bounds");
+        assert_eq!(s.header_read_timeout, Duration::from_secs(3));
+        assert_eq!(s.body_read_timeout, Duration::from_secs(300));
+        for var in ["HEADER_READ_TIMEOUT_SECS", "BODY_READ_TIMEOUT_SECS"] {
+            // 0 would turn the deadline off: a defence stays on.
+            for bad in ["0", "301", "-1", "ten"] {
+                let err = settings(&[(var, bad)]).expect_err(bad);
+                assert_eq!(err.var, var, "{bad}");
+            }
         }
     }
 

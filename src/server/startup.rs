@@ -6,10 +6,16 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
+use axum::extract::ConnectInfo;
 use axum::middleware::{from_fn, from_fn_with_state};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use leptos::config::LeptosOptions;
 use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
+use tower::ServiceExt;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::session_store::ExpiredDeletion;
@@ -133,44 +139,71 @@ impl Application {
         self.emulator.as_ref()
     }
 
-    /// Serves until Ctrl-C / SIGTERM (or forever, in tests that drop the task).
     /// Serves until SIGTERM or Ctrl-C, then lets the requests in flight finish, for at most
     /// `SHUTDOWN_GRACE_SECS`.
+    ///
+    /// The accept loop is ours rather than `axum::serve`'s so that each connection gets hyper's
+    /// timer: a request's head must arrive within `HEADER_READ_TIMEOUT_SECS`, counted from the
+    /// connection's start or, on a kept-alive connection, from the end of the previous response,
+    /// so neither a head trickled a byte at a time nor an idle connection holds a socket for
+    /// longer. (A body's deadline, `BODY_READ_TIMEOUT_SECS`, is kept where the body is read:
+    /// `form_body`.)
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let Self {
-            listener,
+            mut listener,
             router,
             emulator,
             state,
         } = self;
         let grace = state.settings.shutdown_grace;
-        // A streamed page goes out in several writes; with Nagle's algorithm on, a kept-alive
-        // connection holds the later ones until the client's delayed ACK (~40 ms a page).
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(state.settings.header_read_timeout);
+        let connections = GracefulShutdown::new();
+        let stop = shutdown_signal();
+        tokio::pin!(stop);
+        loop {
+            // axum's `Listener` logs a failed accept and waits a moment (a full file table
+            // clears as connections close) instead of ending the loop.
+            let (tcp, peer) = tokio::select! {
+                accepted = axum::serve::Listener::accept(&mut listener) => accepted,
+                () = &mut stop => break,
+            };
+            // A streamed page goes out in several writes; with Nagle's algorithm on, a kept-alive
+            // connection holds the later ones until the client's delayed ACK (~40 ms a page).
             if let Err(e) = tcp.set_nodelay(true) {
                 tracing::debug!(error = %e, "could not set TCP_NODELAY");
             }
-        });
-        // The peer address is the client's unless it is one of TRUSTED_PROXIES (client_ip).
-        let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
-        let serve = axum::serve(listener, service).with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            tracing::info!(
-                grace_secs = grace.as_secs(),
-                "stopping: finishing the requests in flight"
-            );
-            let _ = stopping.send(());
-        });
-        tokio::select! {
-            served = serve.into_future() => served.context("serving HTTP")?,
-            () = async {
-                if stopped.await.is_ok() {
-                    tokio::time::sleep(grace).await;
-                } else {
-                    std::future::pending::<()>().await;
+            // The peer address is the client's unless it is one of TRUSTED_PROXIES
+            // (client_ip), as `into_make_service_with_connect_info` would give it.
+            let service =
+                router
+                    .clone()
+                    .map_request(move |mut request: hyper::Request<Incoming>| {
+                        request.extensions_mut().insert(ConnectInfo(peer));
+                        request.map(axum::body::Body::new)
+                    });
+            // No route upgrades a connection (no WebSocket), so a plain HTTP/1 one it is.
+            let connection = connections
+                .watch(http.serve_connection(TokioIo::new(tcp), TowerToHyperService::new(service)));
+            tokio::spawn(async move {
+                // A client that went away or timed out is routine, not the server's failure.
+                if let Err(e) = connection.await {
+                    tracing::debug!(error = %e, %peer, "connection ended");
                 }
-            } => tracing::warn!("requests still in flight after the shutdown grace; stopping anyway"),
+            });
+        }
+        // No new connections from here; idle ones close now, busy ones after their response.
+        drop(listener);
+        tracing::info!(
+            grace_secs = grace.as_secs(),
+            "stopping: finishing the requests in flight"
+        );
+        if tokio::time::timeout(grace, connections.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("requests still in flight after the shutdown grace; stopping anyway");
         }
         if let Some(emulator) = emulator {
             emulator.shutdown().await;
@@ -218,7 +251,7 @@ fn router(state: &AppState, store: SessionRows) -> Router {
         .layer(from_fn(set_error_status))
         .layer(session_layer)
         .layer(from_fn(store_failure::answer_failed_saves))
-        .layer(from_fn(check_body))
+        .layer(from_fn_with_state(state.clone(), check_body))
         .layer(from_fn_with_state(state.clone(), refuse_cross_site))
         .layer(from_fn_with_state(state.clone(), client_ip::remember))
         .layer(from_fn_with_state(state.clone(), secure_headers))

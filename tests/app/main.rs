@@ -13,6 +13,8 @@
 //!   at the same moment;
 //! - `health`: the `/healthz` and `/readyz` probes;
 //! - `faults`: Descope or the database failing, Descope rotating its keys, and sign-in surviving it;
+//! - `slow_clients`: a trickled head or body, or an idle kept-alive connection, cut off in seconds;
+//! - `postgres_tls`: the app's PostgreSQL connections encrypted with `sslmode=require`;
 //! - `writes`: what a request writes (a gated view that changes nothing: nothing);
 //! - `load`: two hundred concurrent sign-up journeys (ignored: run on purpose, see the file).
 //!
@@ -25,10 +27,12 @@ mod health;
 mod instances;
 mod journeys;
 mod load;
+mod postgres_tls;
 mod production;
 mod races;
 mod security;
 mod session_rows;
 mod side_doors;
+mod slow_clients;
 mod support;
 mod writes;

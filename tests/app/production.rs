@@ -49,6 +49,26 @@ fn a_database_url_of_another_kind_is_refused_naming_the_variable() {
 }
 
 #[test]
+fn production_mode_refuses_postgres_across_a_network_without_tls() {
+    // Refused while the settings are read, before any connection is tried.
+    let (code, output) = run_binary(
+        &[],
+        &[
+            ("APP_ENV", "production"),
+            ("DESCOPE_PROJECT_ID", "P2test"),
+            (
+                "DATABASE_URL",
+                "postgres://app:secret@db.example.com:5432/app?sslmode=prefer",
+            ),
+        ],
+    );
+    assert_eq!(code, Some(2), "{output}");
+    assert!(output.contains("DATABASE_URL: "), "{output}");
+    assert!(output.contains("add ?sslmode=require"), "{output}");
+    assert!(!output.contains("secret"), "{output}");
+}
+
+#[test]
 fn an_unreachable_database_fails_start_up_naming_the_variable() {
     // Port 1 (tcpmux) is closed on any machine that runs these tests: refused at once.
     let (code, output) = run_binary(

@@ -189,8 +189,18 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
 /// [`spawn_app_with`] on `clock`: a [`Clock::frozen`] one for tests that count what happens
 /// within a window, so that the wall clock never decides whether the window has passed.
 pub async fn spawn_app_on(clock: Clock, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_in(TestDb::fresh().await, clock, adjust).await
+}
+
+/// [`spawn_app_with`] on the database `db`.
+pub async fn spawn_app_on_db(db: TestDb, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_in(db, Clock::system(), adjust).await
+}
+
+/// An app with its embedded emulator, on the database `db` and on `clock`.
+pub async fn spawn_app_in(db: TestDb, clock: Clock, adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
-    let db = Arc::new(TestDb::fresh().await);
+    let db = Arc::new(db);
     let mut settings = test_settings(db.url());
     settings.descope = DescopeTarget::Emulator(EmulatorSettings::new(
         "127.0.0.1:0".parse().expect("literal"),
