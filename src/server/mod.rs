@@ -18,6 +18,7 @@ pub mod mask;
 pub mod profile;
 pub mod refusal;
 pub mod request_scope;
+pub mod seal;
 pub mod session;
 pub mod session_store;
 pub mod settings;

@@ -6,9 +6,11 @@
 use std::collections::BTreeMap;
 #[cfg(feature = "emulator")]
 use std::net::SocketAddr;
-#[cfg(feature = "emulator")]
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+pub use crate::server::seal::SessionSecret;
+use crate::server::seal::{DEVELOPMENT_KEY_FILE, SessionKey, SessionKeys};
 
 /// Where the Descope API is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -143,6 +145,13 @@ pub struct Settings {
     pub cookie_secure: bool,
     /// `SESSION_IDLE_DAYS`: a session cookie unused this long is forgotten.
     pub session_idle: Duration,
+    /// `SESSION_SECRET`: the key session rows are sealed with at rest (AES-256-GCM), 32 random
+    /// bytes as 64 hex digits or in base64. Required when APP_ENV=production. In development,
+    /// unset means a key made on the first start and kept in `session-secret` beside the SQLite
+    /// database (`data/session-secret` for PostgreSQL or a database in memory).
+    /// `SESSION_SECRET_PREVIOUS`: a comma-separated list of earlier keys, still accepted for
+    /// reading rows sealed before a rotation; every write seals with `SESSION_SECRET`.
+    pub session_secret: SessionSecret,
     /// `RESEND_COOLDOWN_SECS`: how long the code page makes a person wait before "send again".
     pub resend_cooldown: Duration,
     /// `STEP_UP_MAX_AGE_MINUTES`: changing email or phone needs a code verified within this window.
@@ -303,6 +312,8 @@ impl Settings {
             problem,
         })?;
 
+        let session_secret = session_secret(&get, production, &database_url)?;
+
         Ok(Self {
             env,
             descope,
@@ -315,6 +326,7 @@ impl Settings {
                 1..=1000,
             )? as u32,
             cookie_secure,
+            session_secret,
             session_idle: Duration::from_secs(
                 bounded(
                     "SESSION_IDLE_DAYS",
@@ -375,6 +387,53 @@ impl Settings {
 
     pub fn is_production(&self) -> bool {
         self.env == AppEnv::Production
+    }
+}
+
+/// `SESSION_SECRET` and `SESSION_SECRET_PREVIOUS`; in development without a secret, the key
+/// file beside the SQLite database (or under `data/`).
+fn session_secret(
+    get: &impl Fn(&str) -> Option<String>,
+    production: bool,
+    database_url: &str,
+) -> Result<SessionSecret, SettingsError> {
+    let previous = get("SESSION_SECRET_PREVIOUS")
+        .map(|list| {
+            list.split(',')
+                .filter(|entry| !entry.trim().is_empty())
+                .map(SessionKey::parse)
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()
+        .map_err(|problem| SettingsError {
+            var: "SESSION_SECRET_PREVIOUS",
+            problem: format!("each key {problem}"),
+        })?
+        .unwrap_or_default();
+    match get("SESSION_SECRET") {
+        Some(secret) => {
+            let current = SessionKey::parse(&secret).map_err(|problem| SettingsError {
+                var: "SESSION_SECRET",
+                problem,
+            })?;
+            Ok(SessionSecret::Keys(SessionKeys::new(current, previous)))
+        }
+        None if production => Err(SettingsError {
+            var: "SESSION_SECRET",
+            problem: format!(
+                "is required when APP_ENV=production: session rows are sealed with it; it {}",
+                crate::server::seal::KEY_FORMAT
+            ),
+        }),
+        None => {
+            let dir = crate::server::db::sqlite_file(database_url)
+                .and_then(|file| file.parent().map(Path::to_path_buf))
+                .unwrap_or_else(|| PathBuf::from("data"));
+            Ok(SessionSecret::DevelopmentFile {
+                path: dir.join(DEVELOPMENT_KEY_FILE),
+                previous,
+            })
+        }
     }
 }
 
@@ -543,6 +602,78 @@ mod tests {
         Settings::from_lookup(|k| map.get(k).cloned())
     }
 
+    /// A valid `SESSION_SECRET`, which production mode requires.
+    const SECRET: (&str, &str) = (
+        "SESSION_SECRET",
+        "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+    );
+
+    #[test]
+    fn production_refuses_to_start_without_a_session_secret_and_a_bad_one_is_named() {
+        let project = ("DESCOPE_PROJECT_ID", "P2abcdefghijklmnopqrstuvwxyz");
+        let err = settings(&[("APP_ENV", "production"), project]).expect_err("no secret");
+        assert_eq!(err.var, "SESSION_SECRET");
+        assert!(err.problem.contains("production"), "{}", err.problem);
+        let s = settings(&[("APP_ENV", "production"), project, SECRET]).expect("valid");
+        assert!(matches!(s.session_secret, SessionSecret::Keys(_)));
+
+        for (var, value) in [
+            ("SESSION_SECRET", "hunter2"),
+            ("SESSION_SECRET", "c2hvcnQgYnV0IHZhbGlkIGJhc2U2NA=="),
+            ("SESSION_SECRET_PREVIOUS", "hunter2"),
+            ("SESSION_SECRET_PREVIOUS", &format!("{},hunter2", SECRET.1)),
+        ] {
+            let err = settings(&[(var, value)]).expect_err(value);
+            assert_eq!(err.var, var, "{value}");
+            assert!(err.problem.contains("32 random bytes"), "{}", err.problem);
+            assert!(
+                !err.to_string().contains("hunter2"),
+                "the value is not repeated: {err}"
+            );
+        }
+        let s = settings(&[
+            SECRET,
+            (
+                "SESSION_SECRET_PREVIOUS",
+                "yBTb9dw9o8KQ0jArzEE7a8S9tBN4GhE6Fv1MYGUO2yQ=, yBTb9dw9o8KQ0jArzEE7a8S9tBN4GhE6Fv1MYGUO2yQ",
+            ),
+        ])
+        .expect("a list of previous keys");
+        let SessionSecret::Keys(keys) = s.session_secret else {
+            panic!("a secret was set");
+        };
+        assert_eq!(
+            format!("{keys:?}").matches("SessionKey(").count(),
+            3,
+            "{keys:?}"
+        );
+    }
+
+    #[test]
+    fn without_a_secret_development_keeps_its_key_beside_the_sqlite_database() {
+        let file = |vars: &[(&str, &str)]| match settings(vars).expect("valid").session_secret {
+            SessionSecret::DevelopmentFile { path, .. } => path,
+            SessionSecret::Keys(_) => panic!("no secret was set"),
+        };
+        assert_eq!(file(&[]), PathBuf::from("data/session-secret"));
+        assert_eq!(
+            file(&[("DATABASE_URL", "sqlite:///var/lib/app/app.db?mode=rwc")]),
+            PathBuf::from("/var/lib/app/session-secret")
+        );
+        assert_eq!(
+            file(&[("DATABASE_URL", "sqlite://app.db")]),
+            PathBuf::from("session-secret")
+        );
+        assert_eq!(
+            file(&[("DATABASE_URL", "postgres://postgres@127.0.0.1/app")]),
+            PathBuf::from("data/session-secret")
+        );
+        assert_eq!(
+            file(&[("DATABASE_URL", "sqlite::memory:")]),
+            PathBuf::from("data/session-secret")
+        );
+    }
+
     #[cfg(feature = "emulator")]
     #[test]
     fn no_project_id_means_the_embedded_emulator_on_loopback() {
@@ -631,6 +762,7 @@ mod tests {
         let production = [
             ("APP_ENV", "production"),
             ("DESCOPE_PROJECT_ID", "P2abcdefghijklmnopqrstuvwxyz"),
+            SECRET,
         ];
         settings(&production).expect("production with a project is valid");
         for (var, value) in [
@@ -691,11 +823,12 @@ mod tests {
             .expect_err("no project id");
         assert_eq!(err.var, "DESCOPE_PROJECT_ID");
         let project = ("DESCOPE_PROJECT_ID", "P2abcdefghijklmnopqrstuvwxyz");
-        let s = settings(&[("APP_ENV", "production"), project]).expect("valid");
+        let s = settings(&[("APP_ENV", "production"), project, SECRET]).expect("valid");
         assert!(s.is_production() && s.cookie_secure);
         let err = settings(&[
             ("APP_ENV", "production"),
             project,
+            SECRET,
             ("COOKIE_SECURE", "false"),
         ])
         .expect_err("insecure cookie");

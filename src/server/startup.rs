@@ -80,6 +80,7 @@ impl Application {
             .context("building the Descope client")?;
 
         let db = Db::connect(&settings.database_url, settings.database_pool_size).await?;
+        let session_keys = settings.session_secret.keys()?;
         let limiter = Arc::new(Limiter::new(
             settings.rate_limits,
             clock.clone(),
@@ -96,7 +97,7 @@ impl Application {
         });
         // The sessions live in the same database, through the same pool; the schema came with
         // the migrations above.
-        let router = router(&state, SessionRows::new(db));
+        let router = router(&state, SessionRows::new(db, session_keys));
 
         let listener = TcpListener::bind(leptos_options.site_addr)
             .await

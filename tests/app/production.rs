@@ -41,6 +41,28 @@ fn run_binary(args: &[&str], vars: &[(&str, &str)]) -> (Option<i32>, String) {
 }
 
 #[test]
+fn production_mode_refuses_to_start_without_a_session_secret() {
+    let project = [("APP_ENV", "production"), ("DESCOPE_PROJECT_ID", "P2test")];
+    let (code, output) = run_binary(&[], &project);
+    assert_eq!(code, Some(2), "{output}");
+    assert!(output.contains("SESSION_SECRET"), "{output}");
+    let (code, output) = run_binary(
+        &[],
+        &[
+            project[0],
+            project[1],
+            ("SESSION_SECRET", "not-a-key-at-all"),
+        ],
+    );
+    assert_eq!(code, Some(2), "{output}");
+    assert!(
+        output.contains("SESSION_SECRET: must be 32 random bytes"),
+        "{output}"
+    );
+    assert!(!output.contains("not-a-key-at-all"), "{output}");
+}
+
+#[test]
 fn a_database_url_of_another_kind_is_refused_naming_the_variable() {
     let (code, output) = run_binary(&[], &[("DATABASE_URL", "mysql://root@127.0.0.1/app")]);
     assert_eq!(code, Some(2), "{output}");
@@ -125,6 +147,7 @@ fn start_in_production(emulator: &Emulator, database_url: &str) -> Running {
         .env("DESCOPE_PROJECT_ID", emulator.project_id())
         .env("DESCOPE_BASE_URL", emulator.base_url())
         .env("DATABASE_URL", database_url)
+        .env("SESSION_SECRET", crate::support::TEST_SESSION_SECRET)
         .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
         // Everything the app can log, not only what production logs by default.
         .env("RUST_LOG", "debug")
