@@ -263,6 +263,8 @@ fn development_key(path: &Path) -> anyhow::Result<(SessionKey, bool)> {
     let mut draft_name = path.as_os_str().to_owned();
     draft_name.push(format!(".{}.new", std::process::id()));
     let draft = PathBuf::from(draft_name);
+    // A draft left by a process that stopped halfway, under the same process id, is no one's.
+    let _ = std::fs::remove_file(&draft);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

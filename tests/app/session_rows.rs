@@ -202,6 +202,7 @@ async fn a_stored_session_row_holds_no_token_in_clear() {
     let contains = |needle: &[u8]| raw.windows(needle.len()).any(|w| w == needle);
     assert!(!contains(b"eyJ"), "no JWT in the stored bytes");
     for token in &tokens {
+        assert!(!contains(token.as_bytes()), "a token is stored in clear");
         let signature = token.rsplit('.').next().expect("a signature");
         assert!(
             !contains(signature.as_bytes()),
