@@ -1,17 +1,22 @@
 //! One error type for every Descope call, and the [`ErrorKind`] the app branches on.
 //!
-//! Nothing here ever holds a token or a one-time code, so `Display` and `Debug` are safe to log.
+//! Nothing here ever holds a token or a one-time code. Descope's own texts may name an address:
+//! `Display` masks them ([`crate::server::mask::text`]), so log an error with `%`, never `?`.
 
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde::Deserialize;
 
+use crate::server::mask;
+
 /// Why a call to Descope failed.
 #[derive(Debug, thiserror::Error)]
 pub enum DescopeError {
     /// Descope answered with a non-success status (spec §6).
-    #[error("Descope answered HTTP {status} {}: {}", .code.as_deref().unwrap_or("(no error code)"), .description.as_deref().unwrap_or("no description"))]
+    /// Its `Display` masks the addresses in Descope's description, which names the login id or
+    /// address it is about ("User already exists: 'ada@example.com' …").
+    #[error("Descope answered HTTP {status} {}: {}", .code.as_deref().unwrap_or("(no error code)"), mask::text(.description.as_deref().unwrap_or("no description")))]
     Api {
         status: u16,
         /// `errorCode`, e.g. `E061102`. `None` when the body was not Descope's JSON.
@@ -187,6 +192,23 @@ mod tests {
 
     fn body(code: &str) -> String {
         format!(r#"{{"errorCode":"{code}","errorDescription":"d","errorMessage":"m"}}"#)
+    }
+
+    #[test]
+    fn the_description_is_shown_with_its_addresses_masked() {
+        let err = api(
+            400,
+            r#"{"errorCode":"E062107","errorDescription":"'ada@example.com' and '+14155552671' are already in use"}"#,
+        );
+        let shown = err.to_string();
+        assert_eq!(
+            shown,
+            "Descope answered HTTP 400 E062107: 'a***@example.com' and '********2671' are already in use"
+        );
+        assert_eq!(
+            api(401, &body("E061102")).to_string(),
+            "Descope answered HTTP 401 E061102: d"
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use super::error::{ApiError, codes};
+use super::otp::{is_email, mask_email, mask_phone};
 use super::state::SharedState;
 
 /// One delivered code. The field names are a fixed contract with other engineers' tests.
@@ -97,11 +98,13 @@ impl Outbox {
         messages.push(message.clone());
         self.latest.send_replace(id);
         drop(messages);
+        // The embedded emulator logs into the app's own log: addresses masked there too (the
+        // outbox page shows them whole; it is not a log).
         tracing::info!(
             id,
             channel = %message.channel,
-            destination = %message.destination,
-            login_id = %message.login_id,
+            destination = %masked(&message.destination),
+            login_id = %masked(&message.login_id),
             purpose = %message.purpose,
             "emulator delivered a one-time code (see the outbox)"
         );
@@ -283,6 +286,15 @@ pub fn escape(s: &str) -> String {
         }
     }
     out
+}
+
+/// An email address or phone number as the emulator writes it in a log line: masked.
+fn masked(address: &str) -> String {
+    if is_email(address) {
+        mask_email(address)
+    } else {
+        mask_phone(address)
+    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 //! sqlx's `Any` driver was the other option; it has no session store of its own, and maps types
 //! (blobs, 64-bit integers) less predictably, so two typed pools it is.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -350,12 +350,8 @@ async fn connect_sqlite(url: &str, pool_size: u32) -> anyhow::Result<SqlitePool>
         // commits) and one fsync fewer per write.
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(Duration::from_secs(5));
-    if let Some(path) = options
-        .get_filename()
-        .to_str()
-        .filter(|p| !p.is_empty() && *p != ":memory:")
-    {
-        ensure_parent_dir(Path::new(path))?;
+    if let Some(path) = file_of(&options) {
+        ensure_parent_dir(path)?;
     }
     // Opening a new file switches it to WAL, which needs a lock that SQLite's busy handler does
     // not wait for: two instances opening one fresh file at once can get "database is locked".
@@ -400,6 +396,26 @@ fn is_busy(e: &sqlx::Error) -> bool {
             .is_some_and(|c| c & 0xff == 5),
         _ => false,
     }
+}
+
+/// The file a SQLite database is kept in; `None` for one in memory.
+fn file_of(options: &SqliteConnectOptions) -> Option<&Path> {
+    options
+        .get_filename()
+        .to_str()
+        .filter(|p| !p.is_empty() && *p != ":memory:")
+        .map(Path::new)
+}
+
+/// The file a `sqlite://` `DATABASE_URL` names; `None` for another backend or a database in memory.
+pub fn sqlite_file(url: &str) -> Option<PathBuf> {
+    // sqlx gives a database in memory a made-up file name: recognise it by the URL instead.
+    let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+    if Backend::of(url) != Ok(Backend::Sqlite) || in_memory {
+        return None;
+    }
+    let options = SqliteConnectOptions::from_str(url).ok()?;
+    file_of(&options).map(Path::to_path_buf)
 }
 
 pub fn ensure_parent_dir(path: &Path) -> anyhow::Result<()> {

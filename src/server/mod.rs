@@ -19,6 +19,7 @@ pub mod profile;
 pub mod refresh;
 pub mod refusal;
 pub mod request_scope;
+pub mod seal;
 pub mod session;
 pub mod session_store;
 pub mod settings;

@@ -8,10 +8,12 @@
 //! query brings both: the row, and the mark joined on that column. The mark travels to the gate
 //! inside the loaded record, under [`MARK_KEY`]; it is never written back (see [`SessionRows::save`]).
 //!
-//! The table and the record encoding (MessagePack of tower-sessions' `Record`) are the ones
-//! tower-sessions-sqlx-store used, so sessions written before this store are read as they are. Such
-//! a row has no `user_id` yet (the column came later); its record then carries no mark, and the
-//! gate asks for the mark on its own ([`crate::server::gate`]) until the row is next written.
+//! The record is MessagePack of tower-sessions' `Record`, sealed ([`crate::server::seal`]) so that
+//! a copy of the table holds no token. The table and the encoding under the seal are the ones
+//! tower-sessions-sqlx-store used, so sessions written before this store (or before sealing) are
+//! read as they are, and sealed when next written. A row from before this store has no `user_id`
+//! yet (the column came later); its record then carries no mark, and the gate asks for the mark
+//! on its own ([`crate::server::gate`]) until the row is next written.
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -20,21 +22,24 @@ use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, ExpiredDeletion};
 
 use crate::server::db::Db;
+use crate::server::seal::SessionKeys;
 use crate::server::session::SignedIn;
 
 /// The key under which a loaded record carries its person's sign-out-everywhere mark: the mark in
 /// ms since the epoch, or `null` when there is none. Present only when the store looked it up.
 pub const MARK_KEY: &str = "_store.signed_out_everywhere_at_ms";
 
-/// Session records in the app's database, on either backend.
+/// Session records in the app's database, on either backend, sealed with `keys`
+/// ([`crate::server::seal`]).
 #[derive(Clone, Debug)]
 pub struct SessionRows {
     db: Db,
+    keys: SessionKeys,
 }
 
 impl SessionRows {
-    pub fn new(db: Db) -> Self {
-        Self { db }
+    pub fn new(db: Db, keys: SessionKeys) -> Self {
+        Self { db, keys }
     }
 }
 
@@ -89,8 +94,9 @@ fn backend(e: sqlx::Error) -> session_store::Error {
     session_store::Error::Backend(e.to_string())
 }
 
-/// The record as stored: without the mark (it lives in its own table), and the person's id.
-fn encode(record: &Record) -> session_store::Result<(Vec<u8>, Option<String>)> {
+/// The record as stored: without the mark (it lives in its own table), sealed, and the person's
+/// id (in clear, for the join: it is Descope's opaque id, not an address).
+fn encode(keys: &SessionKeys, record: &Record) -> session_store::Result<(Vec<u8>, Option<String>)> {
     let user_id = SignedIn::user_id_in_record(&record.data).map(str::to_owned);
     let bytes = if record.data.contains_key(MARK_KEY) {
         let mut stored = record.clone();
@@ -100,7 +106,30 @@ fn encode(record: &Record) -> session_store::Result<(Vec<u8>, Option<String>)> {
         rmp_serde::to_vec(record)
     }
     .map_err(|e| session_store::Error::Encode(e.to_string()))?;
-    Ok((bytes, user_id))
+    let sealed = keys
+        .seal(&record.id.to_string(), &bytes)
+        .map_err(|e| session_store::Error::Encode(e.to_string()))?;
+    Ok((sealed, user_id))
+}
+
+/// The record stored for `session_id`, or `None` when its row does not open: sealed with a key
+/// this instance does not have, or altered. Either way the person is signed out (the next write
+/// makes a new session) rather than shown an error page on every request.
+fn decode(
+    keys: &SessionKeys,
+    session_id: &Id,
+    stored: &[u8],
+) -> session_store::Result<Option<Record>> {
+    let plain = match keys.open(&session_id.to_string(), stored) {
+        Ok(plain) => plain,
+        Err(e) => {
+            tracing::warn!(error = %e, "a session row was ignored; its browser is signed out");
+            return Ok(None);
+        }
+    };
+    rmp_serde::from_slice(&plain)
+        .map(Some)
+        .map_err(|e| session_store::Error::Decode(e.to_string()))
 }
 
 /// Runs `$body` with `$pool` bound to the store's pool, compiled once per backend.
@@ -116,7 +145,7 @@ macro_rules! on_pool {
 impl SessionRows {
     /// Runs `sql` (an insert or an update of one row) for `record`.
     async fn write(&self, sql: &'static str, record: &Record) -> Result<(), WriteError> {
-        let (data, user_id) = encode(record).map_err(WriteError::Store)?;
+        let (data, user_id) = encode(&self.keys, record).map_err(WriteError::Store)?;
         on_pool!(&self.db, |pool| {
             sqlx::query(sql)
                 .bind(record.id.to_string())
@@ -189,8 +218,9 @@ impl SessionStore for SessionRows {
         let Some((data, names_person, mark)) = row else {
             return Ok(None);
         };
-        let mut record: Record = rmp_serde::from_slice(&data)
-            .map_err(|e| session_store::Error::Decode(e.to_string()))?;
+        let Some(mut record) = decode(&self.keys, session_id, &data)? else {
+            return Ok(None);
+        };
         if names_person {
             record.data.insert(MARK_KEY.to_owned(), mark.into());
         }

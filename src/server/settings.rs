@@ -6,9 +6,11 @@
 use std::collections::BTreeMap;
 #[cfg(feature = "emulator")]
 use std::net::SocketAddr;
-#[cfg(feature = "emulator")]
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+pub use crate::server::seal::SessionSecret;
+use crate::server::seal::{DEVELOPMENT_KEY_FILE, SessionKey, SessionKeys};
 
 /// Where the Descope API is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -160,6 +162,13 @@ pub struct Settings {
     pub cookie_secure: bool,
     /// `SESSION_IDLE_DAYS`: a session cookie unused this long is forgotten.
     pub session_idle: Duration,
+    /// `SESSION_SECRET`: the key session rows are sealed with at rest (AES-256-GCM), 32 random
+    /// bytes as 64 hex digits or in base64. Required when APP_ENV=production. In development,
+    /// unset means a key made on the first start and kept in `session-secret` beside the SQLite
+    /// database (`data/session-secret` for PostgreSQL or a database in memory).
+    /// `SESSION_SECRET_PREVIOUS`: a comma-separated list of earlier keys, still accepted for
+    /// reading rows sealed before a rotation; every write seals with `SESSION_SECRET`.
+    pub session_secret: SessionSecret,
     /// `RESEND_COOLDOWN_SECS`: how long the code page makes a person wait before "send again".
     pub resend_cooldown: Duration,
     /// `STEP_UP_MAX_AGE_MINUTES`: changing email or phone needs a code verified within this window.
@@ -367,6 +376,8 @@ impl Settings {
             })?;
         }
 
+        let session_secret = session_secret(&get, production, &database_url)?;
+
         Ok(Self {
             env,
             descope,
@@ -379,6 +390,7 @@ impl Settings {
                 1..=1000,
             )? as u32,
             cookie_secure,
+            session_secret,
             session_idle: Duration::from_secs(
                 bounded(
                     "SESSION_IDLE_DAYS",
@@ -447,6 +459,53 @@ impl Settings {
 
     pub fn is_production(&self) -> bool {
         self.env == AppEnv::Production
+    }
+}
+
+/// `SESSION_SECRET` and `SESSION_SECRET_PREVIOUS`; in development without a secret, the key
+/// file beside the SQLite database (or under `data/`).
+fn session_secret(
+    get: &impl Fn(&str) -> Option<String>,
+    production: bool,
+    database_url: &str,
+) -> Result<SessionSecret, SettingsError> {
+    let previous = get("SESSION_SECRET_PREVIOUS")
+        .map(|list| {
+            list.split(',')
+                .filter(|entry| !entry.trim().is_empty())
+                .map(SessionKey::parse)
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()
+        .map_err(|problem| SettingsError {
+            var: "SESSION_SECRET_PREVIOUS",
+            problem: format!("each key {problem}"),
+        })?
+        .unwrap_or_default();
+    match get("SESSION_SECRET") {
+        Some(secret) => {
+            let current = SessionKey::parse(&secret).map_err(|problem| SettingsError {
+                var: "SESSION_SECRET",
+                problem,
+            })?;
+            Ok(SessionSecret::Keys(SessionKeys::new(current, previous)))
+        }
+        None if production => Err(SettingsError {
+            var: "SESSION_SECRET",
+            problem: format!(
+                "is required when APP_ENV=production: session rows are sealed with it; it {}",
+                crate::server::seal::KEY_FORMAT
+            ),
+        }),
+        None => {
+            let dir = crate::server::db::sqlite_file(database_url)
+                .and_then(|file| file.parent().map(Path::to_path_buf))
+                .unwrap_or_else(|| PathBuf::from("data"));
+            Ok(SessionSecret::DevelopmentFile {
+                path: dir.join(DEVELOPMENT_KEY_FILE),
+                previous,
+            })
+        }
     }
 }
 
@@ -695,6 +754,78 @@ mod tests {
         Settings::from_lookup(|k| map.get(k).cloned())
     }
 
+    /// A valid `SESSION_SECRET`, which production mode requires.
+    const SECRET: (&str, &str) = (
+        "SESSION_SECRET",
+        "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+    );
+
+    #[test]
+    fn production_refuses_to_start_without_a_session_secret_and_a_bad_one_is_named() {
+        let project = ("DESCOPE_PROJECT_ID", "P2abcdefghijklmnopqrstuvwxyz");
+        let err = settings(&[("APP_ENV", "production"), project]).expect_err("no secret");
+        assert_eq!(err.var, "SESSION_SECRET");
+        assert!(err.problem.contains("production"), "{}", err.problem);
+        let s = settings(&[("APP_ENV", "production"), project, SECRET]).expect("valid");
+        assert!(matches!(s.session_secret, SessionSecret::Keys(_)));
+
+        for (var, value) in [
+            ("SESSION_SECRET", "hunter2"),
+            ("SESSION_SECRET", "c2hvcnQgYnV0IHZhbGlkIGJhc2U2NA=="),
+            ("SESSION_SECRET_PREVIOUS", "hunter2"),
+            ("SESSION_SECRET_PREVIOUS", &format!("{},hunter2", SECRET.1)),
+        ] {
+            let err = settings(&[(var, value)]).expect_err(value);
+            assert_eq!(err.var, var, "{value}");
+            assert!(err.problem.contains("32 random bytes"), "{}", err.problem);
+            assert!(
+                !err.to_string().contains("hunter2"),
+                "the value is not repeated: {err}"
+            );
+        }
+        let s = settings(&[
+            SECRET,
+            (
+                "SESSION_SECRET_PREVIOUS",
+                "yBTb9dw9o8KQ0jArzEE7a8S9tBN4GhE6Fv1MYGUO2yQ=, yBTb9dw9o8KQ0jArzEE7a8S9tBN4GhE6Fv1MYGUO2yQ",
+            ),
+        ])
+        .expect("a list of previous keys");
+        let SessionSecret::Keys(keys) = s.session_secret else {
+            panic!("a secret was set");
+        };
+        assert_eq!(
+            format!("{keys:?}").matches("SessionKey(").count(),
+            3,
+            "{keys:?}"
+        );
+    }
+
+    #[test]
+    fn without_a_secret_development_keeps_its_key_beside_the_sqlite_database() {
+        let file = |vars: &[(&str, &str)]| match settings(vars).expect("valid").session_secret {
+            SessionSecret::DevelopmentFile { path, .. } => path,
+            SessionSecret::Keys(_) => panic!("no secret was set"),
+        };
+        assert_eq!(file(&[]), PathBuf::from("data/session-secret"));
+        assert_eq!(
+            file(&[("DATABASE_URL", "sqlite:///var/lib/app/app.db?mode=rwc")]),
+            PathBuf::from("/var/lib/app/session-secret")
+        );
+        assert_eq!(
+            file(&[("DATABASE_URL", "sqlite://app.db")]),
+            PathBuf::from("session-secret")
+        );
+        assert_eq!(
+            file(&[("DATABASE_URL", "postgres://postgres@127.0.0.1/app")]),
+            PathBuf::from("data/session-secret")
+        );
+        assert_eq!(
+            file(&[("DATABASE_URL", "sqlite::memory:")]),
+            PathBuf::from("data/session-secret")
+        );
+    }
+
     #[cfg(feature = "emulator")]
     #[test]
     fn no_project_id_means_the_embedded_emulator_on_loopback() {
@@ -731,15 +862,22 @@ mod tests {
         let project = ("DESCOPE_PROJECT_ID", "P2abcdefghijklmnopqrstuvwxyz");
         let production = ("APP_ENV", "production");
         let allow = ("DESCOPE_BASE_URL_ALLOW_HTTP", "true");
+        let secret = SECRET;
         for remote in [
             "http://api.descope.com",
             "http://10.0.0.5:8080/",
             "http://[2001:db8::1]",
         ] {
             for vars in [
-                vec![production, project, ("DESCOPE_BASE_URL", remote)],
+                vec![production, project, secret, ("DESCOPE_BASE_URL", remote)],
                 // The loosening setting reaches no further than this machine.
-                vec![production, project, allow, ("DESCOPE_BASE_URL", remote)],
+                vec![
+                    production,
+                    project,
+                    secret,
+                    allow,
+                    ("DESCOPE_BASE_URL", remote),
+                ],
             ] {
                 let err = settings(&vars).expect_err(remote);
                 assert_eq!(err.var, "DESCOPE_BASE_URL", "{remote}");
@@ -753,7 +891,7 @@ mod tests {
             "http://localhost:4100/",
             "http://[::1]:4100",
         ] {
-            let err = settings(&[production, project, ("DESCOPE_BASE_URL", local)])
+            let err = settings(&[production, project, secret, ("DESCOPE_BASE_URL", local)])
                 .expect_err("refused by default, loopback too");
             assert_eq!(err.var, "DESCOPE_BASE_URL");
             assert!(
@@ -761,11 +899,19 @@ mod tests {
                 "{}",
                 err.problem
             );
-            settings(&[production, project, allow, ("DESCOPE_BASE_URL", local)]).expect(local);
+            settings(&[
+                production,
+                project,
+                secret,
+                allow,
+                ("DESCOPE_BASE_URL", local),
+            ])
+            .expect(local);
         }
         settings(&[
             production,
             project,
+            secret,
             ("DESCOPE_BASE_URL", "https://api.descope.com"),
         ])
         .expect("https");
@@ -831,6 +977,7 @@ mod tests {
         let production = [
             ("APP_ENV", "production"),
             ("DESCOPE_PROJECT_ID", "P2abcdefghijklmnopqrstuvwxyz"),
+            SECRET,
         ];
         settings(&production).expect("production with a project is valid");
         for (var, value) in [
@@ -890,6 +1037,7 @@ mod tests {
         let production = [
             ("APP_ENV", "production"),
             ("DESCOPE_PROJECT_ID", "P2abcdefghijklmnopqrstuvwxyz"),
+            SECRET,
         ];
         let with_url = |url: &'static str| {
             let mut vars = production.to_vec();
@@ -930,11 +1078,12 @@ mod tests {
             .expect_err("no project id");
         assert_eq!(err.var, "DESCOPE_PROJECT_ID");
         let project = ("DESCOPE_PROJECT_ID", "P2abcdefghijklmnopqrstuvwxyz");
-        let s = settings(&[("APP_ENV", "production"), project]).expect("valid");
+        let s = settings(&[("APP_ENV", "production"), project, SECRET]).expect("valid");
         assert!(s.is_production() && s.cookie_secure);
         let err = settings(&[
             ("APP_ENV", "production"),
             project,
+            SECRET,
             ("COOKIE_SECURE", "false"),
         ])
         .expect_err("insecure cookie");

@@ -87,12 +87,13 @@ impl Application {
             .context("building the Descope client")?;
 
         let db = Db::connect(&settings.database_url, settings.database_pool_size).await?;
+        let session_keys = settings.session_secret.keys()?;
         let limiter = Arc::new(Limiter::new(
             settings.rate_limits,
             clock.clone(),
             db.clone(),
         ));
-        let sessions = SessionRows::new(db.clone());
+        let sessions = SessionRows::new(db.clone(), session_keys);
         let state = AppState::new(Shared {
             leptos_options: leptos_options.clone(),
             descope,

@@ -19,7 +19,8 @@ use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::ExpiredDeletion;
 
 use crate::support::{
-    TestApp, TestDb, postgres_or_skip, start, test_settings, unique_email, unique_phone,
+    TestApp, TestDb, postgres_or_skip, start, test_session_keys, test_settings, unique_email,
+    unique_phone,
 };
 
 /// Two instances on `db`, started at the same moment (their migrations meet), both talking to
@@ -256,8 +257,8 @@ async fn two_instances_cleaning_up_at_once_is_harmless() {
     // Sessions: one expired, one live, deleted by both instances' stores at once.
     let expired = time::OffsetDateTime::now_utc() - time::Duration::hours(1);
     let live = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
-    let store_a = SessionRows::new(a.state.db.clone());
-    let store_b = SessionRows::new(b.state.db.clone());
+    let store_a = SessionRows::new(a.state.db.clone(), test_session_keys());
+    let store_b = SessionRows::new(b.state.db.clone(), test_session_keys());
     for expiry_date in [expired, live] {
         let mut record = Record {
             id: Id::default(),

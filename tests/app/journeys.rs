@@ -998,7 +998,7 @@ async fn benchmark_the_gate_and_the_jwks_cache() {
                 async move {
                     // The session row and, joined to it, the person's sign-out-everywhere mark:
                     // one query, as the gate makes it.
-                    let record = SessionRows::new(db)
+                    let record = SessionRows::new(db, test_session_keys())
                         .load(&id)
                         .await
                         .expect("the store answers")

@@ -8,7 +8,8 @@
 //!   multi-threaded runtime, where one person's request must never see another's;
 //! - `security`: the defences a fork ships with (cross-site check, rate limits, no account
 //!   enumeration, headers, unforgeable errors, bounded input);
-//! - `production`: the real binary in production mode, and what its logs may not contain;
+//! - `production`: the real binary in production mode (and in development mode, for its logs),
+//!   and what its logs may not contain;
 //! - `instances`: two instances on one database serving one person, starting and cleaning up
 //!   at the same moment;
 //! - `health`: the `/healthz` and `/readyz` probes;

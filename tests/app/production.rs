@@ -1,5 +1,8 @@
 //! Production mode, through the real binary: it refuses to start on fake sign-in, and a whole
 //! journey leaves JSON log lines in which no token, code, email address or phone number appears.
+//! Along the error paths (Descope refusing a code, a taken address, an update to an address in
+//! use), in production and in development mode (whose embedded emulator logs into the same
+//! output), at info and at debug, no line holds a whole email address or phone number.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -38,6 +41,28 @@ fn run_binary(args: &[&str], vars: &[(&str, &str)]) -> (Option<i32>, String) {
     let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&output.stderr));
     (output.status.code(), text)
+}
+
+#[test]
+fn production_mode_refuses_to_start_without_a_session_secret() {
+    let project = [("APP_ENV", "production"), ("DESCOPE_PROJECT_ID", "P2test")];
+    let (code, output) = run_binary(&[], &project);
+    assert_eq!(code, Some(2), "{output}");
+    assert!(output.contains("SESSION_SECRET"), "{output}");
+    let (code, output) = run_binary(
+        &[],
+        &[
+            project[0],
+            project[1],
+            ("SESSION_SECRET", "not-a-key-at-all"),
+        ],
+    );
+    assert_eq!(code, Some(2), "{output}");
+    assert!(
+        output.contains("SESSION_SECRET: must be 32 random bytes"),
+        "{output}"
+    );
+    assert!(!output.contains("not-a-key-at-all"), "{output}");
 }
 
 #[test]
@@ -140,16 +165,24 @@ impl Drop for Running {
 }
 
 fn start_in_production(emulator: &Emulator, database_url: &str) -> Running {
-    let mut child = Command::new(BINARY)
-        .env("APP_ENV", "production")
-        .env("DESCOPE_PROJECT_ID", emulator.project_id())
-        .env("DESCOPE_BASE_URL", emulator.base_url())
+    start_binary(&[
+        ("APP_ENV", "production"),
+        ("DESCOPE_PROJECT_ID", emulator.project_id()),
+        ("DESCOPE_BASE_URL", emulator.base_url()),
         // The emulator speaks plain http, on this machine.
-        .env("DESCOPE_BASE_URL_ALLOW_HTTP", "true")
-        .env("DATABASE_URL", database_url)
-        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+        ("DESCOPE_BASE_URL_ALLOW_HTTP", "true"),
+        ("DATABASE_URL", database_url),
+        ("SESSION_SECRET", crate::support::TEST_SESSION_SECRET),
         // Everything the app can log, not only what production logs by default.
-        .env("RUST_LOG", "debug")
+        ("RUST_LOG", "debug"),
+    ])
+}
+
+/// The app binary started with `vars` on a port of its own, once it says where it listens.
+fn start_binary(vars: &[(&str, &str)]) -> Running {
+    let mut child = Command::new(BINARY)
+        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+        .envs(vars.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -169,11 +202,11 @@ fn start_in_production(emulator: &Emulator, database_url: &str) -> Running {
     }
     let started = Instant::now();
     let base = loop {
-        let found = lines.lock().expect("lines").iter().find_map(|line| {
-            line.split("listening on ")
-                .nth(1)
-                .map(|rest| rest.trim_end_matches(['"', '}']).to_owned())
-        });
+        let found = lines
+            .lock()
+            .expect("lines")
+            .iter()
+            .find_map(|line| url_after(line, "listening on "));
         if let Some(base) = found {
             break base;
         }
@@ -190,6 +223,17 @@ fn start_in_production(emulator: &Emulator, database_url: &str) -> Running {
         readers,
         base,
     }
+}
+
+/// The `http://` URL that follows `marker` in a log line (plain or JSON, coloured or not).
+fn url_after(line: &str, marker: &str) -> Option<String> {
+    let rest = line.split(marker).nth(1)?;
+    let from = rest.find("http://")?;
+    let url: String = rest[from..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || ":/.".contains(*c))
+        .collect();
+    Some(url)
 }
 
 /// The `__Host-sid` cookie a response sets, as `name=value`.
@@ -227,9 +271,14 @@ async fn ask_code(
 
 /// The code the emulator delivered to `email`.
 async fn code_for(http: &reqwest::Client, emulator: &Emulator, email: &str) -> String {
+    code_at(http, emulator.base_url(), email).await
+}
+
+/// The newest code the emulator at `emulator` delivered to `destination`.
+async fn code_at(http: &reqwest::Client, emulator: &str, destination: &str) -> String {
     let outbox: serde_json::Value = http
-        .get(format!("{}/emulator/outbox", emulator.base_url()))
-        .query(&[("destination", email)])
+        .get(format!("{emulator}/emulator/outbox"))
+        .query(&[("destination", destination)])
         .send()
         .await
         .expect("outbox")
@@ -458,4 +507,221 @@ async fn a_restart_loses_nothing_and_sigterm_finishes_what_is_in_flight() {
         Some(&b"/profile"[..]),
         "the code sent before the restart still signs in"
     );
+}
+
+/// A browser over plain HTTP that carries its session cookie by hand (production's is `Secure`).
+struct Visitor {
+    http: reqwest::Client,
+    base: String,
+    cookie: Option<String>,
+}
+
+impl Visitor {
+    fn new(base: &str) -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client"),
+            base: base.to_owned(),
+            cookie: None,
+        }
+    }
+
+    /// Posts a form from the page at `from`; returns the redirect's target.
+    async fn submit(&mut self, from: &str, action: &str, fields: &[(&str, &str)]) -> String {
+        let mut request = self
+            .http
+            .post(format!("{}{action}", self.base))
+            .header(ACCEPT, "text/html")
+            .header(REFERER, format!("{}{from}", self.base))
+            .form(fields);
+        if let Some(cookie) = &self.cookie {
+            request = request.header(COOKIE, cookie);
+        }
+        let response = request.send().await.expect("answers");
+        assert!(
+            response.status().is_redirection(),
+            "{action}: {}",
+            response.status()
+        );
+        let set = response
+            .headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("__Host-sid=") || c.starts_with("sid="))
+            .and_then(|c| c.split(';').next())
+            .map(str::to_owned);
+        if set.is_some() {
+            self.cookie = set;
+        }
+        let to = response.headers().get(LOCATION).expect("a redirect");
+        to.to_str().expect("ASCII").to_owned()
+    }
+
+    /// Signs up `login_id` by `method`, entering a wrong code first; ends signed in.
+    async fn signed_up(&mut self, emulator: &str, method: &str, login_id: &str) {
+        let asked = self
+            .submit(
+                "/sign-up",
+                "/api/otp/sign-up",
+                &[("method", method), ("login_id", login_id), ("name", "Logs")],
+            )
+            .await;
+        assert_eq!(asked, "/verify");
+        let code = code_at(&self.http, emulator, login_id).await;
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        let refused = self
+            .submit("/verify", "/api/otp/verify", &[("code", wrong)])
+            .await;
+        assert_ne!(refused, "/profile", "a wrong code is refused");
+        let verified = self
+            .submit("/verify", "/api/otp/verify", &[("code", &code)])
+            .await;
+        assert_eq!(verified, "/profile");
+    }
+}
+
+/// Drives the paths on which Descope refuses something about an address (a wrong code, a
+/// sign-up of a taken email address and of a taken phone number, an update to an address in
+/// use) against the app at `base`, whose Descope is `emulator`; then stops the app and checks
+/// that no line it wrote holds any of those addresses whole, while the refusals are there,
+/// masked.
+async fn no_address_in_the_logs_along_the_error_paths(app: Running, emulator: &str) {
+    let (taken, other, phone) = (
+        crate::support::unique_email("logs-taken"),
+        crate::support::unique_email("logs-other"),
+        crate::support::unique_phone(),
+    );
+    let mut owner = Visitor::new(&app.base);
+    owner.signed_up(emulator, "email", &taken).await;
+    let mut caller = Visitor::new(&app.base);
+    caller.signed_up(emulator, "sms", &phone).await;
+    let mut person = Visitor::new(&app.base);
+    person.signed_up(emulator, "email", &other).await;
+
+    // Sign-up of a taken address: Descope refuses it, naming the address; the app hides that
+    // and sends a sign-in code instead.
+    for (method, address) in [("email", taken.as_str()), ("sms", phone.as_str())] {
+        let again = Visitor::new(&app.base)
+            .submit(
+                "/sign-up",
+                "/api/otp/sign-up",
+                &[("method", method), ("login_id", address), ("name", "Again")],
+            )
+            .await;
+        assert_eq!(again, "/verify", "{method}");
+    }
+    // An update to an address someone else has: Descope refuses it, naming the address; the app
+    // answers as for any change.
+    let refused = person
+        .submit(
+            "/profile/email",
+            "/api/profile/email",
+            &[("email", &taken), ("add_to_login_ids", "on")],
+        )
+        .await;
+    assert_eq!(refused, "/verify", "an email address in use looks like any");
+    let refused = person
+        .submit(
+            "/profile/phone",
+            "/api/profile/phone",
+            &[("method", "sms"), ("phone", &phone)],
+        )
+        .await;
+    assert_eq!(refused, "/verify", "a phone number in use looks like any");
+
+    let lines = app.stop();
+    eprintln!("{} log lines searched", lines.len());
+    for line in &lines {
+        for whole in [taken.as_str(), other.as_str(), phone.as_str(), &phone[1..]] {
+            assert!(!line.contains(whole), "{whole} was logged: {line}");
+        }
+    }
+    // The refusals were logged, with the addresses masked: the search above searched them.
+    for masked in [
+        descope_otp::server::mask::email(&taken),
+        descope_otp::server::mask::phone(&phone),
+    ] {
+        assert!(
+            lines
+                .iter()
+                .any(|line| line.contains("E062107") && line.contains(&masked)),
+            "no refusal naming {masked} was logged: {lines:#?}"
+        );
+    }
+}
+
+/// Production mode at `level`: the real binary against a standalone emulator.
+async fn production_logs_at(level: &str) {
+    let emulator = Emulator::start(
+        EmulatorConfig::default(),
+        "127.0.0.1:0".parse().expect("literal"),
+        Clock::system(),
+    )
+    .await
+    .expect("the emulator starts");
+    let db = crate::support::TestDb::fresh().await;
+    let app = start_binary(&[
+        ("APP_ENV", "production"),
+        ("DESCOPE_PROJECT_ID", emulator.project_id()),
+        ("DESCOPE_BASE_URL", emulator.base_url()),
+        ("DESCOPE_BASE_URL_ALLOW_HTTP", "true"),
+        ("DATABASE_URL", db.url()),
+        ("SESSION_SECRET", crate::support::TEST_SESSION_SECRET),
+        ("RUST_LOG", level),
+    ]);
+    no_address_in_the_logs_along_the_error_paths(app, emulator.base_url()).await;
+}
+
+/// Development mode at `level`: the real binary with its embedded emulator, which logs into the
+/// same output, and no `SESSION_SECRET` (a key file is made beside the database).
+async fn development_logs_at(level: &str) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database_url = format!("sqlite://{}", dir.path().join("app.db").display());
+    let emulator_db = dir.path().join("emulator.db");
+    let app = start_binary(&[
+        ("APP_ENV", "development"),
+        ("DESCOPE_PROJECT_ID", ""),
+        ("SESSION_SECRET", ""),
+        ("DATABASE_URL", &database_url),
+        ("EMULATOR_ADDR", "127.0.0.1:0"),
+        ("EMULATOR_DB", emulator_db.to_str().expect("UTF-8 path")),
+        ("RUST_LOG", level),
+    ]);
+    let emulator = app
+        .lines
+        .lock()
+        .expect("lines")
+        .iter()
+        .find_map(|line| url_after(line, "using the embedded Descope emulator"))
+        .expect("the embedded emulator says where it listens");
+    no_address_in_the_logs_along_the_error_paths(app, &emulator).await;
+    let key_file = dir.path().join("session-secret");
+    assert!(
+        key_file.exists(),
+        "the development key is kept beside the database"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_logs_at_info_hold_no_address_along_the_error_paths() {
+    production_logs_at("info").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_logs_at_debug_hold_no_address_along_the_error_paths() {
+    production_logs_at("debug").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn development_logs_at_info_hold_no_address_along_the_error_paths() {
+    development_logs_at("info").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn development_logs_at_debug_hold_no_address_along_the_error_paths() {
+    development_logs_at("debug").await;
 }

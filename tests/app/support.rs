@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use descope_otp::clock::Clock;
-use descope_otp::server::settings::{DescopeTarget, EmulatorSettings, Settings};
+use descope_otp::server::seal::{SessionKey, SessionKeys};
+use descope_otp::server::settings::{DescopeTarget, EmulatorSettings, SessionSecret, Settings};
 use descope_otp::server::startup::Application;
 use descope_otp::server::state::AppState;
 use leptos::config::LeptosOptions;
@@ -217,11 +218,26 @@ pub fn test_settings(database_url: &str) -> Settings {
     // Hundreds of codes are sent across the suite; the floor that keeps their answers' timing
     // alike is tested on its own (security.rs), at its default.
     settings.code_answer_min = Duration::ZERO;
+    // A fixed key rather than a key file: nothing is written beside the test database, and the
+    // apps of a many-instance test (each built from these settings) open each other's rows.
+    settings.session_secret = SessionSecret::Keys(test_session_keys());
     // Many test apps share one PostgreSQL server (100 connections by default) at once.
     if database_url.starts_with("postgres") {
         settings.database_pool_size = 4;
     }
     settings
+}
+
+/// The `SESSION_SECRET` of every test app (and of the binary the production tests run).
+pub const TEST_SESSION_SECRET: &str =
+    "f0e1d2c3b4a5968778695a4b3c2d1e0f00112233445566778899aabbccddeeff";
+
+/// The keys every test app seals its session rows with.
+pub fn test_session_keys() -> SessionKeys {
+    SessionKeys::new(
+        SessionKey::parse(TEST_SESSION_SECRET).expect("a valid key"),
+        Vec::new(),
+    )
 }
 
 /// Builds and serves an app on port 0. `emulator` is the base URL of the emulator it talks to
