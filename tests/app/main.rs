@@ -8,10 +8,14 @@
 //!   multi-threaded runtime, where one person's request must never see another's;
 //! - `security`: the defences a fork ships with (cross-site check, rate limits, no account
 //!   enumeration, headers, unforgeable errors, bounded input);
+//! - `side_doors`: enumeration and lockout from the side (profile changes, step-up and MFA,
+//!   concurrent wrong codes, timing with Descope slow, a second contact, template options);
+//! - `races`: requests of one cookie racing (a sign-out while others refresh, many refreshes at
+//!   once);
 //! - `production`: the real binary in production mode (and in development mode, for its logs),
 //!   and what its logs may not contain;
 //! - `instances`: two instances on one database serving one person, starting and cleaning up
-//!   at the same moment;
+//!   at the same moment, and refreshing one rotating token at once;
 //! - `health`: the `/healthz` and `/readyz` probes;
 //! - `faults`: Descope or the database failing, Descope rotating its keys, and sign-in surviving it;
 //! - `slow_clients`: a trickled head or body, or an idle kept-alive connection, cut off in seconds;
