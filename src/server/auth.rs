@@ -76,6 +76,11 @@ async fn send_within_limits(
         .await?;
     let started = tokio::time::Instant::now();
     let sent = hidden_send(state, request, signed_in).await;
+    if sent.is_ok() {
+        // A new code for this destination: its wrong tries start again, whether it was sent or
+        // not, as a real code's do.
+        state.limiter.new_code_for(request.destination()).await?;
+    }
     pad_answer(state, started).await;
     sent
 }
@@ -204,7 +209,7 @@ pub async fn resend(state: &AppState, session: &AuthSession) -> Result<PendingVi
             retry_after_secs: wait,
         });
     }
-    let signed_in = session.signed_in().await?;
+    let signed_in = signed_in_for(state, session, &pending.request).await?;
     let sent = send_within_limits(state, session, &pending.request, signed_in.as_ref()).await?;
     pending.masked = sent.masked;
     pending.no_code = sent.no_code;
@@ -232,15 +237,7 @@ pub async fn verify(
     code: &str,
 ) -> Result<String, AppError> {
     let pending = session.pending().await?.ok_or(AppError::NoPendingCode)?;
-    // A step-up or a change of address finishes what a signed-in person began, so it passes the
-    // gate first, as any request of theirs would: a session signed out everywhere since, or whose
-    // refresh Descope refuses, cannot finish it (Descope's verify itself needs no session).
-    let signed_in = match pending.request {
-        OtpRequest::StepUp { .. } | OtpRequest::Update(_) => {
-            Some(crate::server::gate::require_user(state, session).await?.0)
-        }
-        _ => session.signed_in().await?,
-    };
+    let signed_in = signed_in_for(state, session, &pending.request).await?;
 
     // Sign-in codes are checked against the address they went to. An update's code is checked
     // against the user's existing login id (UNCONFIRMED in Descope's docs; see the API notes).
@@ -268,6 +265,12 @@ pub async fn verify(
         .check(Action::Verify, session.client_ip(), &[&login_id])
         .await?;
     let started = tokio::time::Instant::now();
+    // Expired by the app's own clock, before Descope's: a code never sent expires as a real one.
+    let age_secs = state.clock.now() - pending.sent_at;
+    if age_secs >= state.settings.code_expiry.as_secs() as i64 {
+        pad_answer(state, started).await;
+        return Err(AppError::CodeExpired);
+    }
     // No code was sent (an unknown login id, an address in use): every try is wrong, and no
     // Descope call is made to say so.
     let verified = match pending.no_code {
@@ -284,7 +287,7 @@ pub async fn verify(
                 // each, so concurrent tries are all counted, as Descope counts a real code's.
                 _ => match state
                     .limiter
-                    .wrong_try(pending.request.destination(), pending.sent_at)
+                    .wrong_try(pending.request.destination())
                     .await?
                 {
                     true => AppError::WrongCode,
@@ -355,6 +358,23 @@ pub async fn verify(
     }
 }
 
+/// Who is signed in, for going on with `request`. A step-up or a change of address goes on with
+/// what a signed-in person began, so it passes the gate first, as any request of theirs would: a
+/// session signed out everywhere since, or whose refresh Descope refuses, can neither have its
+/// code sent again nor finish it (Descope's verify itself needs no session).
+async fn signed_in_for(
+    state: &AppState,
+    session: &AuthSession,
+    request: &OtpRequest,
+) -> Result<Option<SignedIn>, AppError> {
+    match request {
+        OtpRequest::StepUp { .. } | OtpRequest::Update(_) => Ok(Some(
+            crate::server::gate::require_user(state, session).await?.0,
+        )),
+        _ => session.signed_in().await,
+    }
+}
+
 /// The user in a verify or refresh answer, as the profile shows it.
 pub fn details_from(response: &AuthResponse, now_ms: i64) -> Option<UserDetails> {
     response
@@ -404,7 +424,18 @@ pub async fn sign_out_everywhere(
     state: &AppState,
     session: &AuthSession,
 ) -> Result<SignedOutEverywhere, AppError> {
-    let (current, _) = crate::server::gate::require_user(state, session).await?;
+    let current = match crate::server::gate::require_user(state, session).await {
+        Ok((current, _)) => current,
+        // Descope (or its keys) cannot be reached to check or refresh the session token. The
+        // session row still says who this is, and signing them out of this app needs nothing
+        // from Descope: a lost phone must not wait for Descope to come back.
+        Err(AppError::ServiceUnavailable { .. }) => {
+            crate::server::gate::signed_in_unless_signed_out(state, session)
+                .await?
+                .ok_or(AppError::NotSignedIn)?
+        }
+        Err(e) => return Err(e),
+    };
     state
         .db
         .mark_signed_out_everywhere(&current.user_id, state.clock.now_ms())

@@ -300,6 +300,17 @@ impl Db {
         })
     }
 
+    /// Deletes the counter `key` (an absent counter counts as a fresh one).
+    pub async fn delete_rate(&self, key: &str) -> Result<(), sqlx::Error> {
+        on_pool!(self, |pool| {
+            sqlx::query("delete from rate_limits where key = $1")
+                .bind(key)
+                .execute(pool)
+                .await
+                .map(drop)
+        })
+    }
+
     /// Deletes rate-limit rows whose window has passed at `now_ms` (an absent row and a passed
     /// one count the same). One `delete … where`: running it on two instances at once is
     /// harmless, the second finds nothing left to delete.

@@ -2,10 +2,11 @@
 //!
 //! Every form of this app fits in a few kilobytes, so a body over [`MAX_BODY_BYTES`] is refused
 //! with 413 without being read further, and a body that is not UTF-8 (raw, or once its `%XX`
-//! escapes are decoded; every server function reads its body as a form) with 400, each with a message that says so; neither may reach a
-//! server function, where it would be an unexpected failure. A body that has not all arrived
-//! within `BODY_READ_TIMEOUT_SECS` is answered 408: a client trickling one would otherwise hold
-//! its connection (and this task) for as long as it liked.
+//! escapes are decoded; every server function reads its body as a form) with 400, each with a
+//! message that says so; neither may reach a server function, where it would be an unexpected
+//! failure. A body that has not all arrived within `BODY_READ_TIMEOUT_SECS` is answered 408: a
+//! client trickling one would otherwise hold its connection (and this task) for as long as it
+//! liked.
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};

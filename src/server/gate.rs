@@ -141,7 +141,13 @@ async fn newer_stored(
     session: &AuthSession,
     current: &SignedIn,
 ) -> Result<Option<SignedIn>, AppError> {
-    let deadline = tokio::time::Instant::now() + ROTATION_WAIT;
+    // A refresh token past its own expiry was refused for that: nothing newer is coming, so the
+    // row is read once, not watched.
+    let wait = match expired_by_its_own_claim(&current.refresh_jwt, state.clock.now()) {
+        true => Duration::ZERO,
+        false => ROTATION_WAIT,
+    };
+    let deadline = tokio::time::Instant::now() + wait;
     loop {
         match session.stored_sign_in(&state.sessions).await? {
             Some(stored)
@@ -160,39 +166,73 @@ async fn newer_stored(
 
 /// One refresh with `refresh_jwt`, shared by every request of this instance that asks for it at
 /// the same time, its new session JWT validated.
+///
+/// The call runs in a task of its own: if the request that started it goes away (its client
+/// closed the connection), the call still ends and its outcome is kept for the requests that
+/// follow. With refresh-token rotation, a call dropped halfway would have spent the token and
+/// lost the new one, signing the person out.
 async fn refresh_once(state: &AppState, refresh_jwt: &str) -> refresh::Outcome {
+    let call = {
+        let (state, refresh_jwt) = (state.clone(), refresh_jwt.to_owned());
+        async move { tokio::spawn(async move { refresh_call(&state, &refresh_jwt).await }).await }
+    };
     state
         .refreshes
         .run(refresh_jwt, || async {
-            let response = match state.descope.refresh(refresh_jwt).await {
-                Ok(response) => response,
-                // Only Descope saying the refresh token is no good (401: expired, revoked,
-                // spent) ends the sign-in. An outage, a 5xx, a 429 or an unreadable answer is
-                // Descope's moment, not the person's: they stay signed in and are told to retry.
-                Err(e) if matches!(e.kind(), ErrorKind::Unauthorized) => {
-                    tracing::debug!(error = %e, "refresh refused");
-                    return Err(RefreshFailure::Refused);
-                }
-                Err(e) => {
-                    let detail = format!("refresh failed, session kept: {e}");
-                    return Err(RefreshFailure::Failed(
-                        match from_descope(e, Flow::SignIn) {
-                            limited @ AppError::RateLimited { .. } => limited,
-                            _ => AppError::ServiceUnavailable {
-                                error_id: new_error_id(&detail),
-                            },
-                        },
-                    ));
-                }
-            };
-            let claims = state
-                .descope
-                .validate_session(response.session_jwt.expose_secret())
-                .await
-                .map_err(|e| RefreshFailure::Failed(crate::server::auth::token_failure(&e)))?;
-            Ok(Arc::new(Refreshed { response, claims }))
+            call.await.unwrap_or_else(|e| {
+                Err(RefreshFailure::Failed(crate::server::internal(&format!(
+                    "the refresh task ended without an answer: {e}"
+                ))))
+            })
         })
         .await
+}
+
+/// The Descope call of [`refresh_once`], and the check of the session JWT it returns.
+async fn refresh_call(state: &AppState, refresh_jwt: &str) -> refresh::Outcome {
+    let response = match state.descope.refresh(refresh_jwt).await {
+        Ok(response) => response,
+        // Only Descope saying the refresh token is no good (401: expired, revoked,
+        // spent) ends the sign-in. An outage, a 5xx, a 429 or an unreadable answer is
+        // Descope's moment, not the person's: they stay signed in and are told to retry.
+        Err(e) if matches!(e.kind(), ErrorKind::Unauthorized) => {
+            tracing::debug!(error = %e, "refresh refused");
+            return Err(RefreshFailure::Refused);
+        }
+        Err(e) => {
+            let detail = format!("refresh failed, session kept: {e}");
+            return Err(RefreshFailure::Failed(
+                match from_descope(e, Flow::SignIn) {
+                    limited @ AppError::RateLimited { .. } => limited,
+                    _ => AppError::ServiceUnavailable {
+                        error_id: new_error_id(&detail),
+                    },
+                },
+            ));
+        }
+    };
+    let claims = state
+        .descope
+        .validate_session(response.session_jwt.expose_secret())
+        .await
+        .map_err(|e| RefreshFailure::Failed(crate::server::auth::token_failure(&e)))?;
+    Ok(Arc::new(Refreshed { response, claims }))
+}
+
+/// The sign-in this session holds, unless its person has signed out everywhere since: the gate's
+/// checks that need no Descope, for acting while Descope cannot be reached.
+pub async fn signed_in_unless_signed_out(
+    state: &AppState,
+    session: &AuthSession,
+) -> Result<Option<SignedIn>, AppError> {
+    let Some(current) = session.signed_in().await? else {
+        return Ok(None);
+    };
+    if signed_out_everywhere_since(state, session, &current).await? {
+        session.sign_out().await?;
+        return Ok(None);
+    }
+    Ok(Some(current))
 }
 
 /// Whether `current` signed in at or before their latest "sign out everywhere". The mark normally
@@ -212,6 +252,23 @@ async fn signed_out_everywhere_since(
             .map_err(|e| crate::server::db::unavailable("reading sign-out-everywhere mark", &e))?,
     };
     Ok(mark.is_some_and(|at_ms| current.authenticated_at_ms <= at_ms))
+}
+
+/// Whether `token`'s `exp` claim has passed at `now` (unix seconds). The token is read, not
+/// checked: it came from Descope through this app, and only decides how long to wait.
+fn expired_by_its_own_claim(token: &str, now: i64) -> bool {
+    use base64::Engine as _;
+    let exp = token
+        .split('.')
+        .nth(1)
+        .and_then(|payload| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .ok()
+        })
+        .and_then(|json| serde_json::from_slice::<serde_json::Value>(&json).ok())
+        .and_then(|claims| claims.get("exp")?.as_i64());
+    exp.is_some_and(|exp| exp <= now)
 }
 
 /// The gate's answer for one request, left in that request's extensions by [`protect_pages`]

@@ -82,7 +82,7 @@ impl Limiter {
         }
         if let Some(rule) = per_address {
             for address in addresses {
-                let name = format!("{}:address:{}", action.name(), address.to_lowercase());
+                let name = format!("{}:address:{}", action.name(), address_key(address));
                 if !keys.iter().any(|(k, _, _)| *k == name) {
                     keys.push(key(name, rule));
                 }
@@ -114,19 +114,21 @@ impl Limiter {
         })
     }
 
-    /// Counts one wrong try at a code that was never sent (see `PendingOtp::no_code`), sent to
-    /// `destination` at `sent_at` (unix seconds): `true` while it is one of the first
-    /// [`WRONG_TRIES_BEFORE_LOCK`], `false` once the code would be locked. One atomic step in the
-    /// database per try, so concurrent tries are all counted, on every instance, as Descope counts
-    /// a real code's; a resend (a new `sent_at`) starts again, as a new code does. Not a limit that
-    /// settings can turn off: it is how such a code behaves.
-    pub async fn wrong_try(&self, destination: &str, sent_at: i64) -> Result<bool, AppError> {
-        // A burst of the allowed tries, refilled one a day: within a code's life, never.
-        let window = i64::from(WRONG_TRIES_BEFORE_LOCK) * 6 * 3600 * 1000;
+    /// Counts one wrong try at a code that was never sent to `destination` (see
+    /// `PendingOtp::no_code`): `true` while it is one of the first [`WRONG_TRIES_BEFORE_LOCK`],
+    /// `false` once the code would be locked. Descope keeps one code per login id, the newest,
+    /// whichever browser asked for it; so does this counter: one per destination, started afresh
+    /// by every code asked for it ([`Limiter::new_code_for`]). One atomic step in the database
+    /// per try, so concurrent tries are all counted, on every instance, as Descope counts a real
+    /// code's. Not a limit that settings can turn off: it is how such a code behaves.
+    pub async fn wrong_try(&self, destination: &str) -> Result<bool, AppError> {
+        // A burst of the allowed tries, then one more every six hours: a locked code stays locked
+        // for longer than it lives, until a new one is asked for.
+        let interval = 6 * 3600 * 1000;
         let mut keys = vec![(
-            format!("wrong-try:{}:{sent_at}", destination.to_lowercase()),
-            window / i64::from(WRONG_TRIES_BEFORE_LOCK),
-            window,
+            wrong_try_key(destination),
+            interval,
+            interval * i64::from(WRONG_TRIES_BEFORE_LOCK),
         )];
         let taken = self
             .db
@@ -136,11 +138,33 @@ impl Limiter {
         Ok(taken.is_ok())
     }
 
+    /// A new code was asked for `destination`: its wrong tries start again, as Descope's do.
+    pub async fn new_code_for(&self, destination: &str) -> Result<(), AppError> {
+        self.db
+            .delete_rate(&wrong_try_key(destination))
+            .await
+            .map_err(|e| unavailable("resetting wrong tries", &e))
+    }
+
     /// Forgets counters whose window has passed (they count the same as no counter). Run from
     /// the periodic clean-up; harmless on several instances at once.
     pub async fn delete_spent(&self) -> Result<u64, sqlx::Error> {
         self.db.delete_spent_rates(self.clock.now_ms()).await
     }
+}
+
+/// An address as the counters name it: a digest of its lowercase form, so that the rate-limit
+/// table (and its backups) holds no one's email address or phone number.
+fn address_key(address: &str) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, address.to_lowercase().as_bytes());
+    digest.as_ref()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn wrong_try_key(destination: &str) -> String {
+    format!("wrong-try:{}", address_key(destination))
 }
 
 /// Wrong tries a code takes before it locks: the fifth is "too many", as the emulator's codes do.

@@ -171,6 +171,12 @@ pub struct Settings {
     pub session_secret: SessionSecret,
     /// `RESEND_COOLDOWN_SECS`: how long the code page makes a person wait before "send again".
     pub resend_cooldown: Duration,
+    /// `CODE_EXPIRY_SECS`: a code is refused as expired this long after it was sent, by the app
+    /// itself, before Descope is asked. Keep it no longer than the Descope project's OTP
+    /// expiration time (3 minutes by default here, the low end of what Descope recommends): then
+    /// a real code and a code that was never sent (an address without an account) expire alike,
+    /// and "expired" tells no one that an account exists.
+    pub code_expiry: Duration,
     /// `STEP_UP_MAX_AGE_MINUTES`: changing email or phone needs a code verified within this window.
     pub step_up_max_age: Duration,
     /// `APP_ORIGIN`: the origin people reach the app at (`https://app.example.com`), for the
@@ -404,6 +410,12 @@ impl Settings {
                 get("RESEND_COOLDOWN_SECS"),
                 "30",
                 0..=3600,
+            )?),
+            code_expiry: Duration::from_secs(bounded(
+                "CODE_EXPIRY_SECS",
+                get("CODE_EXPIRY_SECS"),
+                "180",
+                30..=3600,
             )?),
             step_up_max_age: Duration::from_secs(
                 bounded(

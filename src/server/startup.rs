@@ -290,7 +290,7 @@ fn spawn_cleanup(store: SessionRows, limiter: Arc<Limiter>) {
 /// The route table, generated once per process.
 ///
 /// While Leptos generates a route list it turns resource loading off for the whole process, and a
-/// resource first polled in that window never resolves (leptos-rs/leptos#4773). A server builds
+/// resource first polled in that window never resolves (an upstream limitation). A server builds
 /// one Application, before serving, so it never meets this; the integration tests build many in
 /// parallel, and a page rendering in one test while another test generated its routes hung.
 fn route_list() -> Vec<AxumRouteListing> {

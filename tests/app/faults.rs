@@ -326,3 +326,53 @@ async fn a_pending_change_cannot_be_finished_after_a_sign_out_everywhere() {
         profile.body
     );
 }
+
+/// With Descope down and the session JWT expired, the gate cannot check the session, yet a
+/// person who asks to be signed out everywhere is, in this app: the mark needs only the session
+/// row.
+#[tokio::test]
+async fn sign_out_everywhere_works_while_descope_cannot_refresh_the_session() {
+    let app = spawn_app_with_faults().await;
+    let email = unique_email("down-all");
+    let first = app.signed_up("email", &email, "Leaving").await;
+    let (second, _) = app.signed_in_again(&email).await;
+    app.clock.advance(Duration::from_secs(11 * 60));
+    app.inject_fault(json!({"path": "/v1/auth/", "status": 503}))
+        .await;
+    let out = first
+        .submit("/profile", "/api/session/sign-out-everywhere", &[])
+        .await;
+    out.assert_redirects_to("/sign-in?signed_out=app-only");
+    // Refused from the mark alone, before Descope would be asked.
+    assert_eq!(second.get("/profile").await.status, StatusCode::SEE_OTHER);
+    app.clear_faults().await;
+    assert_eq!(second.get("/profile").await.status, StatusCode::SEE_OTHER);
+}
+
+/// A pending change's code is not sent again for a session signed out everywhere since.
+#[tokio::test]
+async fn a_pending_change_is_not_sent_again_after_a_sign_out_everywhere() {
+    let app = spawn_app_with_faults().await;
+    let email = unique_email("resend-keep");
+    let first = app.signed_up("email", &email, "Keeper").await;
+    let (second, _) = app.signed_in_again(&email).await;
+    let new_email = unique_email("resend-stolen");
+    first
+        .submit(
+            "/profile/email",
+            "/api/profile/email",
+            &[("email", &new_email)],
+        )
+        .await
+        .assert_redirects_to("/verify");
+    app.inject_fault(json!({"path": "/v1/auth/logoutall", "status": 503}))
+        .await;
+    second
+        .submit("/profile", "/api/session/sign-out-everywhere", &[])
+        .await;
+    app.clear_faults().await;
+    app.clock.advance(Duration::from_secs(61));
+    let again = first.submit("/verify", "/api/otp/resend", &[]).await;
+    assert_ne!(again.status, StatusCode::OK, "{}", again.body);
+    assert_eq!(app.outbox(&new_email).await.len(), 1, "no second code");
+}

@@ -616,22 +616,24 @@ async fn no_address_in_the_logs_along_the_error_paths(app: Running, emulator: &s
     }
     // An update to an address someone else has: Descope refuses it, naming the address; the app
     // answers as for any change.
-    let refused = person
-        .submit(
+    for (page, action, fields) in [
+        (
             "/profile/email",
             "/api/profile/email",
-            &[("email", &taken), ("add_to_login_ids", "on")],
-        )
-        .await;
-    assert_eq!(refused, "/verify", "an email address in use looks like any");
-    let refused = person
-        .submit(
+            [("email", taken.as_str()), ("add_to_login_ids", "on")],
+        ),
+        (
             "/profile/phone",
             "/api/profile/phone",
-            &[("method", "sms"), ("phone", &phone)],
-        )
-        .await;
-    assert_eq!(refused, "/verify", "a phone number in use looks like any");
+            [("method", "sms"), ("phone", phone.as_str())],
+        ),
+    ] {
+        let asked = person.submit(page, action, &fields).await;
+        assert_eq!(
+            asked, "/verify",
+            "{action}: an address in use looks like any"
+        );
+    }
 
     let lines = app.stop();
     eprintln!("{} log lines searched", lines.len());

@@ -96,8 +96,8 @@ async fn a_sign_out_while_requests_refresh_the_session_sticks() {
             tokio::spawn(async move { client.get(url).send().await.map(|r| r.status()) })
         })
         .collect();
-    // Once a refresh has been handled (its answer held), the requests behind it have read the
-    // session row, and the sign-out below revokes a token that was already refreshed.
+    // Once the emulator has taken a refresh (handled at once, its answer held), the requests
+    // behind it have read the session row, and the sign-out below meets a refresh in flight.
     until_calls(&app, "/v1/auth/refresh", 1).await;
     browser
         .submit("/profile", "/api/session/sign-out", &[])

@@ -48,20 +48,37 @@ async fn stored_row(db: &Db, id: &Id) -> (Option<String>, Record) {
 
 /// Replaces session `id`'s `data` with `data`, as written by hand.
 async fn overwrite_data(db: &Db, id: &Id, data: &[u8]) {
+    update_row(db, id, "data = $2", Some(data)).await;
+}
+
+/// Runs `update <the session table> set <assignment> where id = $1` on session `id`'s row, with
+/// `$2` bound to `value` when there is one, and checks that it found the row.
+async fn update_row(db: &Db, id: &Id, assignment: &str, value: Option<&[u8]>) {
+    let table = match db {
+        Db::Sqlite(_) => "tower_sessions",
+        Db::Postgres(_) => "tower_sessions.session",
+    };
+    let sql = format!("update {table} set {assignment} where id = $1");
     let done = match db {
-        Db::Sqlite(pool) => sqlx::query("update tower_sessions set data = $1 where id = $2")
-            .bind(data)
-            .bind(id.to_string())
+        Db::Sqlite(pool) => {
+            let query = sqlx::query(&sql).bind(id.to_string());
+            match value {
+                Some(value) => query.bind(value),
+                None => query,
+            }
             .execute(pool)
             .await
-            .map(|done| done.rows_affected()),
+            .map(|done| done.rows_affected())
+        }
         Db::Postgres(pool) => {
-            sqlx::query("update tower_sessions.session set data = $1 where id = $2")
-                .bind(data)
-                .bind(id.to_string())
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
+            let query = sqlx::query(&sql).bind(id.to_string());
+            match value {
+                Some(value) => query.bind(value),
+                None => query,
+            }
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
         }
     }
     .expect("the row is updated");
@@ -83,22 +100,7 @@ async fn signed_in_with_id(app: &TestApp, tag: &str) -> (Browser, Id) {
 
 /// Makes session `id`'s row look as it did before rows named their person.
 async fn forget_person_column(db: &Db, id: &Id) {
-    let done = match db {
-        Db::Sqlite(pool) => sqlx::query("update tower_sessions set user_id = null where id = $1")
-            .bind(id.to_string())
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected()),
-        Db::Postgres(pool) => {
-            sqlx::query("update tower_sessions.session set user_id = null where id = $1")
-                .bind(id.to_string())
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
-        }
-    }
-    .expect("the row is updated");
-    assert_eq!(done, 1);
+    update_row(db, id, "user_id = null", None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -374,3 +374,74 @@ async fn template_options_go_only_into_messages_to_an_account_that_is_the_visito
     let message = app.latest_message(&known).await;
     assert_eq!(message["templateOptions"]["greeting"], "Click this link");
 }
+
+/// The answer to one wrong code entered in `browser`, as the error it names.
+async fn wrong_code_answer(browser: &Browser) -> String {
+    let answer = browser
+        .http
+        .post(format!("{}/api/otp/verify", browser.app_base))
+        .header(ACCEPT, "application/json")
+        .form(&[("code", "000000")])
+        .send()
+        .await
+        .expect("answers");
+    let body = answer.text().await.unwrap_or_default();
+    ["WrongCode", "TooManyAttempts", "CodeExpired"]
+        .into_iter()
+        .find(|e| body.contains(e))
+        .unwrap_or_else(|| panic!("not a code's refusal: {body}"))
+        .to_owned()
+}
+
+/// A new browser that asked for a sign-in code for `login_id`.
+async fn asked_sign_in(app: &TestApp, login_id: &str) -> Browser {
+    let browser = app.browser();
+    browser
+        .submit(
+            "/sign-in",
+            "/api/otp/sign-in",
+            &[("method", "email"), ("login_id", login_id)],
+        )
+        .await
+        .assert_redirects_to("/verify");
+    browser
+}
+
+#[tokio::test]
+async fn a_code_never_sent_expires_as_a_real_one_does() {
+    let app = spawn_app().await;
+    let known = unique_email("x-known");
+    app.signed_up("email", &known, "Known").await;
+    app.clock.advance(Duration::from_secs(61));
+    let (on_known, on_unknown) = (
+        asked_sign_in(&app, &known).await,
+        asked_sign_in(&app, &unique_email("x-ghost")).await,
+    );
+    // Past the emulator's own expiry (5 minutes) as well as the app's (3).
+    app.clock.advance(Duration::from_secs(301));
+    assert_eq!(wrong_code_answer(&on_known).await, "CodeExpired");
+    assert_eq!(wrong_code_answer(&on_unknown).await, "CodeExpired");
+}
+
+/// Descope keeps one code per login id, the newest, whichever browser asked for it: a code asked
+/// for in a second browser unlocks the first browser's tries, for an address without an account
+/// as for one with.
+#[tokio::test]
+async fn a_new_code_for_the_address_starts_its_wrong_tries_again_in_every_browser() {
+    let app = spawn_app().await;
+    let known = unique_email("n-known");
+    app.signed_up("email", &known, "Known").await;
+    app.clock.advance(Duration::from_secs(61));
+    let mut answers = Vec::new();
+    for login_id in [known.clone(), unique_email("n-ghost")] {
+        let first = asked_sign_in(&app, &login_id).await;
+        for _ in 0..5 {
+            wrong_code_answer(&first).await;
+        }
+        assert_eq!(wrong_code_answer(&first).await, "TooManyAttempts");
+        app.clock.advance(Duration::from_secs(61));
+        asked_sign_in(&app, &login_id).await;
+        answers.push(wrong_code_answer(&first).await);
+    }
+    assert_eq!(answers, ["WrongCode", "WrongCode"]);
+}

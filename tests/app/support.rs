@@ -358,10 +358,15 @@ impl TestApp {
     }
 
     pub async fn outbox(&self, destination: &str) -> Vec<Value> {
+        self.outbox_where(&[("destination", destination)]).await
+    }
+
+    /// The emulator's outbox, newest first, filtered by `query`.
+    async fn outbox_where(&self, query: &[(&str, &str)]) -> Vec<Value> {
         let url = format!("{}/emulator/outbox", self.emulator);
         let body: Value = reqwest::Client::new()
             .get(url)
-            .query(&[("destination", destination)])
+            .query(query)
             .send()
             .await
             .expect("outbox answers")
@@ -373,19 +378,9 @@ impl TestApp {
 
     /// The id of the newest message the emulator delivered (to anyone); 0 when there is none.
     pub async fn latest_message_id(&self) -> u64 {
-        let url = format!("{}/emulator/outbox", self.emulator);
-        let body: Value = reqwest::Client::new()
-            .get(url)
-            .send()
+        self.outbox_where(&[])
             .await
-            .expect("outbox answers")
-            .json()
-            .await
-            .expect("outbox JSON");
-        body["messages"]
-            .as_array()
-            .into_iter()
-            .flatten()
+            .iter()
             .filter_map(|m| m["id"].as_u64())
             .max()
             .unwrap_or(0)
