@@ -1,8 +1,8 @@
 //! Who is asking: the client's IP address, for the rate limits.
 //!
 //! It is the socket's peer address, unless that peer is one of the `TRUSTED_PROXIES`: then it is
-//! the `X-Forwarded-For` entry `TRUSTED_PROXY_HOPS` places from the right, the one the nearest
-//! trusted proxy saw. Entries further left are written by the client and would let a script pick
+//! the rightmost `X-Forwarded-For` entry that is not itself a trusted proxy, looking no further
+//! than `TRUSTED_PROXY_HOPS` places from the right (the one the outermost proxy saw). Entries further left are written by the client and would let a script pick
 //! its own address, and so would the whole header from a client that reaches the app directly,
 //! which is why the header is read only from a peer inside the trusted ranges.
 
@@ -60,12 +60,22 @@ pub fn client_ip(
         .flat_map(|v| v.split(','))
         .map(str::trim)
         .collect();
-    match hops_seen.len().checked_sub(hops) {
+    // From the right: each of the last `hops` entries was written by one of the proxies, the
+    // nearest first. The first that is not itself a trusted proxy is where the request entered
+    // the chain: the client (a client that reached an inner proxy directly is caught there, and
+    // cannot pass off an entry it wrote itself further left). All of them trusted: the entry
+    // `hops` from the right, written by the outermost proxy.
+    for (k, hop) in hops_seen.iter().rev().take(hops).enumerate() {
         // A proxy may write `1.2.3.4:5678` or `[2001:db8::1]:443`; the port is not the client.
-        Some(i) => parse_hop(hops_seen[i]).or(peer),
-        // Fewer entries than trusted proxies: the request did not come through them all.
-        None => peer,
+        let Some(ip) = parse_hop(hop) else {
+            return peer;
+        };
+        if k + 1 == hops || !trusted.iter().any(|net| net.contains(&ip)) {
+            return Some(ip);
+        }
     }
+    // Fewer entries than trusted proxies: the request did not come through them all.
+    peer
 }
 
 fn parse_hop(hop: &str) -> Option<IpAddr> {
@@ -137,12 +147,24 @@ mod tests {
     }
 
     #[test]
+    fn a_client_that_reaches_an_inner_proxy_directly_is_that_proxys_entry() {
+        // Two proxies; the client skipped the outer one and wrote an entry of its own, which the
+        // inner proxy followed with the client's real address.
+        let skipped = headers(&["6.6.6.6, 203.0.113.50"]);
+        assert_eq!(client_ip(PEER, &skipped, &proxies(), 2), ip("203.0.113.50"));
+        // Through both, the outer proxy's entry (inside the ranges) is passed over.
+        let both = headers(&["6.6.6.6, 203.0.113.9, 10.0.0.1"]);
+        assert_eq!(client_ip(PEER, &both, &proxies(), 2), ip("203.0.113.9"));
+    }
+
+    #[test]
     fn too_few_or_unreadable_entries_fall_back_to_the_peer() {
         let trusted = proxies();
         assert_eq!(client_ip(PEER, &headers(&[]), &trusted, 1), PEER);
         assert_eq!(
-            client_ip(PEER, &headers(&["203.0.113.9"]), &trusted, 2),
-            PEER
+            client_ip(PEER, &headers(&["10.0.0.7"]), &trusted, 2),
+            PEER,
+            "only proxies, fewer than the hops"
         );
         assert_eq!(
             client_ip(PEER, &headers(&["not an address"]), &trusted, 1),
