@@ -157,6 +157,8 @@ const app = express();
 // Neither header is in the app's answers; left on, Express would also hash every page for its ETag.
 app.disable('x-powered-by');
 app.disable('etag');
+// Before every middleware, as the app's probe sits outside its layers: the bench's floor.
+app.get('/healthz', (req, res) => res.type('text').send('ok'));
 app.use(cookieParser());
 app.use(express.urlencoded({ extended: false, limit: '4kb' }));
 // The app's response headers, with a fresh nonce per page for the inline script.
@@ -176,7 +178,6 @@ app.use((req, res, next) => {
   next();
 });
 
-app.get('/healthz', (req, res) => res.type('text').send('ok'));
 app.get('/style.css', (req, res) => res.type('css').send(stylesheet));
 
 app.get('/', async (req, res) => {
