@@ -6,9 +6,10 @@
 //
 //   GET  /                 the public page; with cookies, its header says who is signed in, which
 //                          runs the same gate (as the app's header does)
-//   GET  /profile          gated: an invalid session gets a 303 to /sign-in; a valid one asks
-//                          Descope's `me` for the person's details on every view (the JWT carries
-//                          no name, email or phone, and the sample keeps nothing on the server)
+//   GET  /profile          gated: an invalid session gets a 303 to /sign-in; the person's details
+//                          (the JWT carries no name, email or phone) come from Descope's `me`, kept
+//                          in memory per person for an hour, as the app keeps them in its session
+//                          for USER_DETAILS_MAX_AGE_MINUTES: neither asks Descope on every view
 //   GET  /sign-in, POST /sign-in, GET /verify, POST /verify   an email one-time code; verify sets
 //                          the two cookies
 //   POST /sign-out, POST /sign-out-everywhere
@@ -128,6 +129,19 @@ function page(res, { title, signedInAs, body }) {
   );
 }
 
+/** How long a person's details are kept before `me` is asked again (the app's default). */
+const DETAILS_MAX_AGE_MS = 60 * 60 * 1000;
+const details = new Map();
+
+/** The person's details from Descope's `me`, kept per user for `DETAILS_MAX_AGE_MS`. */
+async function userDetails(userId, refreshJwt) {
+  const kept = details.get(userId);
+  if (kept && Date.now() - kept.at < DETAILS_MAX_AGE_MS) return { ok: true, data: kept.user };
+  const me = await descope.me(refreshJwt);
+  if (me.ok) details.set(userId, { at: Date.now(), user: me.data });
+  return me;
+}
+
 /** Validates the cookies' session, refreshing it when the session token has expired. */
 async function gate(req, res) {
   const sessionJwt = req.cookies[SESSION];
@@ -197,7 +211,7 @@ app.get('/', async (req, res) => {
 app.get('/profile', async (req, res) => {
   const session = await gate(req, res);
   if (!session) return res.redirect(303, '/sign-in?next=/profile');
-  const me = await descope.me(session.refreshJwt);
+  const me = await userDetails(session.token.sub, session.refreshJwt);
   if (!me.ok) {
     if (me.code === 401) {
       clearSessionCookies(res);
