@@ -310,13 +310,7 @@ async fn enter_code(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_whole_journey_in_production_mode_logs_json_without_secrets() {
-    let emulator = Emulator::start(
-        EmulatorConfig::default(),
-        "127.0.0.1:0".parse().expect("literal"),
-        Clock::system(),
-    )
-    .await
-    .expect("the emulator starts");
+    let emulator = standalone_emulator().await;
     // The run's backend (a postgres:// URL on the PostgreSQL run), through the environment.
     let db = crate::support::TestDb::fresh().await;
     let app = start_in_production(&emulator, db.url());
@@ -656,15 +650,20 @@ async fn no_address_in_the_logs_along_the_error_paths(app: Running, emulator: &s
     }
 }
 
-/// Production mode at `level`: the real binary against a standalone emulator.
-async fn production_logs_at(level: &str) {
-    let emulator = Emulator::start(
+/// A standalone emulator on a port of its own, as the production binary's Descope.
+async fn standalone_emulator() -> Emulator {
+    Emulator::start(
         EmulatorConfig::default(),
         "127.0.0.1:0".parse().expect("literal"),
         Clock::system(),
     )
     .await
-    .expect("the emulator starts");
+    .expect("the emulator starts")
+}
+
+/// Production mode at `level`: the real binary against a standalone emulator.
+async fn production_logs_at(level: &str) {
+    let emulator = standalone_emulator().await;
     let db = crate::support::TestDb::fresh().await;
     let app = start_binary(&[
         ("APP_ENV", "production"),
