@@ -1,7 +1,7 @@
 //! The Descope client: OTP sign-up/sign-in, sessions and session-JWT validation.
 //!
-//! Server-side only, and deliberately free of Leptos and axum: it speaks Descope's REST API
-//! (see `/work/shared/docs/descope-api.md`, "the spec") with one `reqwest::Client`, and
+//! Server-side only, and deliberately free of Leptos and axum: it speaks Descope's REST API as the
+//! official SDKs use it ("the spec" in comments) with one `reqwest::Client`, and
 //! validates JWTs locally against a cached JWKS, as the official SDKs do.
 //!
 //! - [`client`]: [`DescopeClient`], one method per REST call.
