@@ -6,7 +6,7 @@
 //! rotation on, all but the first would be refused and sign the person out. So the first request
 //! makes the call and the others wait for its answer and share it ([`Refreshes::run`]).
 //!
-//! A success is kept for [`REUSE_FOR`] after the call began (on the app's clock), for requests
+//! A success is kept for [`REUSE_FOR_MS`] after the call began (on the app's clock), for requests
 //! that read the session row before the first one stored its new tokens but reach this point
 //! after the call ended. A failure is shared with the requests that waited for it and then
 //! forgotten, so the next request tries again.
@@ -25,10 +25,9 @@ use crate::clock::Clock;
 use crate::descope::{AuthResponse, SessionClaims};
 use crate::error::AppError;
 
-/// How long a successful refresh is handed to later requests with the same refresh token.
+/// How long a successful refresh is handed to later requests with the same refresh token, in ms
+/// of the app's clock.
 pub const REUSE_FOR_MS: i64 = 30_000;
-/// [`REUSE_FOR_MS`], for the docs.
-pub const REUSE_FOR: std::time::Duration = std::time::Duration::from_millis(REUSE_FOR_MS as u64);
 
 /// A refresh Descope answered, with the claims of its new session JWT, already validated.
 pub struct Refreshed {
@@ -109,13 +108,10 @@ impl Refreshes {
         self.flights.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// How many flights are kept (for tests).
-    pub fn len(&self) -> usize {
+    /// How many flights are kept.
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.lock().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -185,7 +181,7 @@ mod tests {
         refreshes.run("a", count).await.unwrap();
         refreshes.run("a", count).await.unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 1, "reused");
-        clock.advance(REUSE_FOR);
+        clock.advance(Duration::from_millis(REUSE_FOR_MS as u64));
         refreshes.run("a", count).await.unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 2, "too old to reuse");
 
@@ -217,6 +213,9 @@ mod tests {
             let refreshes = refreshes.clone();
             tokio::spawn(async move { refreshes.run("t", || async { refreshed() }).await.is_ok() })
         };
+        // On this one-thread runtime the yield runs the second caller until it waits on the
+        // first's call: only then is the first dropped, so the hand-over is what is tested.
+        tokio::task::yield_now().await;
         first.abort();
         let handed_over = tokio::time::timeout(Duration::from_secs(10), second)
             .await
