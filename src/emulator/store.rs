@@ -361,14 +361,7 @@ impl Store {
     }
 
     pub async fn revoke(&self, jti: &str, now: i64) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "UPDATE refresh_tokens SET revoked_at = ? WHERE jti = ? AND revoked_at IS NULL",
-        )
-        .bind(now)
-        .bind(jti)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.spend(jti, now).await.map(drop)
     }
 
     /// Revokes `jti` if it is still live, and says whether this call did: of two calls racing
