@@ -8,6 +8,10 @@
 //! - `exp` and `nbf` get 5 s of leeway, as in all three SDKs.
 //! - An unknown `kid` triggers a JWKS fetch, but at most one per cooldown, and concurrent misses
 //!   share that one fetch, so a stream of forged tokens cannot hammer Descope.
+//! - A token whose signature held is remembered (by its SHA-256, with its claims) while its key
+//!   is published: a session token comes back on every request of its life, and its signature
+//!   cannot change. Only the signature check and the parsing are saved; every claim, expiry
+//!   first, is checked again on every use. A change of the key set forgets them all.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -220,12 +224,92 @@ impl VerifyingKey {
     }
 }
 
-/// Public keys by `kid`, refetched on a miss at most once per cooldown.
+/// Public keys by `kid`, refetched on a miss at most once per cooldown, and the tokens already
+/// verified with them.
 pub struct JwksCache {
     keys: RwLock<HashMap<String, Arc<VerifyingKey>>>,
     /// Held while fetching: concurrent misses queue here and then find the fresh keys.
     fetch: Mutex<FetchState>,
     cooldown_secs: i64,
+    verified: VerifiedTokens,
+}
+
+/// How many verified tokens are remembered at most (about 1 KB each): one per session active
+/// within a session token's lifetime, on one instance.
+const VERIFIED_CAPACITY: usize = 4096;
+
+/// Tokens whose signature held, by the SHA-256 of the whole token, with their claims. Locked only
+/// for a map lookup or insert, never across an await.
+struct VerifiedTokens {
+    inner: std::sync::Mutex<Verified>,
+    capacity: usize,
+}
+
+#[derive(Default)]
+struct Verified {
+    /// Counts the key set's changes: a check that began under another key set (its key looked
+    /// up before a change) does not leave its token here.
+    generation: u64,
+    by_digest: HashMap<[u8; 32], SessionClaims>,
+}
+
+impl VerifiedTokens {
+    fn new(capacity: usize) -> Self {
+        Self {
+            inner: std::sync::Mutex::default(),
+            capacity,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Verified> {
+        // A panic elsewhere while holding it left a map of verified tokens, still true.
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn get(&self, digest: &[u8; 32]) -> Option<SessionClaims> {
+        self.lock().by_digest.get(digest).cloned()
+    }
+
+    fn generation(&self) -> u64 {
+        self.lock().generation
+    }
+
+    /// Remembers `claims`, verified under key set `generation`, unless the key set changed since;
+    /// when full, first forgets the tokens expired at `now`, and all of them if that freed nothing.
+    fn insert(&self, digest: [u8; 32], claims: &SessionClaims, now: i64, generation: u64) {
+        let mut verified = self.lock();
+        if verified.generation != generation {
+            return;
+        }
+        let map = &mut verified.by_digest;
+        if map.len() >= self.capacity {
+            map.retain(|_, c| now <= c.exp.saturating_add(LEEWAY_SECS));
+            if map.len() >= self.capacity {
+                map.clear();
+            }
+        }
+        map.insert(digest, claims.clone());
+    }
+
+    /// Forgets every token: the key set changed.
+    fn key_set_changed(&self) {
+        let mut verified = self.lock();
+        verified.generation = verified.generation.wrapping_add(1);
+        verified.by_digest.clear();
+    }
+
+    fn len(&self) -> usize {
+        self.lock().by_digest.len()
+    }
+}
+
+fn token_digest(token: &str) -> [u8; 32] {
+    let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
 }
 
 #[derive(Default)]
@@ -240,7 +324,13 @@ impl JwksCache {
             keys: RwLock::default(),
             fetch: Mutex::default(),
             cooldown_secs: i64::try_from(cooldown.as_secs()).unwrap_or(i64::MAX),
+            verified: VerifiedTokens::new(VERIFIED_CAPACITY),
         }
+    }
+
+    /// How many verified tokens are remembered.
+    pub fn verified_tokens(&self) -> usize {
+        self.verified.len()
     }
 
     /// How many usable keys are cached.
@@ -268,7 +358,10 @@ impl JwksCache {
                 "skipped JWKS keys without kid/alg, not for signing, or of an unsupported type"
             );
         }
-        *self.keys.write().await = fresh;
+        let mut keys = self.keys.write().await;
+        // Under the key map's lock, so that no check sees the new keys with the old tokens.
+        self.verified.key_set_changed();
+        *keys = fresh;
     }
 
     /// The key for `kid`, fetching the JWKS with `fetch` on a miss unless one was fetched less
@@ -408,12 +501,20 @@ where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<Jwks, DescopeError>>,
 {
+    let digest = token_digest(token);
+    if let Some(claims) = cache.verified.get(&digest) {
+        check_claims(&claims, expected)?;
+        return Ok(claims);
+    }
+    let generation = cache.verified.generation();
     let (alg, kid) = read_header(token)?;
     let key = cache.key(&kid, expected.now, fetch).await?;
     if alg != key.alg {
         return Err(TokenError::BadSignature);
     }
-    verify_with_key(token, &key, expected)
+    let claims = verify_with_key(token, &key, expected)?;
+    cache.verified.insert(digest, &claims, expected.now, generation);
+    Ok(claims)
 }
 
 /// The two header fields the check needs. Read here, borrowing from the decoded bytes, rather
@@ -800,6 +901,130 @@ mod tests {
             .await
             .expect_err("tampered");
         assert!(matches!(err, TokenError::BadSignature), "{err:?}");
+    }
+
+    fn no_fetch() -> std::future::Ready<Result<Jwks, DescopeError>> {
+        panic!("a cached key must not trigger a fetch")
+    }
+
+    #[tokio::test]
+    async fn a_verified_token_is_remembered_and_still_checked_against_the_clock() {
+        let cache = cache_with_key().await;
+        let token = sign(&session_claims());
+        let first = validate(&token, &cache, &expected(NOW), no_fetch).await;
+        assert_eq!(cache.verified_tokens(), 1);
+        let again = validate(&token, &cache, &expected(NOW + 1), no_fetch).await;
+        assert_eq!(first.expect("valid"), again.expect("still valid"));
+        let err = validate(&token, &cache, &expected(NOW + 600 + LEEWAY_SECS + 1), no_fetch)
+            .await
+            .expect_err("a remembered token expires like any other");
+        assert!(err.is_expired(), "{err:?}");
+        let err = validate(
+            &token,
+            &cache,
+            &Expected {
+                drn: REFRESH_DRN,
+                ..expected(NOW)
+            },
+            no_fetch,
+        )
+        .await
+        .expect_err("its claims are checked on every use");
+        assert!(matches!(err, TokenError::WrongTokenType), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn only_tokens_that_pass_are_remembered() {
+        let cache = cache_with_key().await;
+        let token = sign(&session_claims());
+        // One character of the signature changed, well inside it (no base64 padding bits).
+        let at = token.len() - 10;
+        let swapped = if &token[at..=at] == "B" { "C" } else { "B" };
+        let tampered = format!("{}{swapped}{}", &token[..at], &token[at + 1..]);
+        validate(&tampered, &cache, &expected(NOW), no_fetch)
+            .await
+            .expect_err("bad signature");
+        validate(&token, &cache, &expected(NOW + 3600), no_fetch)
+            .await
+            .expect_err("expired");
+        assert_eq!(cache.verified_tokens(), 0);
+        validate(&token, &cache, &expected(NOW), no_fetch)
+            .await
+            .expect("valid");
+        let err = validate(&tampered, &cache, &expected(NOW), no_fetch)
+            .await
+            .expect_err("a remembered token's look-alike is checked in full");
+        assert!(matches!(err, TokenError::BadSignature), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_remembered_token_is_refused_once_its_key_is_no_longer_published() {
+        let cache = cache_with_key().await;
+        let token = sign(&session_claims());
+        validate(&token, &cache, &expected(NOW), no_fetch)
+            .await
+            .expect("valid");
+        cache.replace(&Jwks { keys: Vec::new() }).await;
+        assert_eq!(cache.verified_tokens(), 0);
+        let err = validate(&token, &cache, &expected(NOW), || {
+            std::future::ready(Ok(Jwks { keys: Vec::new() }))
+        })
+        .await
+        .expect_err("its key is gone");
+        assert!(matches!(err, TokenError::UnknownKey), "{err:?}");
+    }
+
+    #[test]
+    fn remembered_tokens_stay_within_capacity_expired_ones_first() {
+        let tokens = VerifiedTokens::new(2);
+        let claims = |exp| SessionClaims {
+            exp,
+            ..SessionClaims::default()
+        };
+        tokens.insert([1; 32], &claims(NOW - 60), NOW - 120, 0);
+        tokens.insert([2; 32], &claims(NOW + 60), NOW - 120, 0);
+        tokens.insert([3; 32], &claims(NOW + 60), NOW, 0);
+        assert_eq!(tokens.len(), 2);
+        assert!(tokens.get(&[1; 32]).is_none(), "the expired one goes first");
+        assert!(tokens.get(&[2; 32]).is_some() && tokens.get(&[3; 32]).is_some());
+        tokens.insert([4; 32], &claims(NOW + 60), NOW, 0);
+        assert_eq!(tokens.len(), 1, "none expired: all are forgotten");
+        tokens.key_set_changed();
+        tokens.insert([5; 32], &claims(NOW + 60), NOW, 0);
+        assert_eq!(tokens.len(), 0, "verified under the old key set: not remembered");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_checks_and_a_key_change_leave_no_token_of_the_old_keys() {
+        let cache = Arc::new(cache_with_key().await);
+        let tokens: Vec<String> = (0..8)
+            .map(|i| sign(&with(json!({ "sub": format!("U{i}") }))))
+            .collect();
+        let mut checks = tokio::task::JoinSet::new();
+        for token in tokens.clone() {
+            let cache = Arc::clone(&cache);
+            checks.spawn(async move {
+                for _ in 0..20 {
+                    let _ = validate(&token, &cache, &expected(NOW), || {
+                        std::future::ready(Ok(Jwks { keys: Vec::new() }))
+                    })
+                    .await;
+                    tokio::task::yield_now().await;
+                }
+            });
+        }
+        cache.replace(&Jwks { keys: Vec::new() }).await;
+        while let Some(done) = checks.join_next().await {
+            done.expect("a check panicked");
+        }
+        assert_eq!(cache.verified_tokens(), 0);
+        for token in &tokens {
+            validate(token, &cache, &expected(NOW), || {
+                std::future::ready(Ok(Jwks { keys: Vec::new() }))
+            })
+            .await
+            .expect_err("no key: refused");
+        }
     }
 
     #[tokio::test]
