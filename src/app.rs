@@ -45,13 +45,12 @@ pub fn App() -> impl IntoView {
         <Router>
             <SiteHeader/>
             <main id="main">
-                // No page is hydrated (islands mode), so nothing may be left for a script to move
-                // into place: every page streams in order, pausing at the header's `<Suspense>`
-                // until it knows who is signed in (out-of-order streaming would send the header as
-                // a template after the page, which without JavaScript never shows). Pages whose
-                // status or content depends on the session render in full before the first byte,
-                // so that their HTTP status is right. The not-found page (the fallback) is
-                // rendered in order by leptos_axum's fallback handler.
+                // A page renders in one pass from data loaded before it (`PageData`: the gate's
+                // answer, the header's, the profile). Where a page still waits on a resource
+                // (`/verify`), nothing may be left for a script to move into place, as no page is
+                // hydrated (islands mode): routes stream in order, and those whose status depends
+                // on the session render in full before the first byte. The not-found page (the
+                // fallback) is rendered in order by leptos_axum's fallback handler.
                 <Routes fallback=NotFoundPage>
                     <Route path=path!("/") view=HomePage ssr=SsrMode::InOrder/>
                     <Route path=path!("/sign-up-or-in") view=SignUpOrInPage ssr=SsrMode::InOrder/>

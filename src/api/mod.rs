@@ -4,4 +4,3 @@
 
 pub mod auth;
 pub mod profile;
-pub mod site;

@@ -2,38 +2,38 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::auth::{SignOut, SignOutEverywhere};
-use crate::api::profile::get_profile;
 use crate::components::error_banner::ErrorBanner;
 use crate::components::http_status::set_http_status;
 use crate::components::submit_button::SubmitButton;
-use crate::error::AppError;
+use crate::error::{AppError, new_error_id};
 use crate::models::Profile;
-use crate::pages::action_error;
+use crate::pages::{action_error, loaded_profile};
 
-/// The gated profile. The server refuses to render it for a signed-out browser (303 to sign in).
+/// The gated profile. The server refuses to render it for a signed-out browser (303 to sign in),
+/// and loads the profile before the render begins (`PageData`), so the page renders in one pass.
 #[component]
 pub fn ProfilePage() -> impl IntoView {
-    let profile = Resource::new(|| (), |_| get_profile());
+    let body = match loaded_profile() {
+        Some(Ok(profile)) => view! { <ProfileCard profile/> }.into_any(),
+        Some(Err(AppError::NotSignedIn)) => view! { <SendToSignIn/> }.into_any(),
+        failed => {
+            // Never `None` on the server: the gate's middleware loads every `/profile` it renders.
+            let e = failed.and_then(Result::err).unwrap_or_else(|| AppError::Internal {
+                error_id: new_error_id("/profile rendered without its page data"),
+            });
+            set_http_status(e.status_code());
+            view! {
+                <section class="card">
+                    <h1>"Your profile"</h1>
+                    <p class="error" role="alert">{e.to_string()}</p>
+                </section>
+            }
+            .into_any()
+        }
+    };
     view! {
         <Title text="Your profile"/>
-        <Suspense fallback=|| view! { <section class="card"><p>"Loading…"</p></section> }>
-            {move || Suspend::new(async move {
-                match profile.await {
-                    Ok(p) => view! { <ProfileCard profile=p/> }.into_any(),
-                    Err(AppError::NotSignedIn) => view! { <SendToSignIn/> }.into_any(),
-                    Err(e) => {
-                        set_http_status(e.status_code());
-                        view! {
-                            <section class="card">
-                                <h1>"Your profile"</h1>
-                                <p class="error" role="alert">{e.to_string()}</p>
-                            </section>
-                        }
-                            .into_any()
-                    }
-                }
-            })}
-        </Suspense>
+        {body}
     }
 }
 

@@ -36,7 +36,7 @@ pub async fn require_user(
     state: &AppState,
     session: &AuthSession,
 ) -> Result<(SignedIn, SessionClaims), AppError> {
-    // A page request already went through the gate in `protect_pages`; its server functions,
+    // A page request already went through the gate in `gate_pages`; its server functions,
     // run while the page renders, reuse that answer instead of validating the token again. The
     // answer came out of the same request extensions as this session, so it is this request's.
     // A failure is reused too: during an outage the page shows it without asking Descope again.
@@ -271,7 +271,7 @@ fn expired_by_its_own_claim(token: &str, now: i64) -> bool {
     exp.is_some_and(|exp| exp <= now)
 }
 
-/// The gate's answer for one request, left in that request's extensions by [`protect_pages`]
+/// The gate's answer for one request, left in that request's extensions by [`before_page`]
 /// and read back from the same extensions as its session (`server::context`). Only this module
 /// can make one: from a session it has just validated, or from the failure it just met.
 /// Shared, because the request's parts (and with them this answer) are copied for each server
@@ -279,37 +279,52 @@ fn expired_by_its_own_claim(token: &str, now: i64) -> bool {
 #[derive(Clone)]
 pub struct GateAnswer(Arc<Result<(SignedIn, SessionClaims), AppError>>);
 
-/// Middleware: a browser that asks for a gated page while signed out is sent to sign in, and
-/// brought back afterwards. Runs before the page renders, so the redirect is a real HTTP 303.
-pub async fn protect_pages(
+/// Middleware on the page routes: every page's GET meets the gate once, before it renders
+/// ([`before_page`]); a browser that asks for a gated page while signed out is sent to sign in,
+/// and brought back afterwards. Runs before the page renders, so the redirect is a real HTTP 303,
+/// and what the gate writes to the session (a refreshed token, a sign-out) is saved with the
+/// response's headers.
+pub async fn gate_pages(
     State(state): State<AppState>,
     session: Session,
     mut request: Request,
     next: Next,
 ) -> Response {
-    let path = request.uri().path();
-    if request.method() != Method::GET || !GATED_PAGES.contains(&path) {
+    if request.method() != Method::GET {
         return next.run(request).await;
     }
-    let session = AuthSession::new(session);
-    let mut response = match require_user(&state, &session).await {
-        Err(AppError::NotSignedIn) => {
-            let next_path: String = url::form_urlencoded::byte_serialize(path.as_bytes()).collect();
-            return Redirect::to(&format!("/sign-in?next={next_path}")).into_response();
-        }
-        // Signed in, or anything else (Descope unreachable, a store failure), which is for the
-        // page to show with its status: its server function reads this answer, not Descope.
-        answer => {
-            request
-                .extensions_mut()
-                .insert(GateAnswer(Arc::new(answer)));
-            next.run(request).await
-        }
-    };
-    // A page about a signed-in person is never cached, by the browser or anything between.
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
+    let path = request.uri().path();
+    let gated = GATED_PAGES.contains(&path);
+    let signed_in = before_page(&state, session, &mut request).await;
+    if gated && !signed_in {
+        let next_path: String =
+            url::form_urlencoded::byte_serialize(request.uri().path().as_bytes()).collect();
+        return Redirect::to(&format!("/sign-in?next={next_path}")).into_response();
+    }
+    let mut response = next.run(request).await;
+    if gated {
+        // A page about a signed-in person is never cached, by the browser or anything between.
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("no-store"),
+        );
+    }
     response
+}
+
+/// Runs the gate for the page `request` asks for and loads that page's data from its answer
+/// (`server::page_data`), both left in the request's extensions for the render and the server
+/// functions it calls. Whether the gate found someone signed in: anything but a sure "signed
+/// out" (Descope unreachable, a store failure) counts as signed in, for the page to show with its
+/// status.
+pub async fn before_page(state: &AppState, session: Session, request: &mut Request) -> bool {
+    let answer = GateAnswer(Arc::new(
+        require_user(state, &AuthSession::new(session.clone())).await,
+    ));
+    let signed_in = !matches!(*answer.0, Err(AppError::NotSignedIn));
+    let session = AuthSession::for_request(session, Some(answer.clone()), None);
+    let data = crate::server::page_data::load(state, &session, request.uri().path()).await;
+    request.extensions_mut().insert(answer);
+    request.extensions_mut().insert(data);
+    signed_in
 }

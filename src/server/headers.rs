@@ -5,7 +5,7 @@
 //! hydration script Leptos inlines), and WebAssembly compilation (`'wasm-unsafe-eval'`); no inline
 //! script without the nonce, no `eval`, no framing, no plugins, forms and fetches only to this
 //! origin. The nonce is made here, left in the request for the page render (see
-//! [`provide_nonce_for_render`]), and written into the header of the same response.
+//! `page_data::provide_for_render`), and written into the header of the same response.
 
 use std::sync::Arc;
 
@@ -66,19 +66,10 @@ pub async fn secure_headers(
     response
 }
 
-/// Runs in each page render's Leptos context: the hydration script gets this response's nonce.
-pub fn provide_nonce_for_render() {
-    use leptos::prelude::{provide_context, use_context};
-    let nonce = use_context::<axum::http::request::Parts>()
-        .and_then(|parts| parts.extensions.get::<CspNonce>().cloned());
-    if let Some(CspNonce(nonce)) = nonce {
-        provide_context(leptos::nonce::Nonce::from_value(nonce));
-    }
-}
-
 fn new_nonce() -> Arc<str> {
     let mut bytes = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    // The thread's CSPRNG (ChaCha, seeded and reseeded from the OS): no system call a response.
+    rand::thread_rng().fill_bytes(&mut bytes);
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .encode(bytes)
         .into()

@@ -15,6 +15,7 @@ pub mod headers;
 pub mod health;
 pub mod limits;
 pub mod mask;
+pub mod page_data;
 pub mod profile;
 pub mod refresh;
 pub mod refusal;

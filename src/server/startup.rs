@@ -30,9 +30,10 @@ use crate::server::db::Db;
 use crate::server::embedded::Emulator;
 use crate::server::error_status::{drop_unreadable_errors, local_redirects_only, set_error_status};
 use crate::server::form_body::check_body;
-use crate::server::gate::protect_pages;
-use crate::server::headers::{provide_nonce_for_render, secure_headers};
+use crate::server::gate::gate_pages;
+use crate::server::headers::secure_headers;
 use crate::server::health;
+use crate::server::page_data::{files_or_not_found, provide_for_render};
 use crate::server::limits::Limiter;
 use crate::server::refresh::Refreshes;
 use crate::server::request_scope;
@@ -236,17 +237,15 @@ fn router(state: &AppState, store: SessionRows) -> Router {
     let routes = route_list();
     // Layers run top to bottom for a response, bottom to top for a request: a request meets
     // the owner isolation first, then tracing, headers, the client address, the cross-site
-    // check, the body check, the answer to a failed session save, the session, and the gate last.
+    // check, the body check, the answer to a failed session save, the session, and the gate last
+    // (on the pages only: a route layer; the not-found page calls it itself, after the files).
     let app = Router::new()
-        .leptos_routes_with_context(state, routes, provide_nonce_for_render, {
+        .leptos_routes_with_context(state, routes, provide_for_render, {
             let options = leptos_options.clone();
             move || shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler_with_context::<
-            AppState,
-            _,
-        >(provide_nonce_for_render, shell))
-        .layer(from_fn_with_state(state.clone(), protect_pages))
+        .route_layer(from_fn_with_state(state.clone(), gate_pages))
+        .fallback(files_or_not_found)
         .layer(from_fn(drop_unreadable_errors))
         .layer(from_fn(local_redirects_only))
         .layer(from_fn(set_error_status))
