@@ -12,6 +12,13 @@ use descope_otp::server::settings::Settings;
 use descope_otp::server::startup::Application;
 use descope_otp::server::telemetry;
 
+/// mimalloc rather than glibc's malloc: a request's allocations are often freed on another
+/// thread than the one that made them (tokio moves tasks between workers; sqlx's SQLite rows come
+/// from its connection threads), and glibc then takes that arena's lock, which under load becomes
+/// the server's busiest lock. Measured in `.ci/bench` (see `.ci/BENCHMARKS.md`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     // A local `.env` is a convenience for development; real deployments set the environment.
