@@ -513,7 +513,9 @@ where
         return Err(TokenError::BadSignature);
     }
     let claims = verify_with_key(token, &key, expected)?;
-    cache.verified.insert(digest, &claims, expected.now, generation);
+    cache
+        .verified
+        .insert(digest, &claims, expected.now, generation);
     Ok(claims)
 }
 
@@ -915,9 +917,14 @@ mod tests {
         assert_eq!(cache.verified_tokens(), 1);
         let again = validate(&token, &cache, &expected(NOW + 1), no_fetch).await;
         assert_eq!(first.expect("valid"), again.expect("still valid"));
-        let err = validate(&token, &cache, &expected(NOW + 600 + LEEWAY_SECS + 1), no_fetch)
-            .await
-            .expect_err("a remembered token expires like any other");
+        let err = validate(
+            &token,
+            &cache,
+            &expected(NOW + 600 + LEEWAY_SECS + 1),
+            no_fetch,
+        )
+        .await
+        .expect_err("a remembered token expires like any other");
         assert!(err.is_expired(), "{err:?}");
         let err = validate(
             &token,
@@ -991,7 +998,11 @@ mod tests {
         assert_eq!(tokens.len(), 1, "none expired: all are forgotten");
         tokens.key_set_changed();
         tokens.insert([5; 32], &claims(NOW + 60), NOW, 0);
-        assert_eq!(tokens.len(), 0, "verified under the old key set: not remembered");
+        assert_eq!(
+            tokens.len(),
+            0,
+            "verified under the old key set: not remembered"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -18,9 +18,11 @@ pub fn ProfilePage() -> impl IntoView {
         Some(Err(AppError::NotSignedIn)) => view! { <SendToSignIn/> }.into_any(),
         failed => {
             // Never `None` on the server: the gate's middleware loads every `/profile` it renders.
-            let e = failed.and_then(Result::err).unwrap_or_else(|| AppError::Internal {
-                error_id: new_error_id("/profile rendered without its page data"),
-            });
+            let e = failed
+                .and_then(Result::err)
+                .unwrap_or_else(|| AppError::Internal {
+                    error_id: new_error_id("/profile rendered without its page data"),
+                });
             set_http_status(e.status_code());
             view! {
                 <section class="card">
