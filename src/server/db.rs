@@ -395,6 +395,47 @@ async fn connect_sqlite(url: &str, pool_size: u32) -> anyhow::Result<SqlitePool>
     }
 }
 
+/// Connections to a SQLite database of their own, beside its pool, for a read that every gated
+/// request makes (the session row). Through the pool that read costs two round trips to the
+/// connection's worker thread: the query, then the ping sqlx sends every connection it takes back
+/// (`return_to_pool` in sqlx-core 0.8, unconditional), which under load was a third of the server's
+/// thread wake-ups. These connections are never pinged: a local file cannot drop a connection, and
+/// they run only single `select`s, which leave nothing open when cut short (sqlx's worker stops a
+/// statement whose reader went away). Opened on first use, with the pool's own options.
+#[derive(Debug)]
+pub struct SqliteReaders {
+    connections: Vec<tokio::sync::Mutex<sqlx::SqliteConnection>>,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+impl SqliteReaders {
+    pub async fn open(pool: &SqlitePool, count: usize) -> sqlx::Result<Self> {
+        use sqlx::ConnectOptions as _;
+        let options = pool.connect_options();
+        let mut connections = Vec::with_capacity(count.max(1));
+        for _ in 0..count.max(1) {
+            connections.push(tokio::sync::Mutex::new(options.connect().await?));
+        }
+        Ok(Self {
+            connections,
+            next: std::sync::atomic::AtomicUsize::new(0),
+        })
+    }
+
+    /// A connection for one query: the first free one from a rotating start, else the wait for
+    /// the start's own.
+    pub async fn connection(&self) -> tokio::sync::MutexGuard<'_, sqlx::SqliteConnection> {
+        let count = self.connections.len();
+        let start = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % count;
+        for offset in 0..count {
+            if let Ok(free) = self.connections[(start + offset) % count].try_lock() {
+                return free;
+            }
+        }
+        self.connections[start].lock().await
+    }
+}
+
 /// Tries at opening a locked SQLite file: 25 ms, 50 ms, … apart, about 10 s in all.
 const OPEN_ATTEMPTS: u32 = 28;
 
@@ -542,5 +583,58 @@ mod tests {
             "postgres://app:***@db:5432/app"
         );
         assert_eq!(redacted("sqlite://data/app.db"), "sqlite://data/app.db");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_readers_see_every_commit_and_share_out_free_connections_first() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("app.db").display());
+        let Db::Sqlite(pool) = Db::connect(&url, 2).await.expect("the database opens") else {
+            panic!("a SQLite URL opens SQLite");
+        };
+        sqlx::query("create table t (n integer)")
+            .execute(&pool)
+            .await
+            .expect("create");
+        let readers = std::sync::Arc::new(SqliteReaders::open(&pool, 2).await.expect("open"));
+        let held = readers.connection().await;
+        // With one held, the next asker gets the other, whichever the rotation starts at.
+        let other = tokio::time::timeout(Duration::from_secs(5), readers.connection())
+            .await
+            .expect("a free connection is handed out at once");
+        drop(other);
+        for n in 1..=20 {
+            sqlx::query("insert into t (n) values ($1)")
+                .bind(n)
+                .execute(&pool)
+                .await
+                .expect("insert");
+            let seen: i64 = sqlx::query_scalar("select count(*) from t")
+                .fetch_one(&mut *readers.connection().await)
+                .await
+                .expect("count");
+            assert_eq!(seen, n, "a reader sees the pool's commit at once");
+        }
+        // Both busy: an asker waits for one, and gets it once it is free.
+        let second = readers.connection().await;
+        let waiting = tokio::spawn({
+            let readers = std::sync::Arc::clone(&readers);
+            async move {
+                let mut conn = readers.connection().await;
+                sqlx::query_scalar::<_, i64>("select count(*) from t")
+                    .fetch_one(&mut *conn)
+                    .await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished(), "no connection was free");
+        drop(held);
+        drop(second);
+        let seen = tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("served once a connection is free")
+            .expect("no panic")
+            .expect("count");
+        assert_eq!(seen, 20);
     }
 }

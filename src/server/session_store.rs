@@ -15,13 +15,15 @@
 //! yet (the column came later); its record then carries no mark, and the gate asks for the mark
 //! on its own ([`crate::server::gate`]) until the row is next written.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use tower_sessions::SessionStore;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, ExpiredDeletion};
 
-use crate::server::db::Db;
+use crate::server::db::{Db, SqliteReaders};
 use crate::server::seal::SessionKeys;
 use crate::server::session::SignedIn;
 
@@ -35,11 +37,21 @@ pub const MARK_KEY: &str = "_store.signed_out_everywhere_at_ms";
 pub struct SessionRows {
     db: Db,
     keys: SessionKeys,
+    /// On SQLite, the connections the loads go through ([`SqliteReaders`]: no ping after each).
+    readers: Arc<tokio::sync::OnceCell<SqliteReaders>>,
 }
+
+/// How many connections of its own the store reads through on SQLite: a load holds one for a
+/// primary-key lookup of some microseconds, so a few serve any number of requests.
+const SQLITE_READERS: usize = 4;
 
 impl SessionRows {
     pub fn new(db: Db, keys: SessionKeys) -> Self {
-        Self { db, keys }
+        Self {
+            db,
+            keys,
+            readers: Arc::default(),
+        }
     }
 }
 
@@ -213,13 +225,30 @@ impl SessionStore for SessionRows {
     /// row names its person: one query for both.
     async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {
         let sql = statements(&self.db).load;
-        let row: Option<(Vec<u8>, bool, Option<i64>)> = on_pool!(&self.db, |pool| {
-            sqlx::query_as(sql)
+        let query = || {
+            sqlx::query_as::<_, (Vec<u8>, bool, Option<i64>)>(sql)
                 .bind(session_id.to_string())
                 .bind(OffsetDateTime::now_utc())
-                .fetch_optional(pool)
-                .await
-        })
+        };
+        let row = match &self.db {
+            Db::Sqlite(pool) => {
+                let readers = self
+                    .readers
+                    .get_or_try_init(|| SqliteReaders::open(pool, SQLITE_READERS))
+                    .await
+                    .map_err(backend)?;
+                query()
+                    .fetch_optional(&mut *readers.connection().await)
+                    .await
+            }
+            Db::Postgres(pool) => {
+                sqlx::query_as(sql)
+                    .bind(session_id.to_string())
+                    .bind(OffsetDateTime::now_utc())
+                    .fetch_optional(pool)
+                    .await
+            }
+        }
         .map_err(backend)?;
         let Some((data, names_person, mark)) = row else {
             return Ok(None);
