@@ -290,7 +290,8 @@ pub async fn gate_pages(
     mut request: Request,
     next: Next,
 ) -> Response {
-    if request.method() != Method::GET {
+    // A page is a GET, or a HEAD (axum answers it with the GET route, without the body).
+    if request.method() != Method::GET && request.method() != Method::HEAD {
         return next.run(request).await;
     }
     let path = request.uri().path();

@@ -320,6 +320,28 @@ async fn use_a_different_address_forgets_the_waiting_code() {
 }
 
 #[tokio::test]
+async fn a_head_request_for_a_page_meets_the_gate_like_a_get() {
+    let app = spawn_app().await;
+    let head = |browser: &crate::support::Browser, path: &str| {
+        browser
+            .http
+            .head(format!("{}{path}", browser.app_base))
+            .header(ACCEPT, "text/html")
+            .send()
+    };
+    let stranger = app.browser();
+    let gated = head(&stranger, "/profile").await.expect("answers");
+    assert_eq!(gated.status(), StatusCode::SEE_OTHER);
+    let public = head(&stranger, "/").await.expect("answers");
+    assert_eq!(public.status(), StatusCode::OK);
+    let person = app.signed_up("email", &unique_email("head"), "Head").await;
+    let profile = head(&person, "/profile").await.expect("answers");
+    assert_eq!(profile.status(), StatusCode::OK);
+    let missing = head(&person, "/no-such-page").await.expect("answers");
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
 async fn the_gate_sends_a_signed_out_browser_to_sign_in_and_back_afterwards() {
     let app = spawn_app().await;
     let email = unique_email("gate");
