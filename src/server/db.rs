@@ -117,12 +117,14 @@ pub enum Db {
 }
 
 /// Runs `$body` with `$pool` bound to this database's pool, whichever backend it is: the body is
-/// compiled once per backend, so the same SQL text serves both.
+/// compiled once per backend, so the same SQL text serves both. Exported for the session store
+/// and the tests.
+#[macro_export]
 macro_rules! on_pool {
     ($db:expr, |$pool:ident| $body:expr) => {
         match $db {
-            Db::Sqlite($pool) => $body,
-            Db::Postgres($pool) => $body,
+            $crate::server::db::Db::Sqlite($pool) => $body,
+            $crate::server::db::Db::Postgres($pool) => $body,
         }
     };
 }

@@ -23,6 +23,7 @@ use tower_sessions::SessionStore;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, ExpiredDeletion};
 
+use crate::on_pool;
 use crate::server::db::{Db, SqliteReaders};
 use crate::server::seal::SessionKeys;
 use crate::server::session::SignedIn;
@@ -148,16 +149,6 @@ fn decode(
             Ok(None)
         }
     }
-}
-
-/// Runs `$body` with `$pool` bound to the store's pool, compiled once per backend.
-macro_rules! on_pool {
-    ($db:expr, |$pool:ident| $body:expr) => {
-        match $db {
-            Db::Sqlite($pool) => $body,
-            Db::Postgres($pool) => $body,
-        }
-    };
 }
 
 impl SessionRows {

@@ -59,28 +59,16 @@ async fn update_row(db: &Db, id: &Id, assignment: &str, value: Option<&[u8]>) {
         Db::Postgres(_) => "tower_sessions.session",
     };
     let sql = format!("update {table} set {assignment} where id = $1");
-    let done = match db {
-        Db::Sqlite(pool) => {
-            let query = sqlx::query(&sql).bind(id.to_string());
-            match value {
-                Some(value) => query.bind(value),
-                None => query,
-            }
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected())
+    let done = descope_otp::on_pool!(db, |pool| {
+        let query = sqlx::query(&sql).bind(id.to_string());
+        match value {
+            Some(value) => query.bind(value),
+            None => query,
         }
-        Db::Postgres(pool) => {
-            let query = sqlx::query(&sql).bind(id.to_string());
-            match value {
-                Some(value) => query.bind(value),
-                None => query,
-            }
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected())
-        }
-    }
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected())
+    })
     .expect("the row is updated");
     assert_eq!(done, 1);
 }
