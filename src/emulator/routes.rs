@@ -111,7 +111,7 @@ async fn refuse_foreign_writes(request: Request, next: Next) -> Response {
     ) {
         return next.run(request).await;
     }
-    if let Err(why) = crate::server::cross_site::same_origin(request.headers(), None) {
+    if let Err(why) = crate::server::http::cross_site::same_origin(request.headers(), None) {
         tracing::warn!(
             method = %request.method(),
             path = request.uri().path(),

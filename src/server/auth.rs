@@ -4,15 +4,12 @@
 //! it in the session as a [`PendingOtp`]; [`verify`] checks the code with Descope and does what the
 //! journey is for (sign in, confirm a step-up, finish an address change).
 
-use crate::descope::{
-    AuthResponse, DescopeError, ErrorKind, LoginOptions, MaskedAddress, SignUpOptions, SignUpUser,
-    TokenError, UpdateOptions,
-};
+use crate::descope::{LoginOptions, MaskedAddress, SignUpOptions, SignUpUser, UpdateOptions};
 use secrecy::ExposeSecret;
 
-use crate::error::{AppError, Field, Problem, new_error_id};
+use crate::error::{AppError, Field, Problem};
 use crate::models::{DeliveryMethod, Flow, PendingView};
-use crate::server::internal;
+use crate::server::errors::{from_descope, internal, token_failure, unavailable};
 use crate::server::limits::Action;
 use crate::server::mask;
 use crate::server::session::{
@@ -323,7 +320,7 @@ pub async fn verify(
                     session_jwt: response.session_jwt.expose_secret().to_owned(),
                     refresh_jwt,
                     authenticated_at_ms: now_ms,
-                    details: details_from(&response, now_ms),
+                    details: UserDetails::from_response(&response, now_ms),
                     touched_at_ms: now_ms,
                 })
                 .await?;
@@ -336,7 +333,7 @@ pub async fn verify(
             current.session_jwt = response.session_jwt.expose_secret().to_owned();
             current.refresh_jwt = refresh_jwt;
             current.authenticated_at_ms = now_ms;
-            current.details = details_from(&response, now_ms).or(current.details);
+            current.details = UserDetails::from_response(&response, now_ms).or(current.details);
             session.update(&mut current, now_ms).await?;
             tracing::info!(user_id = %current.user_id, "stepped up");
             // The person proved it is them; now send the code for the change they asked for.
@@ -349,7 +346,7 @@ pub async fn verify(
             current.refresh_jwt = refresh_jwt;
             // The verify answer carries the user with the new address: the profile shows it
             // without asking Descope again.
-            current.details = details_from(&response, now_ms).or(current.details);
+            current.details = UserDetails::from_response(&response, now_ms).or(current.details);
             session.update(&mut current, now_ms).await?;
             session.clear_pending().await?;
             tracing::info!(user_id = %current.user_id, "address updated");
@@ -373,14 +370,6 @@ async fn signed_in_for(
         )),
         _ => session.signed_in().await,
     }
-}
-
-/// The user in a verify or refresh answer, as the profile shows it.
-pub fn details_from(response: &AuthResponse, now_ms: i64) -> Option<UserDetails> {
-    response
-        .user
-        .as_ref()
-        .map(|user| UserDetails::from_descope(user, now_ms))
 }
 
 /// While account existence is hidden, waits until `CODE_ANSWER_MIN_MS` after `started`. The wait
@@ -440,7 +429,7 @@ pub async fn sign_out_everywhere(
         .db
         .mark_signed_out_everywhere(&current.user_id, state.clock.now_ms())
         .await
-        .map_err(|e| crate::server::db::unavailable("recording sign-out-everywhere", &e))?;
+        .map_err(|e| unavailable("recording sign-out-everywhere", &e))?;
     let outcome = match state.descope.logout_all(&current.refresh_jwt).await {
         Ok(()) => SignedOutEverywhere::Fully,
         Err(e) => {
@@ -612,48 +601,5 @@ fn view_of(state: &AppState, pending: &PendingOtp) -> PendingView {
         },
         if_account_exists: matches!(pending.request, OtpRequest::SignIn { .. })
             && !state.settings.reveal_account_existence,
-    }
-}
-
-/// Turns a Descope failure into what the person should be told, logging what they are not.
-pub fn from_descope(err: DescopeError, flow: Flow) -> AppError {
-    let updating = matches!(flow, Flow::UpdateEmail | Flow::UpdatePhone);
-    match err.kind() {
-        ErrorKind::WrongCode => AppError::WrongCode,
-        ErrorKind::TooManyAttempts => AppError::TooManyAttempts,
-        ErrorKind::CodeExpired => AppError::CodeExpired,
-        ErrorKind::UserAlreadyExists if updating => AppError::AddressInUse,
-        ErrorKind::UserAlreadyExists => AppError::AlreadyRegistered,
-        ErrorKind::UserNotFound => AppError::UnknownUser,
-        ErrorKind::RateLimited { retry_after_secs } => AppError::RateLimited {
-            // Descope sends Retry-After; if it ever does not, a short wait is still honest.
-            retry_after_secs: retry_after_secs.unwrap_or(5).max(1),
-        },
-        ErrorKind::Unauthorized => AppError::NotSignedIn,
-        ErrorKind::InvalidArgument if updating => {
-            tracing::warn!(error = %err, "Descope refused an update");
-            AppError::AddressInUse
-        }
-        ErrorKind::InvalidArgument => {
-            tracing::warn!(error = %err, "Descope refused the request");
-            AppError::invalid(Field::LoginId, Problem::AddressRefused)
-        }
-        ErrorKind::Unreachable => AppError::ServiceUnavailable {
-            error_id: new_error_id(&format!("Descope unreachable: {err}")),
-        },
-        _ => internal(&format!("Descope error: {err}")),
-    }
-}
-
-/// A token Descope just issued failed validation: a configuration problem (wrong project, wrong
-/// audience, keys unreachable), never the person's fault.
-pub fn token_failure(err: &TokenError) -> AppError {
-    match err {
-        // Unknown `kid` within the JWKS cooldown: Descope rotated its keys moments after the
-        // last fetch. Worth a retry in seconds, not an error on our side.
-        TokenError::KeysUnavailable(_) | TokenError::UnknownKey => AppError::ServiceUnavailable {
-            error_id: new_error_id(&format!("JWKS unavailable: {err}")),
-        },
-        _ => internal(&format!("freshly issued session token rejected: {err}")),
     }
 }

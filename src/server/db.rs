@@ -3,7 +3,7 @@
 //!
 //! Everything the app stores goes through the few named methods of [`Db`]: the sign-out-everywhere
 //! marks, the rate-limit counters and the clean-up of both; the sessions themselves are kept on the
-//! same pool by [`crate::server::session_store`], which reads each with its person's mark. The SQL text is the same for both backends wherever
+//! same pool by [`crate::server::session::store`], which reads each with its person's mark. The SQL text is the same for both backends wherever
 //! it can be (`$1` placeholders, `case` instead of `max`/`greatest`), so each method is written
 //! once and run on whichever pool this is ([`on_pool!`]). Schemas differ, so each backend has its
 //! own migration folder: `migrations/app` (SQLite) and `migrations/app-postgres`.
@@ -20,8 +20,6 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgSslMode};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-
-use crate::error::{AppError, new_error_id};
 
 /// Which database a `DATABASE_URL` names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -163,13 +161,6 @@ impl Db {
             .await
             .with_context(|| format!("DATABASE_URL: migrating the database at {shown:?}"))?;
         Ok(db)
-    }
-
-    pub fn backend(&self) -> Backend {
-        match self {
-            Self::Sqlite(_) => Backend::Sqlite,
-            Self::Postgres(_) => Backend::Postgres,
-        }
     }
 
     /// Applies the migrations of this backend's folder.
@@ -330,14 +321,6 @@ impl Db {
     /// Closes the pool: requests then fail as in a database outage (for tests of just that).
     pub async fn close(&self) {
         on_pool!(self, |pool| pool.close().await);
-    }
-}
-
-/// A database failure on a request's path: the database is a dependency, so this is an outage
-/// (503 with an error id), not a bug.
-pub fn unavailable(doing: &str, e: &sqlx::Error) -> AppError {
-    AppError::ServiceUnavailable {
-        error_id: new_error_id(&format!("database: {doing}: {e}")),
     }
 }
 

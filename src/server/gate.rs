@@ -8,26 +8,22 @@
 //! context: the middleware runs outside any request-scoped owner, and there `use_context` would
 //! read whatever owner a worker thread last had, which can be another request's. The one shortcut,
 //! a page's server functions reusing the middleware's answer while that page renders, travels in
-//! this request's own extensions next to its session (see [`GateAnswer`]).
+//! this request's own extensions next to its session (see
+//! [`crate::server::session::GateAnswer`]).
 
-use axum::extract::{Request, State};
-use axum::http::{Method, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Redirect, Response};
 use secrecy::ExposeSecret;
 use std::sync::Arc;
 use std::time::Duration;
-use tower_sessions::Session;
 
 use crate::descope::{ErrorKind, SessionClaims, TokenError};
-use crate::error::{AppError, new_error_id};
-use crate::models::Flow;
-use crate::server::auth::{details_from, from_descope};
+use crate::error::AppError;
+use crate::server::errors::{internal, refresh_failure, token_failure, unavailable};
 use crate::server::refresh::{self, RefreshFailure, Refreshed};
-use crate::server::session::{AuthSession, SignedIn};
+use crate::server::session::{AuthSession, SignedIn, UserDetails};
 use crate::server::state::AppState;
 
-/// Pages that only a signed-in person may see. Their server functions call [`require_user`] too;
+/// Pages that only a signed-in person may see: the routes under `/profile` (a test in
+/// `server::http` holds the route table to that). Their server functions call [`require_user`] too;
 /// this list only decides where a browser that navigates to them is sent when signed out.
 pub const GATED_PAGES: &[&str] = &["/profile", "/profile/email", "/profile/phone"];
 
@@ -40,8 +36,8 @@ pub async fn require_user(
     // run while the page renders, reuse that answer instead of validating the token again. The
     // answer came out of the same request extensions as this session, so it is this request's.
     // A failure is reused too: during an outage the page shows it without asking Descope again.
-    if let Some(GateAnswer(answer)) = session.gate_answer() {
-        return Result::clone(answer);
+    if let Some(answer) = session.gate_answer() {
+        return answer.get().clone();
     }
     let mut current = session.signed_in().await?.ok_or(AppError::NotSignedIn)?;
 
@@ -64,9 +60,7 @@ pub async fn require_user(
         Err(TokenError::Expired | TokenError::UnknownKey) => {
             refreshed(state, session, current).await
         }
-        Err(TokenError::KeysUnavailable(e)) => Err(AppError::ServiceUnavailable {
-            error_id: new_error_id(&format!("JWKS unavailable: {e}")),
-        }),
+        Err(e @ TokenError::KeysUnavailable(_)) => Err(token_failure(&e)),
         Err(other) => {
             tracing::warn!(user_id = %current.user_id, error = %other, "invalid session token; signing out");
             session.sign_out().await?;
@@ -119,7 +113,7 @@ async fn refreshed(
             current.refresh_jwt = rotated.expose_secret().to_owned();
         }
         let now_ms = state.clock.now_ms();
-        current.details = details_from(&done.response, now_ms).or(current.details);
+        current.details = UserDetails::from_response(&done.response, now_ms).or(current.details);
         session.update(&mut current, now_ms).await?;
         tracing::debug!(user_id = %current.user_id, "session refreshed");
         return Ok((current, done.claims.clone()));
@@ -149,7 +143,7 @@ async fn newer_stored(
     };
     let deadline = tokio::time::Instant::now() + wait;
     loop {
-        match session.stored_sign_in(&state.sessions).await? {
+        match state.sessions.stored_sign_in(session.id()).await? {
             Some(stored)
                 if stored.user_id == current.user_id
                     && stored.refresh_jwt != current.refresh_jwt =>
@@ -180,7 +174,7 @@ async fn refresh_once(state: &AppState, refresh_jwt: &str) -> refresh::Outcome {
         .refreshes
         .run(refresh_jwt, || async {
             call.await.unwrap_or_else(|e| {
-                Err(RefreshFailure::Failed(crate::server::internal(&format!(
+                Err(RefreshFailure::Failed(internal(&format!(
                     "the refresh task ended without an answer: {e}"
                 ))))
             })
@@ -199,23 +193,13 @@ async fn refresh_call(state: &AppState, refresh_jwt: &str) -> refresh::Outcome {
             tracing::debug!(error = %e, "refresh refused");
             return Err(RefreshFailure::Refused);
         }
-        Err(e) => {
-            let detail = format!("refresh failed, session kept: {e}");
-            return Err(RefreshFailure::Failed(
-                match from_descope(e, Flow::SignIn) {
-                    limited @ AppError::RateLimited { .. } => limited,
-                    _ => AppError::ServiceUnavailable {
-                        error_id: new_error_id(&detail),
-                    },
-                },
-            ));
-        }
+        Err(e) => return Err(RefreshFailure::Failed(refresh_failure(e))),
     };
     let claims = state
         .descope
         .validate_session(response.session_jwt.expose_secret())
         .await
-        .map_err(|e| RefreshFailure::Failed(crate::server::auth::token_failure(&e)))?;
+        .map_err(|e| RefreshFailure::Failed(token_failure(&e)))?;
     Ok(Arc::new(Refreshed { response, claims }))
 }
 
@@ -236,7 +220,7 @@ pub async fn signed_in_unless_signed_out(
 }
 
 /// Whether `current` signed in at or before their latest "sign out everywhere". The mark normally
-/// came with the session row, in the same query (`server::session_store`); only for a row that
+/// came with the session row, in the same query (`server::session::store`); only for a row that
 /// does not name its person yet is it a query of its own.
 async fn signed_out_everywhere_since(
     state: &AppState,
@@ -249,7 +233,7 @@ async fn signed_out_everywhere_since(
             .db
             .signed_out_everywhere_at(&current.user_id)
             .await
-            .map_err(|e| crate::server::db::unavailable("reading sign-out-everywhere mark", &e))?,
+            .map_err(|e| unavailable("reading sign-out-everywhere mark", &e))?,
     };
     Ok(mark.is_some_and(|at_ms| current.authenticated_at_ms <= at_ms))
 }
@@ -269,63 +253,4 @@ fn expired_by_its_own_claim(token: &str, now: i64) -> bool {
         .and_then(|json| serde_json::from_slice::<serde_json::Value>(&json).ok())
         .and_then(|claims| claims.get("exp")?.as_i64());
     exp.is_some_and(|exp| exp <= now)
-}
-
-/// The gate's answer for one request, left in that request's extensions by [`before_page`]
-/// and read back from the same extensions as its session (`server::context`). Only this module
-/// can make one: from a session it has just validated, or from the failure it just met.
-/// Shared, because the request's parts (and with them this answer) are copied for each server
-/// function the page runs.
-#[derive(Clone)]
-pub struct GateAnswer(Arc<Result<(SignedIn, SessionClaims), AppError>>);
-
-/// Middleware on the page routes: every page's GET meets the gate once, before it renders
-/// ([`before_page`]); a browser that asks for a gated page while signed out is sent to sign in,
-/// and brought back afterwards. Runs before the page renders, so the redirect is a real HTTP 303,
-/// and what the gate writes to the session (a refreshed token, a sign-out) is saved with the
-/// response's headers.
-pub async fn gate_pages(
-    State(state): State<AppState>,
-    session: Session,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    // A page is a GET, or a HEAD (axum answers it with the GET route, without the body).
-    if request.method() != Method::GET && request.method() != Method::HEAD {
-        return next.run(request).await;
-    }
-    let path = request.uri().path();
-    let gated = GATED_PAGES.contains(&path);
-    let signed_in = before_page(&state, session, &mut request).await;
-    if gated && !signed_in {
-        let next_path: String =
-            url::form_urlencoded::byte_serialize(request.uri().path().as_bytes()).collect();
-        return Redirect::to(&format!("/sign-in?next={next_path}")).into_response();
-    }
-    let mut response = next.run(request).await;
-    if gated {
-        // A page about a signed-in person is never cached, by the browser or anything between.
-        response.headers_mut().insert(
-            header::CACHE_CONTROL,
-            header::HeaderValue::from_static("no-store"),
-        );
-    }
-    response
-}
-
-/// Runs the gate for the page `request` asks for and loads that page's data from its answer
-/// (`server::page_data`), both left in the request's extensions for the render and the server
-/// functions it calls. Whether the gate found someone signed in: anything but a sure "signed
-/// out" (Descope unreachable, a store failure) counts as signed in, for the page to show with its
-/// status.
-pub async fn before_page(state: &AppState, session: Session, request: &mut Request) -> bool {
-    let answer = GateAnswer(Arc::new(
-        require_user(state, &AuthSession::new(session.clone())).await,
-    ));
-    let signed_in = !matches!(*answer.0, Err(AppError::NotSignedIn));
-    let session = AuthSession::for_request(session, Some(answer.clone()), None);
-    let data = crate::server::page_data::load(state, &session, request.uri().path()).await;
-    request.extensions_mut().insert(answer);
-    request.extensions_mut().insert(data);
-    signed_in
 }

@@ -13,12 +13,12 @@
 //! owner of many addresses, from sending without bound, and each of those messages is billed.
 
 use std::net::IpAddr;
-use std::time::Duration;
 
 use crate::clock::Clock;
 use crate::error::AppError;
 use crate::models::DeliveryMethod;
-use crate::server::db::{Db, RateRefusal, unavailable};
+use crate::server::db::{Db, RateRefusal};
+use crate::server::errors::unavailable;
 use crate::server::settings::{RateLimits, RateRule};
 
 /// What a request is about to do, and so which limits apply.
@@ -207,17 +207,10 @@ fn ip_key(ip: IpAddr) -> String {
     }
 }
 
-/// The wait a limit imposed, for the `Retry-After` header.
-pub fn retry_after(error: &AppError) -> Option<Duration> {
-    match error {
-        AppError::RateLimited { retry_after_secs } => Some(Duration::from_secs(*retry_after_secs)),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     /// A limiter on a fresh SQLite file, its clock frozen so that waits are exact.
     async fn limiter(rules: RateLimits) -> (Limiter, Clock, tempfile::TempDir) {

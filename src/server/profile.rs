@@ -3,7 +3,8 @@
 use crate::descope::SessionClaims;
 use crate::error::AppError;
 use crate::models::{Flow, Profile};
-use crate::server::auth::{self, from_descope};
+use crate::server::auth;
+use crate::server::errors::from_descope;
 use crate::server::gate::require_user;
 use crate::server::session::{AuthSession, Change, OtpRequest, UserDetails};
 use crate::server::state::AppState;

@@ -123,7 +123,6 @@ fn key(refresh_jwt: &str) -> [u8; 32] {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)] // A failed unwrap is a failed test.
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};

@@ -2,15 +2,14 @@
 //!
 //! The list here is the list in `.env.example` and the README; keep the three in step.
 
-#[cfg(feature = "emulator")]
-use std::collections::BTreeMap;
-#[cfg(feature = "emulator")]
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use crate::server::seal::SessionSecret;
-use crate::server::seal::{DEVELOPMENT_KEY_FILE, SessionKey, SessionKeys};
+use ipnet::IpNet;
+
+pub use crate::server::session::seal::SessionSecret;
+use crate::server::session::seal::{DEVELOPMENT_KEY_FILE, SessionKey, SessionKeys};
 
 /// Where the Descope API is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,41 +25,6 @@ pub enum DescopeTarget {
     /// the `emulator` feature (the default); a lean build requires `DESCOPE_PROJECT_ID`.
     #[cfg(feature = "emulator")]
     Emulator(EmulatorSettings),
-}
-
-/// The embedded emulator's `EMULATOR_*` settings.
-#[cfg(feature = "emulator")]
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EmulatorSettings {
-    /// `EMULATOR_ADDR`: where the embedded emulator listens (loopback only).
-    pub addr: SocketAddr,
-    /// `EMULATOR_DB`: the emulator's own SQLite file, so users and keys survive restarts.
-    pub db: PathBuf,
-    /// `EMULATOR_ALLOW_FAULTS`: opens the emulator's fault-injection, key-rotation and clock
-    /// endpoints, for outage tests.
-    pub allow_faults: bool,
-    /// `EMULATOR_FIXED_CODES`: `LOGIN_ID=CODE,…`, codes that never change for those login ids.
-    pub fixed_codes: BTreeMap<String, String>,
-    /// `EMULATOR_TEST_USERS_UNCAPPED`: test users skip the emulator's per-recipient message cap.
-    pub test_users_uncapped: bool,
-    /// `EMULATOR_ROTATE_REFRESH_TOKENS`: the emulator behaves as a Descope project with
-    /// refresh-token rotation on (each refresh answers with a new refresh JWT and spends the old).
-    pub rotate_refresh_tokens: bool,
-}
-
-#[cfg(feature = "emulator")]
-impl EmulatorSettings {
-    /// An emulator at `addr` on the file `db`, with no test conveniences.
-    pub fn new(addr: SocketAddr, db: PathBuf) -> Self {
-        Self {
-            addr,
-            db,
-            allow_faults: false,
-            fixed_codes: BTreeMap::new(),
-            test_users_uncapped: false,
-            rotate_refresh_tokens: false,
-        }
-    }
 }
 
 /// The emulator's test conveniences. Each is off by default and refused in production mode and
@@ -187,7 +151,7 @@ pub struct Settings {
     /// is read only from a socket peer inside them; any other peer is the client itself, so a
     /// client that reaches the app directly cannot pick its address. Empty (the default): the
     /// header is never read.
-    pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub trusted_proxies: Vec<IpNet>,
     /// `TRUSTED_PROXY_HOPS`: how many proxies in front of the app append to `X-Forwarded-For`.
     /// 0 (the default without `TRUSTED_PROXIES`): the client address is the socket's, and the
     /// header is ignored. 1 by default once `TRUSTED_PROXIES` is set. Set without
@@ -236,13 +200,9 @@ impl Settings {
 
     /// Reads settings through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
-        let get = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+        let vars = Vars(lookup);
 
-        let env = match get("APP_ENV").as_deref() {
+        let env = match vars.get("APP_ENV").as_deref() {
             None | Some("development") => AppEnv::Development,
             Some("production") => AppEnv::Production,
             Some(other) => {
@@ -254,78 +214,10 @@ impl Settings {
         };
         let production = env == AppEnv::Production;
 
-        if production
-            && let Some(var) = EMULATOR_TEST_CONVENIENCES
-                .into_iter()
-                .find(|var| get(var).is_some())
-        {
-            return Err(SettingsError {
-                var,
-                problem: "is an emulator test convenience, refused when APP_ENV=production".into(),
-            });
-        }
-        let descope = match get("DESCOPE_PROJECT_ID") {
-            Some(project_id) => {
-                if project_id.contains(':') || project_id.chars().any(char::is_whitespace) {
-                    return Err(SettingsError {
-                        var: "DESCOPE_PROJECT_ID",
-                        problem: "must be a bare project id such as P2abc…".into(),
-                    });
-                }
-                DescopeTarget::Project {
-                    project_id,
-                    base_url: get("DESCOPE_BASE_URL")
-                        .map(|u| {
-                            let allow_http: bool = parse_or(
-                                "DESCOPE_BASE_URL_ALLOW_HTTP",
-                                get("DESCOPE_BASE_URL_ALLOW_HTTP"),
-                                "false",
-                            )?;
-                            parse_base_url(&u, production && !allow_http, production)
-                        })
-                        .transpose()?,
-                }
-            }
-            // A typo in a production environment must not quietly run on fake sign-in.
-            None if production => {
-                return Err(SettingsError {
-                    var: "DESCOPE_PROJECT_ID",
-                    problem: "is required when APP_ENV=production (the emulator never runs in production)".into(),
-                });
-            }
-            #[cfg(feature = "emulator")]
-            None => DescopeTarget::Emulator(emulator_settings(&get)?),
-            #[cfg(not(feature = "emulator"))]
-            None => {
-                return Err(SettingsError {
-                    var: "DESCOPE_PROJECT_ID",
-                    problem: "is required: this build has no embedded emulator (it was built without the `emulator` feature)".into(),
-                });
-            }
-        };
-        #[cfg(not(feature = "emulator"))]
-        if let Some(var) = [
-            "EMULATOR_ADDR",
-            "EMULATOR_DB",
-            "EMULATOR_ROTATE_REFRESH_TOKENS",
-        ]
-        .into_iter()
-        .chain(EMULATOR_TEST_CONVENIENCES)
-        .find(|var| get(var).is_some())
-        {
-            return Err(SettingsError {
-                var,
-                problem:
-                    "this build has no embedded emulator (built without the `emulator` feature)"
-                        .into(),
-            });
-        }
+        let descope = descope_target(&vars, production)?;
 
-        let cookie_secure: bool = parse_or(
-            "COOKIE_SECURE",
-            get("COOKIE_SECURE"),
-            if production { "true" } else { "false" },
-        )?;
+        let cookie_secure: bool =
+            vars.parse("COOKIE_SECURE", if production { "true" } else { "false" })?;
         if production && !cookie_secure {
             return Err(SettingsError {
                 var: "COOKIE_SECURE",
@@ -335,37 +227,20 @@ impl Settings {
         }
         let defaults = RateLimits::default();
         let rate_limits = RateLimits {
-            send_per_ip: rate_rule(
-                "RATE_LIMIT_SEND_PER_IP",
-                get("RATE_LIMIT_SEND_PER_IP"),
-                defaults.send_per_ip,
-            )?,
-            send_per_address: rate_rule(
-                "RATE_LIMIT_SEND_PER_ADDRESS",
-                get("RATE_LIMIT_SEND_PER_ADDRESS"),
-                defaults.send_per_address,
-            )?,
-            verify_per_ip: rate_rule(
-                "RATE_LIMIT_VERIFY_PER_IP",
-                get("RATE_LIMIT_VERIFY_PER_IP"),
-                defaults.verify_per_ip,
-            )?,
-            verify_per_address: rate_rule(
-                "RATE_LIMIT_VERIFY_PER_ADDRESS",
-                get("RATE_LIMIT_VERIFY_PER_ADDRESS"),
-                defaults.verify_per_address,
-            )?,
-            send_global: rate_rule(
-                "RATE_LIMIT_SEND_GLOBAL",
-                get("RATE_LIMIT_SEND_GLOBAL"),
-                defaults.send_global,
-            )?,
+            send_per_ip: vars.rate("RATE_LIMIT_SEND_PER_IP", defaults.send_per_ip)?,
+            send_per_address: vars
+                .rate("RATE_LIMIT_SEND_PER_ADDRESS", defaults.send_per_address)?,
+            verify_per_ip: vars.rate("RATE_LIMIT_VERIFY_PER_IP", defaults.verify_per_ip)?,
+            verify_per_address: vars
+                .rate("RATE_LIMIT_VERIFY_PER_ADDRESS", defaults.verify_per_address)?,
+            send_global: vars.rate("RATE_LIMIT_SEND_GLOBAL", defaults.send_global)?,
         };
 
-        let (trusted_proxies, trusted_proxy_hops) =
-            trusted_proxies(get("TRUSTED_PROXIES"), get("TRUSTED_PROXY_HOPS"))?;
+        let (trusted_proxies, trusted_proxy_hops) = trusted_proxies(&vars)?;
 
-        let database_url = get("DATABASE_URL").unwrap_or_else(|| "sqlite://data/app.db".into());
+        let database_url = vars
+            .get("DATABASE_URL")
+            .unwrap_or_else(|| "sqlite://data/app.db".into());
         let backend =
             crate::server::db::Backend::of(&database_url).map_err(|problem| SettingsError {
                 var: "DATABASE_URL",
@@ -382,88 +257,53 @@ impl Settings {
             })?;
         }
 
-        let session_secret = session_secret(&get, production, &database_url)?;
+        let session_secret = session_secret(&vars, production, &database_url)?;
 
         Ok(Self {
             env,
             descope,
-            audience: get("DESCOPE_AUDIENCE"),
+            audience: vars.get("DESCOPE_AUDIENCE"),
             database_url,
-            database_pool_size: bounded(
-                "DATABASE_POOL_SIZE",
-                get("DATABASE_POOL_SIZE"),
-                "8",
-                1..=1000,
-            )? as u32,
+            database_pool_size: vars.number("DATABASE_POOL_SIZE", 8, 1..=1000)? as u32,
             cookie_secure,
             session_secret,
             session_idle: Duration::from_secs(
-                bounded(
-                    "SESSION_IDLE_DAYS",
-                    get("SESSION_IDLE_DAYS"),
-                    "30",
-                    1..=3650,
-                )? * 86_400,
+                vars.number("SESSION_IDLE_DAYS", 30, 1..=3650)? * 86_400,
             ),
-            resend_cooldown: Duration::from_secs(bounded(
+            resend_cooldown: Duration::from_secs(vars.number(
                 "RESEND_COOLDOWN_SECS",
-                get("RESEND_COOLDOWN_SECS"),
-                "30",
+                30,
                 0..=3600,
             )?),
-            code_expiry: Duration::from_secs(bounded(
-                "CODE_EXPIRY_SECS",
-                get("CODE_EXPIRY_SECS"),
-                "180",
-                30..=3600,
-            )?),
+            code_expiry: Duration::from_secs(vars.number("CODE_EXPIRY_SECS", 180, 30..=3600)?),
             step_up_max_age: Duration::from_secs(
-                bounded(
-                    "STEP_UP_MAX_AGE_MINUTES",
-                    get("STEP_UP_MAX_AGE_MINUTES"),
-                    "10",
-                    1..=1440,
-                )? * 60,
+                vars.number("STEP_UP_MAX_AGE_MINUTES", 10, 1..=1440)? * 60,
             ),
-            app_origin: get("APP_ORIGIN").map(|o| parse_origin(&o)).transpose()?,
+            app_origin: vars
+                .get("APP_ORIGIN")
+                .map(|o| parse_origin(&o))
+                .transpose()?,
             trusted_proxies,
             trusted_proxy_hops,
             rate_limits,
-            reveal_account_existence: parse_or(
-                "REVEAL_ACCOUNT_EXISTENCE",
-                get("REVEAL_ACCOUNT_EXISTENCE"),
-                "false",
-            )?,
-            code_answer_min: Duration::from_millis(bounded(
+            reveal_account_existence: vars.parse("REVEAL_ACCOUNT_EXISTENCE", "false")?,
+            code_answer_min: Duration::from_millis(vars.number(
                 "CODE_ANSWER_MIN_MS",
-                get("CODE_ANSWER_MIN_MS"),
-                "400",
+                400,
                 0..=10_000,
             )?),
             user_details_max_age: Duration::from_secs(
-                bounded(
-                    "USER_DETAILS_MAX_AGE_MINUTES",
-                    get("USER_DETAILS_MAX_AGE_MINUTES"),
-                    "60",
-                    0..=10_080,
-                )? * 60,
+                vars.number("USER_DETAILS_MAX_AGE_MINUTES", 60, 0..=10_080)? * 60,
             ),
-            shutdown_grace: Duration::from_secs(bounded(
-                "SHUTDOWN_GRACE_SECS",
-                get("SHUTDOWN_GRACE_SECS"),
-                "10",
-                1..=300,
-            )?),
-            header_read_timeout: Duration::from_secs(bounded(
+            shutdown_grace: Duration::from_secs(vars.number("SHUTDOWN_GRACE_SECS", 10, 1..=300)?),
+            header_read_timeout: Duration::from_secs(vars.number(
                 "HEADER_READ_TIMEOUT_SECS",
-                get("HEADER_READ_TIMEOUT_SECS"),
-                "10",
+                10,
                 1..=300,
             )?),
-            body_read_timeout: Duration::from_secs(bounded(
+            body_read_timeout: Duration::from_secs(vars.number(
                 "BODY_READ_TIMEOUT_SECS",
-                get("BODY_READ_TIMEOUT_SECS"),
-                "10",
+                10,
                 1..=300,
             )?),
         })
@@ -474,14 +314,77 @@ impl Settings {
     }
 }
 
+/// The environment as the settings read it: each variable named once, where it is read, with its
+/// default, its bounds and the message that says what is wrong with it. Unset and empty (or only
+/// spaces) are the same: the default.
+struct Vars<F: Fn(&str) -> Option<String>>(F);
+
+impl<F: Fn(&str) -> Option<String>> Vars<F> {
+    /// The variable's value, trimmed; `None` when unset or empty.
+    fn get(&self, var: &str) -> Option<String> {
+        (self.0)(var)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// The variable parsed as a `T`, or `default` parsed when unset.
+    fn parse<T: std::str::FromStr>(
+        &self,
+        var: &'static str,
+        default: &str,
+    ) -> Result<T, SettingsError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        let value = self.get(var);
+        let raw = value.as_deref().unwrap_or(default);
+        raw.parse().map_err(|e: T::Err| SettingsError {
+            var,
+            problem: format!("{raw:?} is not valid: {e}"),
+        })
+    }
+
+    /// A whole number within `range` (`default` when unset), so later arithmetic on it cannot
+    /// overflow.
+    fn number(
+        &self,
+        var: &'static str,
+        default: u64,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<u64, SettingsError> {
+        let n: u64 = self.parse(var, &default.to_string())?;
+        if range.contains(&n) {
+            Ok(n)
+        } else {
+            Err(SettingsError {
+                var,
+                problem: format!("{n} is outside {}..={}", range.start(), range.end()),
+            })
+        }
+    }
+
+    /// A rate limit (`default` when unset): see [`rate_rule`].
+    fn rate(
+        &self,
+        var: &'static str,
+        default: Option<RateRule>,
+    ) -> Result<Option<RateRule>, SettingsError> {
+        match self.get(var) {
+            None => Ok(default),
+            Some(raw) => rate_rule(var, &raw),
+        }
+    }
+}
+
 /// `SESSION_SECRET` and `SESSION_SECRET_PREVIOUS`; in development without a secret, the key
 /// file beside the SQLite database (or under `data/`).
 fn session_secret(
-    get: &impl Fn(&str) -> Option<String>,
+    vars: &Vars<impl Fn(&str) -> Option<String>>,
     production: bool,
     database_url: &str,
 ) -> Result<SessionSecret, SettingsError> {
-    let previous = get("SESSION_SECRET_PREVIOUS")
+    let previous = vars
+        .get("SESSION_SECRET_PREVIOUS")
         .map(|list| {
             list.split(',')
                 .filter(|entry| !entry.trim().is_empty())
@@ -494,7 +397,7 @@ fn session_secret(
             problem: format!("each key {problem}"),
         })?
         .unwrap_or_default();
-    match get("SESSION_SECRET") {
+    match vars.get("SESSION_SECRET") {
         Some(secret) => {
             let current = SessionKey::parse(&secret).map_err(|problem| SettingsError {
                 var: "SESSION_SECRET",
@@ -506,7 +409,7 @@ fn session_secret(
             var: "SESSION_SECRET",
             problem: format!(
                 "is required when APP_ENV=production: session rows are sealed with it; it {}",
-                crate::server::seal::KEY_FORMAT
+                crate::server::session::seal::KEY_FORMAT
             ),
         }),
         None => {
@@ -522,14 +425,7 @@ fn session_secret(
 }
 
 /// `"10/10m"` (count per duration, in s, m or h), or `"off"`.
-fn rate_rule(
-    var: &'static str,
-    value: Option<String>,
-    default: Option<RateRule>,
-) -> Result<Option<RateRule>, SettingsError> {
-    let Some(raw) = value else {
-        return Ok(default);
-    };
+fn rate_rule(var: &'static str, raw: &str) -> Result<Option<RateRule>, SettingsError> {
     if raw == "off" {
         return Ok(None);
     }
@@ -579,17 +475,15 @@ fn parse_origin(raw: &str) -> Result<url::Origin, SettingsError> {
 
 /// `TRUSTED_PROXIES` and `TRUSTED_PROXY_HOPS`, which only make sense together.
 fn trusted_proxies(
-    ranges: Option<String>,
-    hops: Option<String>,
-) -> Result<(Vec<ipnet::IpNet>, usize), SettingsError> {
-    let ranges = match ranges {
+    vars: &Vars<impl Fn(&str) -> Option<String>>,
+) -> Result<(Vec<IpNet>, usize), SettingsError> {
+    let ranges = match vars.get("TRUSTED_PROXIES") {
         None => Vec::new(),
         Some(raw) => {
-            let ranges =
-                crate::server::client_ip::parse_ranges(&raw).map_err(|problem| SettingsError {
-                    var: "TRUSTED_PROXIES",
-                    problem,
-                })?;
+            let ranges = parse_ranges(&raw).map_err(|problem| SettingsError {
+                var: "TRUSTED_PROXIES",
+                problem,
+            })?;
             if ranges.is_empty() {
                 return Err(SettingsError {
                     var: "TRUSTED_PROXIES",
@@ -599,8 +493,8 @@ fn trusted_proxies(
             ranges
         }
     };
-    let default_hops = if ranges.is_empty() { "0" } else { "1" };
-    let hops = bounded("TRUSTED_PROXY_HOPS", hops, default_hops, 0..=10)? as usize;
+    let default_hops = if ranges.is_empty() { 0 } else { 1 };
+    let hops = vars.number("TRUSTED_PROXY_HOPS", default_hops, 0..=10)? as usize;
     match (ranges.is_empty(), hops) {
         (true, 1..) => Err(SettingsError {
             var: "TRUSTED_PROXY_HOPS",
@@ -620,87 +514,164 @@ fn trusted_proxies(
     }
 }
 
-fn parse_or<T: std::str::FromStr>(
-    var: &'static str,
-    value: Option<String>,
-    default: &str,
-) -> Result<T, SettingsError>
-where
-    T::Err: std::fmt::Display,
-{
-    let raw = value.as_deref().unwrap_or(default);
-    raw.parse().map_err(|e: T::Err| SettingsError {
-        var,
-        problem: format!("{raw:?} is not valid: {e}"),
-    })
-}
-
-/// `EMULATOR_*`, read when no Descope project is set.
-#[cfg(feature = "emulator")]
-fn emulator_settings(
-    get: &impl Fn(&str) -> Option<String>,
-) -> Result<EmulatorSettings, SettingsError> {
-    let addr: SocketAddr = parse_or("EMULATOR_ADDR", get("EMULATOR_ADDR"), "127.0.0.1:4100")?;
-    if !addr.ip().is_loopback() {
+/// Where Descope is: `DESCOPE_PROJECT_ID` (with `DESCOPE_BASE_URL`), or else the embedded
+/// emulator and its `EMULATOR_*` settings. The one place that knows whether this build has the
+/// emulator: a build without it (`--no-default-features`) requires a project and refuses every
+/// `EMULATOR_*` setting.
+fn descope_target(
+    vars: &Vars<impl Fn(&str) -> Option<String>>,
+    production: bool,
+) -> Result<DescopeTarget, SettingsError> {
+    if production
+        && let Some(var) = EMULATOR_TEST_CONVENIENCES
+            .into_iter()
+            .find(|var| vars.get(var).is_some())
+    {
         return Err(SettingsError {
-            var: "EMULATOR_ADDR",
-            problem: "the emulator only listens on a loopback address".into(),
+            var,
+            problem: "is an emulator test convenience, refused when APP_ENV=production".into(),
         });
     }
-    let fixed_codes = get("EMULATOR_FIXED_CODES")
-        .map(|list| {
-            list.split(',')
-                .filter(|entry| !entry.trim().is_empty())
-                .map(crate::emulator::parse_fixed_code)
-                .collect::<Result<BTreeMap<_, _>, _>>()
-        })
-        .transpose()
-        .map_err(|problem| SettingsError {
-            var: "EMULATOR_FIXED_CODES",
-            problem,
-        })?
-        .unwrap_or_default();
-    Ok(EmulatorSettings {
-        addr,
-        db: get("EMULATOR_DB")
-            .unwrap_or_else(|| "data/emulator.db".into())
-            .into(),
-        allow_faults: parse_or(
-            "EMULATOR_ALLOW_FAULTS",
-            get("EMULATOR_ALLOW_FAULTS"),
-            "false",
-        )?,
-        fixed_codes,
-        test_users_uncapped: parse_or(
-            "EMULATOR_TEST_USERS_UNCAPPED",
-            get("EMULATOR_TEST_USERS_UNCAPPED"),
-            "false",
-        )?,
-        rotate_refresh_tokens: parse_or(
-            "EMULATOR_ROTATE_REFRESH_TOKENS",
-            get("EMULATOR_ROTATE_REFRESH_TOKENS"),
-            "false",
-        )?,
-    })
+    let descope = match vars.get("DESCOPE_PROJECT_ID") {
+        Some(project_id) => {
+            if project_id.contains(':') || project_id.chars().any(char::is_whitespace) {
+                return Err(SettingsError {
+                    var: "DESCOPE_PROJECT_ID",
+                    problem: "must be a bare project id such as P2abc…".into(),
+                });
+            }
+            DescopeTarget::Project {
+                project_id,
+                base_url: vars
+                    .get("DESCOPE_BASE_URL")
+                    .map(|u| {
+                        let allow_http: bool =
+                            vars.parse("DESCOPE_BASE_URL_ALLOW_HTTP", "false")?;
+                        parse_base_url(&u, production && !allow_http, production)
+                    })
+                    .transpose()?,
+            }
+        }
+        // A typo in a production environment must not quietly run on fake sign-in.
+        None if production => {
+            return Err(SettingsError {
+                var: "DESCOPE_PROJECT_ID",
+                problem:
+                    "is required when APP_ENV=production (the emulator never runs in production)"
+                        .into(),
+            });
+        }
+        #[cfg(feature = "emulator")]
+        None => DescopeTarget::Emulator(emulator::read(vars)?),
+        #[cfg(not(feature = "emulator"))]
+        None => {
+            return Err(SettingsError {
+                var: "DESCOPE_PROJECT_ID",
+                problem: "is required: this build has no embedded emulator (it was built without the `emulator` feature)".into(),
+            });
+        }
+    };
+    #[cfg(not(feature = "emulator"))]
+    if let Some(var) = [
+        "EMULATOR_ADDR",
+        "EMULATOR_DB",
+        "EMULATOR_ROTATE_REFRESH_TOKENS",
+    ]
+    .into_iter()
+    .chain(EMULATOR_TEST_CONVENIENCES)
+    .find(|var| vars.get(var).is_some())
+    {
+        return Err(SettingsError {
+            var,
+            problem: "this build has no embedded emulator (built without the `emulator` feature)"
+                .into(),
+        });
+    }
+    Ok(descope)
 }
 
-/// A whole number within `range`, so later arithmetic on it cannot overflow.
-fn bounded(
-    var: &'static str,
-    value: Option<String>,
-    default: &str,
-    range: std::ops::RangeInclusive<u64>,
-) -> Result<u64, SettingsError> {
-    let n: u64 = parse_or(var, value, default)?;
-    if range.contains(&n) {
-        Ok(n)
-    } else {
-        Err(SettingsError {
-            var,
-            problem: format!("{n} is outside {}..={}", range.start(), range.end()),
+/// The embedded emulator's settings: compiled only into a build with the emulator.
+#[cfg(feature = "emulator")]
+mod emulator {
+    use std::collections::BTreeMap;
+    use std::net::SocketAddr;
+    use std::path::PathBuf;
+
+    use super::{SettingsError, Vars};
+
+    /// The embedded emulator's `EMULATOR_*` settings.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct EmulatorSettings {
+        /// `EMULATOR_ADDR`: where the embedded emulator listens (loopback only).
+        pub addr: SocketAddr,
+        /// `EMULATOR_DB`: the emulator's own SQLite file, so users and keys survive restarts.
+        pub db: PathBuf,
+        /// `EMULATOR_ALLOW_FAULTS`: opens the emulator's fault-injection, key-rotation and clock
+        /// endpoints, for outage tests.
+        pub allow_faults: bool,
+        /// `EMULATOR_FIXED_CODES`: `LOGIN_ID=CODE,…`, codes that never change for those login ids.
+        pub fixed_codes: BTreeMap<String, String>,
+        /// `EMULATOR_TEST_USERS_UNCAPPED`: test users skip the emulator's per-recipient message cap.
+        pub test_users_uncapped: bool,
+        /// `EMULATOR_ROTATE_REFRESH_TOKENS`: the emulator behaves as a Descope project with
+        /// refresh-token rotation on (each refresh answers with a new refresh JWT and spends the old).
+        pub rotate_refresh_tokens: bool,
+    }
+
+    impl EmulatorSettings {
+        /// An emulator at `addr` on the file `db`, with no test conveniences.
+        pub fn new(addr: SocketAddr, db: PathBuf) -> Self {
+            Self {
+                addr,
+                db,
+                allow_faults: false,
+                fixed_codes: BTreeMap::new(),
+                test_users_uncapped: false,
+                rotate_refresh_tokens: false,
+            }
+        }
+    }
+
+    /// `EMULATOR_*`, read when no Descope project is set.
+    pub(super) fn read(
+        vars: &Vars<impl Fn(&str) -> Option<String>>,
+    ) -> Result<EmulatorSettings, SettingsError> {
+        let addr: SocketAddr = vars.parse("EMULATOR_ADDR", "127.0.0.1:4100")?;
+        if !addr.ip().is_loopback() {
+            return Err(SettingsError {
+                var: "EMULATOR_ADDR",
+                problem: "the emulator only listens on a loopback address".into(),
+            });
+        }
+        let fixed_codes = vars
+            .get("EMULATOR_FIXED_CODES")
+            .map(|list| {
+                list.split(',')
+                    .filter(|entry| !entry.trim().is_empty())
+                    .map(crate::emulator::parse_fixed_code)
+                    .collect::<Result<BTreeMap<_, _>, _>>()
+            })
+            .transpose()
+            .map_err(|problem| SettingsError {
+                var: "EMULATOR_FIXED_CODES",
+                problem,
+            })?
+            .unwrap_or_default();
+        Ok(EmulatorSettings {
+            addr,
+            db: vars
+                .get("EMULATOR_DB")
+                .unwrap_or_else(|| "data/emulator.db".into())
+                .into(),
+            allow_faults: vars.parse("EMULATOR_ALLOW_FAULTS", "false")?,
+            fixed_codes,
+            test_users_uncapped: vars.parse("EMULATOR_TEST_USERS_UNCAPPED", "false")?,
+            rotate_refresh_tokens: vars.parse("EMULATOR_ROTATE_REFRESH_TOKENS", "false")?,
         })
     }
 }
+#[cfg(feature = "emulator")]
+pub use emulator::EmulatorSettings;
 
 /// `DESCOPE_BASE_URL`. In production mode it must be `https://`: the app sends codes and refresh
 /// tokens there, and fetches the keys it trusts sessions by. The one exception is a loopback
@@ -748,10 +719,29 @@ fn is_loopback(url: &url::Url) -> bool {
     }
 }
 
+/// `TRUSTED_PROXIES`: comma-separated ranges such as `10.0.0.0/8, 2001:db8::/32`; a bare address
+/// is a range of one (`/32` or `/128`). An empty list is an error of its own in the settings.
+pub fn parse_ranges(raw: &str) -> Result<Vec<IpNet>, String> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            entry
+                .parse::<IpNet>()
+                .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    format!(
+                        "{entry:?} is not an address or a range such as 10.0.0.0/8 or 2001:db8::/32"
+                    )
+                })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
+    use std::collections::{BTreeMap, HashMap};
 
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
         #[allow(unused_mut)]

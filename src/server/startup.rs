@@ -1,52 +1,31 @@
 //! Builds the application: database and migrations, the Descope client (and the embedded
 //! emulator when no Descope project is configured), the session layer, and the router.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
 use axum::extract::ConnectInfo;
-use axum::middleware::{from_fn, from_fn_with_state};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use leptos::config::LeptosOptions;
-use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
 use tower::ServiceExt;
-use tower_http::trace::TraceLayer;
-use tower_sessions::cookie::SameSite;
 use tower_sessions::session_store::ExpiredDeletion;
-use tower_sessions::{Expiry, SessionManagerLayer};
 
-use crate::app::{App, shell};
 use crate::clock::Clock;
 use crate::descope::{DescopeClient, DescopeConfig};
-use crate::server::client_ip;
-use crate::server::cross_site::refuse_cross_site;
 use crate::server::db::Db;
 use crate::server::embedded::Emulator;
-use crate::server::error_status::{drop_unreadable_errors, local_redirects_only, set_error_status};
-use crate::server::form_body::check_body;
-use crate::server::gate::gate_pages;
-use crate::server::headers::secure_headers;
-use crate::server::health;
+use crate::server::http;
 use crate::server::limits::Limiter;
-use crate::server::page_data::{files_or_not_found, provide_for_render};
 use crate::server::refresh::Refreshes;
-use crate::server::request_scope;
-use crate::server::session_store::SessionRows;
+use crate::server::session::store::SessionRows;
 use crate::server::settings::{DescopeTarget, Settings};
 use crate::server::state::{AppState, Shared};
-use crate::server::store_failure;
-
-/// The name of the session cookie. It holds only an opaque id.
-pub const SESSION_COOKIE: &str = "sid";
-/// Its name in production mode: browsers accept a `__Host-` cookie only if it is `Secure`, has
-/// `Path=/` and no `Domain`, so no subdomain and no plain-HTTP page can set or overwrite it.
-pub const SESSION_COOKIE_PRODUCTION: &str = "__Host-sid";
 
 pub struct Application {
     listener: TcpListener,
@@ -108,7 +87,8 @@ impl Application {
         });
         // The sessions live in the same database, through the same pool; the schema came with
         // the migrations above.
-        let router = router(&state, sessions);
+        spawn_cleanup(sessions.clone(), Arc::clone(&state.limiter));
+        let router = http::router(&state, sessions);
 
         let listener = TcpListener::bind(leptos_options.site_addr)
             .await
@@ -149,7 +129,7 @@ impl Application {
     /// connection's start or, on a kept-alive connection, from the end of the previous response,
     /// so neither a head trickled a byte at a time nor an idle connection holds a socket for
     /// longer. (A body's deadline, `BODY_READ_TIMEOUT_SECS`, is kept where the body is read:
-    /// `form_body`.)
+    /// `http::form_body`.)
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let Self {
             mut listener,
@@ -177,7 +157,7 @@ impl Application {
                 tracing::debug!(error = %e, "could not set TCP_NODELAY");
             }
             // The peer address is the client's unless it is one of TRUSTED_PROXIES
-            // (client_ip), as `into_make_service_with_connect_info` would give it.
+            // (http::client_ip), as `into_make_service_with_connect_info` would give it.
             let service =
                 router
                     .clone()
@@ -214,55 +194,6 @@ impl Application {
     }
 }
 
-/// The app's router on session store `store`, and the periodic clean-up of what expires in it.
-fn router(state: &AppState, store: SessionRows) -> Router {
-    spawn_cleanup(store.clone(), Arc::clone(&state.limiter));
-    let settings = &state.settings;
-    let cookie_name = if settings.is_production() {
-        SESSION_COOKIE_PRODUCTION
-    } else {
-        SESSION_COOKIE
-    };
-    let session_layer = SessionManagerLayer::new(store)
-        .with_name(cookie_name)
-        .with_http_only(true)
-        .with_same_site(SameSite::Lax)
-        .with_secure(settings.cookie_secure)
-        .with_path("/")
-        .with_expiry(Expiry::OnInactivity(
-            tower_sessions::cookie::time::Duration::seconds(settings.session_idle.as_secs() as i64),
-        ));
-
-    let leptos_options = &state.leptos_options;
-    let routes = route_list();
-    // Layers run top to bottom for a response, bottom to top for a request: a request meets
-    // the owner isolation first, then tracing, headers, the client address, the cross-site
-    // check, the body check, the answer to a failed session save, the session, and the gate last
-    // (on the pages only: a route layer; the not-found page calls it itself, after the files).
-    let app = Router::new()
-        .leptos_routes_with_context(state, routes, provide_for_render, {
-            let options = leptos_options.clone();
-            move || shell(options.clone())
-        })
-        .route_layer(from_fn_with_state(state.clone(), gate_pages))
-        .fallback(files_or_not_found)
-        .layer(from_fn(drop_unreadable_errors))
-        .layer(from_fn(local_redirects_only))
-        .layer(from_fn(set_error_status))
-        .layer(session_layer)
-        .layer(from_fn(store_failure::answer_failed_saves))
-        .layer(from_fn_with_state(state.clone(), check_body))
-        .layer(from_fn_with_state(state.clone(), refuse_cross_site))
-        .layer(from_fn_with_state(state.clone(), client_ip::remember))
-        .layer(from_fn_with_state(state.clone(), secure_headers))
-        .layer(TraceLayer::new_for_http())
-        // Outermost: nothing below can see a Leptos owner left on the thread by another request.
-        .layer(from_fn(request_scope::isolate))
-        .with_state(state.clone());
-    // The probes sit beside the app, outside its layers: no session is made for them.
-    health::routes(state.clone()).merge(app)
-}
-
 /// How often expired sessions and spent rate-limit counters are deleted.
 const CLEANUP_EVERY: Duration = Duration::from_secs(3600);
 
@@ -284,17 +215,6 @@ fn spawn_cleanup(store: SessionRows, limiter: Arc<Limiter>) {
             }
         }
     });
-}
-
-/// The route table, generated once per process.
-///
-/// While Leptos generates a route list it turns resource loading off for the whole process, and a
-/// resource first polled in that window never resolves (an upstream limitation). A server builds
-/// one Application, before serving, so it never meets this; the integration tests build many in
-/// parallel, and a page rendering in one test while another test generated its routes hung.
-fn route_list() -> Vec<AxumRouteListing> {
-    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
-    ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
 async fn shutdown_signal() {

@@ -8,7 +8,7 @@ use crate::descope::DescopeClient;
 use crate::server::db::Db;
 use crate::server::limits::Limiter;
 use crate::server::refresh::Refreshes;
-use crate::server::session_store::SessionRows;
+use crate::server::session::store::SessionRows;
 use crate::server::settings::Settings;
 
 /// Everything a request may need. Every middleware and server function takes its own copy, several

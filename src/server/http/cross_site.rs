@@ -21,7 +21,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use crate::error::AppError;
-use crate::server::refusal::refusal;
+use crate::server::errors::refusal;
 use crate::server::state::AppState;
 
 pub async fn refuse_cross_site(

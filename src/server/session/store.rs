@@ -8,7 +8,7 @@
 //! query brings both: the row, and the mark joined on that column. The mark travels to the gate
 //! inside the loaded record, under [`MARK_KEY`]; it is never written back (see [`SessionRows::save`]).
 //!
-//! The record is MessagePack of tower-sessions' `Record`, sealed ([`crate::server::seal`]) so that
+//! The record is MessagePack of tower-sessions' `Record`, sealed ([`super::seal`]) so that
 //! a copy of the table holds no token. The table and the encoding under the seal are the ones
 //! tower-sessions-sqlx-store used, so sessions written before this store (or before sealing) are
 //! read as they are, and sealed when next written. A row from before this store has no `user_id`
@@ -23,17 +23,15 @@ use tower_sessions::SessionStore;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, ExpiredDeletion};
 
+use super::seal::SessionKeys;
+use super::{MARK_KEY, SignedIn};
+use crate::error::AppError;
 use crate::on_pool;
 use crate::server::db::{Db, SqliteReaders};
-use crate::server::seal::SessionKeys;
-use crate::server::session::SignedIn;
-
-/// The key under which a loaded record carries its person's sign-out-everywhere mark: the mark in
-/// ms since the epoch, or `null` when there is none. Present only when the store looked it up.
-pub const MARK_KEY: &str = "_store.signed_out_everywhere_at_ms";
+use crate::server::errors::store_error;
 
 /// Session records in the app's database, on either backend, sealed with `keys`
-/// ([`crate::server::seal`]).
+/// ([`super::seal`]).
 #[derive(Clone, Debug)]
 pub struct SessionRows {
     db: Db,
@@ -53,6 +51,18 @@ impl SessionRows {
             keys,
             readers: Arc::default(),
         }
+    }
+
+    /// The sign-in stored under session `id` now, read around a request's copy of it (which was
+    /// read when the request began): `None` when the row is gone or holds no sign-in.
+    pub async fn stored_sign_in(&self, id: Option<Id>) -> Result<Option<SignedIn>, AppError> {
+        let Some(id) = id else {
+            return Ok(None);
+        };
+        let record = SessionStore::load(self, &id)
+            .await
+            .map_err(|e| store_error(tower_sessions::session::Error::Store(e)))?;
+        Ok(record.and_then(|r| SignedIn::in_record(&r.data)))
     }
 }
 

@@ -15,7 +15,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use crate::error::{AppError, Field, Problem};
-use crate::server::refusal::refusal;
+use crate::server::errors::refusal;
 use crate::server::state::AppState;
 
 /// 64 KiB: the largest form (sign-up with every Descope option filled in) is under 8 KiB.

@@ -18,7 +18,7 @@ use axum::response::Response;
 use http_body::Body as _;
 
 use crate::error::{AppError, new_error_id};
-use crate::server::refusal::refusal;
+use crate::server::errors::refusal;
 
 pub async fn answer_failed_saves(request: Request, next: Next) -> Response {
     // Only what `refusal` reads to choose between a page and JSON.

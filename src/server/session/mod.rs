@@ -7,16 +7,24 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::Arc;
 use tower_sessions::Session;
 
-use crate::descope::UserResponse;
-use crate::error::{AppError, new_error_id};
+use crate::descope::{AuthResponse, SessionClaims, UserResponse};
+use crate::error::AppError;
 use crate::models::{DeliveryMethod, Flow};
-use crate::server::gate::GateAnswer;
-use crate::server::session_store::MARK_KEY;
+use crate::server::errors::store_error;
+
+pub mod cookie;
+pub mod seal;
+pub mod store;
 
 const SIGNED_IN: &str = "signed_in";
 const PENDING: &str = "pending_otp";
+/// The key under which a loaded record carries its person's sign-out-everywhere mark: the mark in
+/// ms since the epoch, or `null` when there is none. Present only when the store looked it up
+/// ([`store`]); never written back.
+pub const MARK_KEY: &str = "_store.signed_out_everywhere_at_ms";
 
 /// A person who has verified a code, with the tokens Descope gave them.
 #[derive(Clone, Serialize, Deserialize)]
@@ -98,6 +106,14 @@ impl UserDetails {
             verified_phone: user.verified_phone,
             as_of_ms,
         }
+    }
+
+    /// The person's details in a verify or refresh answer, when Descope sent them.
+    pub fn from_response(response: &AuthResponse, now_ms: i64) -> Option<Self> {
+        response
+            .user
+            .as_ref()
+            .map(|user| Self::from_descope(user, now_ms))
     }
 }
 
@@ -224,6 +240,25 @@ pub struct PendingOtp {
     pub no_code: bool,
 }
 
+/// The gate's answer for one request, left in that request's extensions by the page layer
+/// (`server::http::pages::before_page`) and read back from the same extensions as its session
+/// (`server::context`). Made only from what the gate just answered: a session it has validated,
+/// or the failure it met.
+/// Shared, because the request's parts (and with them this answer) are copied for each server
+/// function the page runs.
+#[derive(Clone)]
+pub struct GateAnswer(Arc<Result<(SignedIn, SessionClaims), AppError>>);
+
+impl GateAnswer {
+    pub fn new(answer: Result<(SignedIn, SessionClaims), AppError>) -> Self {
+        Self(Arc::new(answer))
+    }
+
+    pub fn get(&self) -> &Result<(SignedIn, SessionClaims), AppError> {
+        &self.0
+    }
+}
+
 /// Typed access to the session of one request, with what else the request says about its caller.
 #[derive(Clone)]
 pub struct AuthSession {
@@ -261,6 +296,11 @@ impl AuthSession {
         self.gate_answer.as_ref()
     }
 
+    /// The session's id, when it has one (a new session has none until it is saved).
+    pub fn id(&self) -> Option<tower_sessions::session::Id> {
+        self.session.id()
+    }
+
     pub fn client_ip(&self) -> Option<IpAddr> {
         self.client_ip
     }
@@ -274,23 +314,6 @@ impl AuthSession {
     /// written before rows named their person, or a sign-in made during this request).
     pub async fn mark_read_with_row(&self) -> Result<Option<Option<i64>>, AppError> {
         self.session.get(MARK_KEY).await.map_err(store_error)
-    }
-
-    /// The sign-in as the store holds it now, read around this request's copy (which was read
-    /// when the request began): `None` when the row is gone or holds no sign-in.
-    pub async fn stored_sign_in(
-        &self,
-        store: &crate::server::session_store::SessionRows,
-    ) -> Result<Option<SignedIn>, AppError> {
-        use tower_sessions::SessionStore;
-        let Some(id) = self.session.id() else {
-            return Ok(None);
-        };
-        let record = store
-            .load(&id)
-            .await
-            .map_err(|e| store_error(tower_sessions::session::Error::Store(e)))?;
-        Ok(record.and_then(|r| SignedIn::in_record(&r.data)))
     }
 
     /// Records a fresh sign-in under a new session id, so an id planted before sign-in
@@ -343,18 +366,7 @@ impl AuthSession {
     }
 }
 
-/// The store failing (unreachable, unwritable, locked) is an outage: 503 with an error id. A
-/// session record that does not decode is a bug of ours: 500.
-fn store_error(err: tower_sessions::session::Error) -> AppError {
-    let error_id = new_error_id(&format!("session store: {err}"));
-    match err {
-        tower_sessions::session::Error::Store(_) => AppError::ServiceUnavailable { error_id },
-        _ => AppError::Internal { error_id },
-    }
-}
-
 #[cfg(test)]
-#[allow(clippy::unwrap_used)] // A failed unwrap is a failed test.
 mod tests {
     use super::*;
     use std::sync::Arc;

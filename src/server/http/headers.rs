@@ -5,7 +5,7 @@
 //! hydration script Leptos inlines), and WebAssembly compilation (`'wasm-unsafe-eval'`); no inline
 //! script without the nonce, no `eval`, no framing, no plugins, forms and fetches only to this
 //! origin. The nonce is made here, left in the request for the page render (see
-//! `page_data::provide_for_render`), and written into the header of the same response.
+//! `pages::provide_for_render`), and written into the header of the same response.
 
 use std::sync::Arc;
 

@@ -85,28 +85,10 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
         .map(|ip| ip.to_canonical())
 }
 
-/// `TRUSTED_PROXIES`: comma-separated ranges such as `10.0.0.0/8, 2001:db8::/32`; a bare address
-/// is a range of one (`/32` or `/128`). An empty list is an error of its own in the settings.
-pub fn parse_ranges(raw: &str) -> Result<Vec<IpNet>, String> {
-    raw.split(',')
-        .map(str::trim)
-        .filter(|entry| !entry.is_empty())
-        .map(|entry| {
-            entry
-                .parse::<IpNet>()
-                .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
-                .map_err(|_| {
-                    format!(
-                        "{entry:?} is not an address or a range such as 10.0.0.0/8 or 2001:db8::/32"
-                    )
-                })
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::settings::parse_ranges;
 
     fn headers(values: &[&str]) -> HeaderMap {
         let mut map = HeaderMap::new();
