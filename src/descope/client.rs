@@ -1,6 +1,6 @@
 //! [`DescopeClient`]: one method per Descope REST call used for OTP sign-in and sessions.
 //!
-//! Requests mirror what the Python and Node SDKs send (spec §2, §3.1, §4). No retries: the app
+//! Requests mirror what the Python and Node SDKs send (API.md §2, §3, §4). No retries: the app
 //! decides what to do with a failure, and `Retry-After` is surfaced through [`DescopeError`].
 
 use std::fmt;
@@ -49,7 +49,7 @@ impl fmt::Debug for DescopeClient {
 }
 
 /// Descope's `Authorization` value: `Bearer <projectId>` for public calls, or
-/// `Bearer <projectId>:<refreshJwt>` for calls made for a signed-in user (spec §2). Marked
+/// `Bearer <projectId>:<refreshJwt>` for calls made for a signed-in user (API.md §2). Marked
 /// sensitive so that HTTP-layer debug output hides it.
 pub(crate) fn authorization(
     project_id: &str,

@@ -13,7 +13,7 @@ use crate::server::mask;
 /// Why a call to Descope failed.
 #[derive(Debug, thiserror::Error)]
 pub enum DescopeError {
-    /// Descope answered with a non-success status (spec §6).
+    /// Descope answered with a non-success status (API.md §6).
     /// Its `Display` masks the addresses in Descope's description, which names the login id or
     /// address it is about ("User already exists: 'ada@example.com' …").
     #[error("Descope answered HTTP {status} {}: {}", .code.as_deref().unwrap_or("(no error code)"), mask::text(.description.as_deref().unwrap_or("no description")))]
@@ -35,7 +35,7 @@ pub enum DescopeError {
     #[error("Descope sent a response we could not use (HTTP {status}): {reason}")]
     InvalidResponse { status: u16, reason: String },
     /// We refused to send the request: an argument is missing or unusable (Python's and Go's
-    /// client-side checks, spec §3.2).
+    /// client-side checks, API.md §3.4).
     #[error("invalid argument: {0}")]
     InvalidArgument(&'static str),
     /// The client could not be built from its configuration.
@@ -46,7 +46,7 @@ pub enum DescopeError {
     KeysCoolingDown { retry_after_secs: u64 },
 }
 
-/// What the app must do about a [`DescopeError`]. Codes from spec §6.
+/// What the app must do about a [`DescopeError`]. Codes from API.md §6.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorKind {
     /// `E061102`: the code was wrong; let the user try again.
@@ -138,7 +138,7 @@ impl DescopeError {
             code,
             description,
             message,
-            // Descope sends integer seconds (spec §6); an HTTP date is ignored rather than guessed.
+            // Descope sends integer seconds (API.md §6); an HTTP date is ignored, not guessed.
             retry_after_secs: retry_after.and_then(|v| v.trim().parse().ok()),
         }
     }
@@ -172,7 +172,8 @@ fn classify(status: u16, code: Option<&str>, retry_after_secs: Option<u64>) -> E
         429 => ErrorKind::RateLimited { retry_after_secs },
         401 => ErrorKind::Unauthorized,
         400 if code.is_some_and(|c| c.starts_with("E011")) => ErrorKind::InvalidArgument,
-        // The statuses the Python and Go SDKs retry on (spec §1): Descope or its edge is down.
+        // The statuses the Python and Go SDKs retry on, plus 502 and 504 (API.md §1): Descope or
+        // its edge is down.
         502 | 503 | 504 | 520 | 521 | 522 | 524 | 530 => ErrorKind::Unreachable,
         _ => ErrorKind::Other,
     }

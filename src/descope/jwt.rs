@@ -1,4 +1,4 @@
-//! Local validation of Descope session and refresh JWTs against a cached JWKS (spec §4, §5).
+//! Local validation of Descope session and refresh JWTs against a cached JWKS (API.md §4, §5).
 //!
 //! The rules, and why:
 //! - The algorithm comes from the JWK, never from the token: a token cannot talk us into `none`
@@ -65,7 +65,7 @@ impl TokenError {
     }
 }
 
-/// The validated claims of a session (or refresh) JWT (spec §5).
+/// The validated claims of a session (or refresh) JWT (API.md §5).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SessionClaims {
     pub sub: String,

@@ -1,8 +1,10 @@
 //! The Descope client: OTP sign-up/sign-in, sessions and session-JWT validation.
 //!
 //! Server-side only, and deliberately free of Leptos and axum: it speaks Descope's REST API as the
-//! official SDKs use it ("the spec" in comments) with one `reqwest::Client`, and
-//! validates JWTs locally against a cached JWKS, as the official SDKs do.
+//! official SDKs use it, with one `reqwest::Client`, and validates JWTs locally against a cached
+//! JWKS, as the official SDKs do.
+//!
+//! `API.md` in this folder describes that API as we use it; comments cite it as `API.md §N`.
 //!
 //! - [`client`]: [`DescopeClient`], one method per REST call.
 //! - [`error`]: [`DescopeError`] and the [`ErrorKind`] the app branches on.
@@ -64,7 +66,7 @@ impl DescopeConfig {
 
     /// The base URL without a trailing slash (so `format!("{base}/v1/...")` never gives `//`).
     ///
-    /// Without an override this follows the Python and Go SDKs (spec §1): project ids of 32 or
+    /// Without an override this follows the Python and Go SDKs (API.md §1): project ids of 32 or
     /// more characters carry a region in characters 1..5 (`Puse1...` → `api.use1.descope.com`);
     /// ordinary 28-character ids use `api.descope.com`.
     pub fn resolved_base_url(&self) -> String {

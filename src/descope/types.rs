@@ -1,4 +1,4 @@
-//! What goes over the wire to and from Descope (camelCase JSON, spec §3, §4, §8).
+//! What goes over the wire to and from Descope (camelCase JSON, API.md §3, §4, §8).
 //!
 //! Public types are what the app uses; the `*Body`/`*Wire` types are private to the client and
 //! mirror exactly what the official SDKs send and receive. Response types are lenient: a missing
@@ -50,8 +50,8 @@ pub struct LoginOptions {
     pub template_options: Option<BTreeMap<String, String>>,
 }
 
-/// Options for updating a signed-in user's email or phone (spec §3.1 "Meaning of the update
-/// flags").
+/// Options for updating a signed-in user's email or phone; what the two flags mean is in
+/// API.md §3.3.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct UpdateOptions {
     /// Make the new address an extra login id.
@@ -82,7 +82,7 @@ pub struct AuthResponse {
     pub first_seen: bool,
 }
 
-/// A Descope user (spec §8). Unknown fields are ignored, missing or null ones default.
+/// A Descope user (API.md §8). Unknown fields are ignored, missing or null ones default.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct UserResponse {
@@ -290,7 +290,7 @@ impl MaskedWire {
     }
 }
 
-/// The JWT response of verify and refresh (spec §3.3). Deliberately no `Debug`: it holds
+/// The JWT response of verify and refresh (API.md §3.5). Deliberately no `Debug`: it holds
 /// tokens as plain strings until [`JwtWire::into_auth`] wraps them.
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", default)]
@@ -304,7 +304,7 @@ pub(crate) struct JwtWire {
 }
 
 impl JwtWire {
-    /// Without a session JWT the response is useless to us (Go fails the same way, spec §4).
+    /// Without a session JWT the response is useless to us (Go fails the same way, API.md §4).
     pub fn into_auth(self, status: reqwest::StatusCode) -> Result<AuthResponse, DescopeError> {
         let session_jwt = self.session_jwt.filter(|s| !s.is_empty()).ok_or_else(|| {
             DescopeError::InvalidResponse {
