@@ -1,7 +1,20 @@
 // The forms are plain HTML forms underneath: with JavaScript off every step is a POST that the
 // server answers with a redirect, and errors come back on the redirected page.
 
-import { expect, test, enterCode, expectProfile, newPerson, requestCode, wrongCodeFor } from "./support";
+import {
+  expect,
+  test,
+  LOGIN_ID_LABEL,
+  codeSentBy,
+  enterCode,
+  expectProfile,
+  latestId,
+  newPerson,
+  requestCode,
+  signUp,
+  uniqueEmail,
+  wrongCodeFor,
+} from "./support";
 
 test.describe("with JavaScript disabled", () => {
   test.use({ javaScriptEnabled: false });
@@ -36,5 +49,46 @@ test.describe("with JavaScript disabled", () => {
     await expect(nav.getByRole("link", { name: "Sign up or sign in" })).toBeVisible();
     const response = await page.goto("/profile");
     expect(response?.url()).toMatch(/\/sign-in\?next=%2Fprofile$/);
+  });
+
+  test("signing in with an unknown address goes to the code page like any other, and sends nothing", async ({
+    page,
+  }) => {
+    const { loginId } = newPerson("email");
+    await page.goto("/sign-in");
+    await page.getByLabel(LOGIN_ID_LABEL).fill(loginId);
+    await page.getByRole("button", { name: "Send me a code", exact: true }).click();
+    await expect(page).toHaveURL(/\/verify$/);
+    await expect(page.getByText("If an account exists for")).toBeVisible();
+    expect(await latestId(loginId)).toBe(0);
+  });
+
+  test("Use a different address works as a plain form and goes back to the form the code came from", async ({
+    page,
+  }) => {
+    await requestCode(page, { loginId: newPerson("email").loginId, path: "/sign-up", hydrated: false });
+    await page.getByRole("button", { name: "Use a different address", exact: true }).click();
+    await expect(page).toHaveURL(/\/sign-up$/);
+    await page.goto("/verify");
+    await expect(page.getByRole("heading", { level: 1 })).toHaveText("No code waiting");
+  });
+
+  test("a person signs up by text message, changes their email and signs out, all without JavaScript", async ({
+    page,
+  }) => {
+    const person = newPerson("sms", "Grace Hopper");
+    await signUp(page, person, { hydrated: false });
+    await page.goto("/profile/email");
+    const newEmail = uniqueEmail("nojs");
+    await page.getByLabel("New email address").fill(newEmail);
+    const { code } = await codeSentBy(newEmail, () =>
+      page.getByRole("button", { name: "Send a code", exact: true }).click(),
+    );
+    await expect(page).toHaveURL(/\/verify$/);
+    await enterCode(page, code);
+    await expectProfile(page, "Grace Hopper");
+    await expect(page.getByTestId("email")).toContainText(`${newEmail} (verified)`);
+    await page.getByRole("button", { name: "Sign out everywhere", exact: true }).click();
+    await expect(page).toHaveURL(/\/sign-in$/);
   });
 });

@@ -1,8 +1,22 @@
-// Changing the email address and the phone number of a signed-in person. The sign-up a moment
-// earlier is recent enough (under 10 minutes) that no step-up code is asked for: the code goes
-// straight to the new address.
+// Changing the email address and the phone number of a signed-in person: to an address another
+// account already has, as a new login id, and by a voice call. The sign-up a moment earlier is
+// recent enough (under 10 minutes) that no step-up code is asked for: the code goes straight to
+// the new address.
 
-import { expect, test, codeSentBy, enterCode, expectProfile, newPerson, signUp, uniqueEmail, uniquePhone } from "./support";
+import {
+  expect,
+  test,
+  codeSentBy,
+  enterCode,
+  expectProfile,
+  newPerson,
+  open,
+  requestCode,
+  signOut,
+  signUp,
+  uniqueEmail,
+  uniquePhone,
+} from "./support";
 
 test("a signed-in person changes their email; the code goes to the new address and the profile shows it verified", async ({
   page,
@@ -30,6 +44,45 @@ test("a signed-in person changes their email; the code goes to the new address a
   await expectProfile(page, "Ada Lovelace");
   await expect(page.getByTestId("email")).toContainText(`${newEmail} (verified)`);
   await expect(page.getByTestId("email")).not.toContainText(person.loginId);
+});
+
+test("changing the email to one that belongs to another account looks like any change, and no code opens it", async ({
+  page,
+}) => {
+  const other = newPerson("email");
+  await signUp(page, other);
+  await signOut(page);
+
+  await signUp(page, newPerson("email"));
+  await open(page, "/profile/email");
+  await page.getByLabel("New email address").fill(other.loginId);
+  // The same code page as for a free address: whether the address has an account stays unsaid.
+  await page.getByRole("button", { name: "Send a code", exact: true }).click();
+  await expect(page).toHaveURL(/\/verify$/);
+  await enterCode(page, "000000");
+  await expect(page.getByRole("alert")).toContainText("That code is not right");
+});
+
+test("a new email can also become a login id, and the person can then sign in with it", async ({
+  page,
+}) => {
+  const person = newPerson("email", "Ada Lovelace");
+  await signUp(page, person);
+  await open(page, "/profile/email");
+  const newEmail = uniqueEmail("login");
+  await page.getByLabel("New email address").fill(newEmail);
+  await page.getByLabel("Also let me sign in with this address").check();
+  const { code } = await codeSentBy(newEmail, () =>
+    page.getByRole("button", { name: "Send a code", exact: true }).click(),
+  );
+  await enterCode(page, code);
+  await expectProfile(page, "Ada Lovelace");
+  await expect(page.locator("dt:text-is('Login ids') + dd li")).toContainText([newEmail]);
+
+  await signOut(page);
+  const message = await requestCode(page, { loginId: newEmail, path: "/sign-in" });
+  await enterCode(page, message.code);
+  await expectProfile(page, "Ada Lovelace");
 });
 
 test("a signed-in person changes their phone by text message and the profile shows it verified", async ({
@@ -61,4 +114,20 @@ test("a signed-in person changes their phone by text message and the profile sho
   await expect(page.getByTestId("phone")).toContainText(`${phone} (verified)`);
   // The email the person signed up with is untouched.
   await expect(page.getByTestId("email")).toContainText(`${person.loginId} (verified)`);
+});
+
+test("a phone number can be changed with a code read out by a voice call", async ({ page }) => {
+  await signUp(page, newPerson("email", "Katherine Johnson"));
+  await open(page, "/profile/phone");
+  const phone = uniquePhone();
+  await page.getByLabel("Voice call", { exact: true }).check();
+  await page.getByLabel("New phone number").fill(phone);
+  const message = await codeSentBy(phone, () =>
+    page.getByRole("button", { name: "Send a code", exact: true }).click(),
+  );
+  expect(message.channel).toBe("voice");
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Confirm your new phone number");
+  await enterCode(page, message.code);
+  await expectProfile(page, "Katherine Johnson");
+  await expect(page.getByTestId("phone")).toContainText(`${phone} (verified)`);
 });

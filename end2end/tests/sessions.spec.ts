@@ -1,4 +1,5 @@
-// Sessions: server-side, behind one opaque HttpOnly cookie; "sign out everywhere" ends them all.
+// Sessions: server-side, behind one opaque HttpOnly cookie; the header shows whose session it is
+// and signs it out; "sign out everywhere" ends them all.
 
 import {
   expect,
@@ -8,9 +9,31 @@ import {
   JWT_PATTERN,
   expectProfile,
   newPerson,
+  open,
   signIn,
   signUpOrCreate,
 } from "./support";
+
+test("the header knows who is signed in, and signs them out", EXISTING_USER, async ({ page }) => {
+  await open(page, "/");
+  const nav = page.getByRole("navigation", { name: "Main" });
+  await expect(nav.getByRole("link", { name: "Sign up or sign in" })).toBeVisible();
+  await expect(nav.getByRole("button", { name: "Sign out" })).toHaveCount(0);
+
+  const person = newPerson("email", "Header Person");
+  await signUpOrCreate(page, person);
+  await expect(page.getByTestId("signed-in-as")).toHaveText("Signed in as Header Person");
+  await expect(nav.getByRole("link", { name: "Profile" })).toBeVisible();
+
+  // On the next page the header still knows.
+  await nav.getByRole("link", { name: "Profile" }).click();
+  await expect(page.getByTestId("signed-in-as")).toHaveText("Signed in as Header Person");
+
+  await nav.getByRole("button", { name: "Sign out" }).click();
+  await expect(page).toHaveURL(/\/$/);
+  await expect(nav.getByRole("link", { name: "Sign up or sign in" })).toBeVisible();
+  await expect(page.getByTestId("signed-in-as")).toHaveCount(0);
+});
 
 test("signing out everywhere in one browser signs the same person out of another browser", EXISTING_USER, async ({
   browser,

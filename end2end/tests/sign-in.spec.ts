@@ -1,5 +1,6 @@
-// The one-time-code journeys with JavaScript on: sign up, sign in, sign-up-or-in, a wrong code,
-// the `next` round trip, and the phone channels.
+// The one-time-code journeys with JavaScript on: sign up (also with a second contact, and with an
+// address that already has an account), sign in, sign-up-or-in, a wrong code, the gated profile
+// and the `next` round trip, and the phone channels.
 
 import {
   expect,
@@ -15,6 +16,7 @@ import {
   purposeOf,
   requestCode,
   signOut,
+  signUp,
   signUpOrCreate,
   uniqueEmail,
   wrongCodeFor,
@@ -37,6 +39,21 @@ test("a new person signs up by email and lands on a profile showing their name a
   await expectProfile(page, "Ada Lovelace");
   await expect(page.getByTestId("email")).toContainText(`${person.loginId} (verified)`);
   await expect(page.locator("dl.details")).toContainText(person.loginId);
+});
+
+test("a person signs up by text message with a second email, which the profile shows as not yet verified", async ({
+  page,
+}) => {
+  const person = newPerson("sms", "Hedy Lamarr");
+  const email = uniqueEmail("second");
+  await open(page, "/sign-up");
+  await page.getByText("Add a second contact (optional)").click();
+  await page.getByLabel("Email address", { exact: true }).fill(email);
+  const { code } = await requestCode(page, { ...person, path: "/sign-up", alreadyOpen: true });
+  await enterCode(page, code);
+  await expectProfile(page, "Hedy Lamarr");
+  await expect(page.getByTestId("phone")).toContainText(`${person.loginId} (verified)`);
+  await expect(page.getByTestId("email")).toContainText(`${email} (not verified)`);
 });
 
 test("an existing person signs out and signs in again with a new code", EXISTING_USER, async ({ page }) => {
@@ -73,6 +90,20 @@ test("signing in with an address that has no account looks like any sign-in and 
   await expect(page.getByRole("alert")).toContainText("That code is not right");
   // No code was sent to an address without an account.
   expect(await latestId(loginId)).toBe(0);
+});
+
+test("signing up with an address that already has an account reveals nothing and signs its owner in", async ({
+  page,
+}) => {
+  const person = newPerson("email");
+  await signUp(page, person);
+  await signOut(page);
+
+  // The same code page as any sign-up (no "already registered"), and the code signs the owner in.
+  const message = await requestCode(page, { path: "/sign-up", loginId: person.loginId, name: "Someone Else" });
+  await expect(page.getByRole("alert")).toHaveCount(0);
+  await enterCode(page, message.code);
+  await expectProfile(page, person.name);
 });
 
 test("sign-up-or-in creates an account for a new address and signs the same address in the next time", async ({
@@ -120,6 +151,12 @@ test("a wrong code shows its message and marks the field invalid, and the right 
   await enterCode(page, code);
   await expectProfile(page);
   await expect(page.getByTestId("email")).toContainText(`${loginId} (verified)`);
+});
+
+test("opening the profile while signed out ends on the sign-in page", async ({ page }) => {
+  await page.goto("/profile");
+  await expect(page).toHaveURL(/\/sign-in\?next=(%2F|\/)profile$/);
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Sign in");
 });
 
 test("signing out closes the profile, and signing in from the redirect brings the person back to it", EXISTING_USER, async ({

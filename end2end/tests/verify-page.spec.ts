@@ -1,5 +1,5 @@
-// The code page's two ways out of a code that did not arrive: "Send a new code" after its
-// cooldown, and "Use a different address".
+// The code page: where the code went, its two ways out of a code that did not arrive ("Send a new
+// code" after its cooldown, and "Use a different address"), and what it says with no code waiting.
 
 import { expect, test, codeSentBy, enterCode, expectProfile, newPerson, open, requestCode } from "./support";
 
@@ -66,4 +66,11 @@ test("Use a different address forgets the waiting code and goes back to the form
   await open(page, "/verify");
   await expect(page.getByRole("heading", { level: 1 })).toHaveText("No code waiting");
   await expect(page.getByRole("link", { name: "Get a code" })).toHaveAttribute("href", "/sign-up-or-in");
+});
+
+test("the code page with no code waiting says so and links to get one", async ({ page }) => {
+  await open(page, "/verify");
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("No code waiting");
+  await page.getByRole("link", { name: "Get a code" }).click();
+  await expect(page).toHaveURL(/\/sign-up-or-in$/);
 });
