@@ -32,7 +32,7 @@ use crate::models::{Profile, SiteInfo};
 
 /// What the server loads for a page before rendering it, so that the page renders from data in
 /// hand, in one pass, with no resource or `<Suspense>`: the header's, and on `/profile` the
-/// profile. Loaded by the gate's middleware (`server::gate::gate_pages`) and provided to the render
+/// profile. Loaded by the page layer (`server::http::pages`) and provided to the render
 /// as context; on the browser side there is none (no page is hydrated, only islands).
 #[derive(Clone, Debug, Default)]
 pub struct PageData {

@@ -237,7 +237,7 @@ pub async fn verify(
     let signed_in = signed_in_for(state, session, &pending.request).await?;
 
     // Sign-in codes are checked against the address they went to. An update's code is checked
-    // against the user's existing login id (UNCONFIRMED in Descope's docs; see the API notes).
+    // against the user's existing login id (UNCONFIRMED in Descope's docs; see src/descope/API.md §3.3).
     let (method, login_id) = match &pending.request {
         OtpRequest::SignUpOrIn {
             method, login_id, ..

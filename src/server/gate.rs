@@ -22,9 +22,10 @@ use crate::server::refresh::{self, RefreshFailure, Refreshed};
 use crate::server::session::{AuthSession, SignedIn, UserDetails};
 use crate::server::state::AppState;
 
-/// Pages that only a signed-in person may see: the routes under `/profile` (a test in
-/// `server::http` holds the route table to that). Their server functions call [`require_user`] too;
-/// this list only decides where a browser that navigates to them is sent when signed out.
+/// Pages that only a signed-in person may see: every route under `/profile`, and any other listed
+/// here (a test in `server::http` checks both against the route table). Their server functions
+/// call [`require_user`] too; this list only decides where a browser that navigates to them is
+/// sent when signed out.
 pub const GATED_PAGES: &[&str] = &["/profile", "/profile/email", "/profile/phone"];
 
 /// The signed-in person and their validated session claims, refreshing the session if needed.
@@ -32,9 +33,10 @@ pub async fn require_user(
     state: &AppState,
     session: &AuthSession,
 ) -> Result<(SignedIn, SessionClaims), AppError> {
-    // A page request already went through the gate in `gate_pages`; its server functions,
-    // run while the page renders, reuse that answer instead of validating the token again. The
-    // answer came out of the same request extensions as this session, so it is this request's.
+    // A page request already went through the gate in the page layer (`http::pages`); its
+    // server functions, run while the page renders, reuse that answer instead of validating the
+    // token again. The answer came out of the same request extensions as this session, so it is
+    // this request's.
     // A failure is reused too: during an outage the page shows it without asking Descope again.
     if let Some(answer) = session.gate_answer() {
         return answer.get().clone();

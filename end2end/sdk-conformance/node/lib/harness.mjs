@@ -122,7 +122,7 @@ export function assertMasked(masked, address) {
   if (address.includes('@')) assert.ok(masked.includes('@'), `masked email ${masked} is not email-shaped`);
 }
 
-/** Claims every session JWT must carry for the SDKs (section 5 of the spec). */
+/** Claims every session JWT must carry for the SDKs (src/descope/API.md §5). */
 export function assertSessionClaims(token, userId) {
   assert.equal(token.drn, 'DS');
   // The Node SDK has already checked iss and rewritten it to the project id.

@@ -49,7 +49,7 @@ test('a code works well before the code TTL and is refused a second after it', {
   await advance(MARGIN_SECS + 1);
   const refused = await clockSdk.otp.verify.email(late, lateMessage.code);
   assert.equal(refused.ok, false, 'an expired code was accepted');
-  // E061104 is the expired-code code the spec could only find in third-party use; E061102 would
+  // E061104 is the expired-code code src/descope/API.md §6 marks unconfirmed (only third-party code names it); E061102 would
   // also be a fair answer for a code that no longer exists.
   assert.ok(['E061104', 'E061102'].includes(refused.error?.errorCode), JSON.stringify(refused.error));
 });

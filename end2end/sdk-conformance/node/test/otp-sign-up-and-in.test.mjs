@@ -5,7 +5,7 @@ import {
   METHODS, sdk, outbox, ok, failsWith, signUp, signIn, newEmail, newLoginId, unique, assertMasked, assertSessionClaims,
 } from '../lib/harness.mjs';
 
-// amr values the spec confirms per channel; voice's value is unconfirmed, so it only has to be non-empty.
+// amr values src/descope/API.md §5 lists per channel; voice's value is unconfirmed, so it only has to be non-empty.
 const CONFIRMED_AMR = { email: 'email', sms: 'sms', whatsapp: 'whatsapp' };
 
 for (const method of METHODS) {

@@ -244,7 +244,7 @@ def assert_masked(masked: Any, address: str) -> None:
 
 
 def assert_session_claims(claims: dict, emulator: Emulator, user_id: str | None = None) -> None:
-    """Claims every session JWT must carry for the SDKs (section 5 of the spec)."""
+    """Claims every session JWT must carry for the SDKs (src/descope/API.md §5)."""
     assert claims["drn"] == "DS"
     iss = claims["iss"]
     assert iss == emulator.project_id or iss.rstrip("/").split("/")[-1] == emulator.project_id, iss

@@ -58,7 +58,7 @@ def test_a_code_is_refused_once_the_code_ttl_has_passed(clock_client, clock_outb
     advance(CODE_TTL + 1)
     with pytest.raises(AuthException) as raised:
         clock_client.otp.verify_code(DeliveryMethod.EMAIL, login_id, code)
-    # E061104 is the expired-code code the spec could only find in third-party use; E061102 would
+    # E061104 is the expired-code code src/descope/API.md §6 marks unconfirmed (only third-party code names it); E061102 would
     # also be a fair answer for a code that no longer exists.
     assert error_code(raised.value) in ("E061104", "E061102"), str(raised.value)
 

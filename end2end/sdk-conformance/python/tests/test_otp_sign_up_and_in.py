@@ -18,7 +18,7 @@ from conftest import (
     unique,
 )
 
-# amr values the spec confirms per channel; voice's value is unconfirmed, so it is only required to be non-empty.
+# amr values src/descope/API.md §5 lists per channel; voice's value is unconfirmed, so it is only required to be non-empty.
 CONFIRMED_AMR = {"email": "email", "sms": "sms", "whatsapp": "whatsapp"}
 
 

@@ -21,7 +21,7 @@ def test_calls_for_another_project_id_are_refused(emulator, outbox):
 
 
 def test_a_trailing_slash_in_the_base_url_still_reaches_the_endpoints(emulator, outbox):
-    # Python joins base and path as strings, so this sends //v1/...; the spec asks the emulator to fold it.
+    # Python joins base and path as strings, so this sends //v1/...; the emulator folds it (src/descope/API.md §1).
     slashed = DescopeClient(project_id=emulator.project_id, base_url=emulator.base_url + "/", timeout_seconds=10)
     login_id = new_email("slash")
     slashed.otp.sign_up_or_in(DeliveryMethod.EMAIL, login_id)
