@@ -10,7 +10,7 @@ use descope_otp::emulator::{Emulator, EmulatorConfig};
 use descope_otp::models::DeliveryMethod;
 use descope_otp::server::db::Db;
 use descope_otp::server::limits::Action;
-use descope_otp::server::session_store::SessionRows;
+use descope_otp::server::session::store::SessionRows;
 use descope_otp::server::settings::{DescopeTarget, RateLimits, RateRule, Settings};
 use reqwest::StatusCode;
 use reqwest::header::ACCEPT;

@@ -1,4 +1,4 @@
-//! The session store (`src/server/session_store.rs`): each row names its person, one read brings
+//! The session store (`src/server/session/store.rs`): each row names its person, one read brings
 //! the row and that person's sign-out-everywhere mark, the mark is never written into the record,
 //! and a row written before rows named their person still meets the mark (by a query of its own);
 //! the record is sealed (no token in clear), a row written in clear before sealing is still read
@@ -7,8 +7,9 @@
 use std::time::Duration;
 
 use descope_otp::server::db::Db;
-use descope_otp::server::seal::{self, SessionKey, SessionKeys};
-use descope_otp::server::session_store::{MARK_KEY, SessionRows};
+use descope_otp::server::session::MARK_KEY;
+use descope_otp::server::session::seal::{self, SessionKey, SessionKeys};
+use descope_otp::server::session::store::SessionRows;
 use reqwest::StatusCode;
 use serde_json::Value;
 use tower_sessions::SessionStore;

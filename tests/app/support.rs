@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use descope_otp::clock::Clock;
-use descope_otp::server::seal::{SessionKey, SessionKeys};
+use descope_otp::server::session::seal::{SessionKey, SessionKeys};
 use descope_otp::server::settings::{DescopeTarget, EmulatorSettings, SessionSecret, Settings};
 use descope_otp::server::startup::Application;
 use descope_otp::server::state::AppState;

@@ -99,11 +99,17 @@ mod tests {
     fn every_gated_page_is_a_route_and_every_profile_route_is_gated() {
         let routes: Vec<String> = route_list().iter().map(|r| r.path().to_owned()).collect();
         for gated in GATED_PAGES {
-            assert!(routes.iter().any(|r| r == gated), "{gated} is not a route: {routes:?}");
+            assert!(
+                routes.iter().any(|r| r == gated),
+                "{gated} is not a route: {routes:?}"
+            );
         }
         for route in &routes {
             if route == "/profile" || route.starts_with("/profile/") {
-                assert!(GATED_PAGES.contains(&route.as_str()), "{route} is not gated");
+                assert!(
+                    GATED_PAGES.contains(&route.as_str()),
+                    "{route} is not gated"
+                );
             }
         }
     }
