@@ -43,6 +43,14 @@ pub fn store_error(err: tower_sessions::session::Error) -> AppError {
     }
 }
 
+/// A session that could not be saved after the answer was made (`http::store_failure`): the store
+/// is unwritable or unreachable, an outage like any other.
+pub fn save_failed() -> AppError {
+    AppError::ServiceUnavailable {
+        error_id: new_error_id("session store: saving the session failed"),
+    }
+}
+
 /// Turns a Descope failure into what the person should be told, logging what they are not.
 pub fn from_descope(err: DescopeError, flow: Flow) -> AppError {
     let updating = matches!(flow, Flow::UpdateEmail | Flow::UpdatePhone);

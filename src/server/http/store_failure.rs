@@ -17,8 +17,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use http_body::Body as _;
 
-use crate::error::{AppError, new_error_id};
-use crate::server::errors::refusal;
+use crate::server::errors::{refusal, save_failed};
 
 pub async fn answer_failed_saves(request: Request, next: Next) -> Response {
     // Only what `refusal` reads to choose between a page and JSON.
@@ -31,10 +30,7 @@ pub async fn answer_failed_saves(request: Request, next: Next) -> Response {
     if let Some(accept) = accept {
         headers.insert(header::ACCEPT, accept);
     }
-    let error = AppError::ServiceUnavailable {
-        error_id: new_error_id("session store: saving the session failed"),
-    };
-    refusal(&headers, &error)
+    refusal(&headers, &save_failed())
 }
 
 /// tower-sessions' answer to a failed save: status 500, no content type, an empty body.
