@@ -34,7 +34,7 @@ use serde_json::json;
 use super::error::{ApiError, ApiResult, codes};
 use super::handlers::JsonBody;
 use super::keys::{self, Signer};
-use super::state::{AppState, SharedState};
+use super::state::{EmulatorState, SharedState};
 
 /// The longest delay a fault may ask for: longer than every SDK's usual timeout, short enough
 /// that a forgotten fault cannot hold a test run for long.
@@ -170,7 +170,7 @@ impl FaultBody {
     }
 }
 
-fn require_enabled(state: &AppState) -> ApiResult<()> {
+fn require_enabled(state: &EmulatorState) -> ApiResult<()> {
     if state.config.allow_faults {
         Ok(())
     } else {

@@ -14,7 +14,7 @@ use super::error::{ApiError, ApiResult, codes};
 use super::otp::{self, Completion, Method, Pending, Profile, Purpose, SessionRequest};
 use super::outbox::NewMessage;
 use super::session::{check_custom_claims, empty_jwt_response};
-use super::state::{AppState, AuthState, SharedState};
+use super::state::{AuthState, EmulatorState, SharedState};
 use super::store::User;
 
 /// Login ids longer than this are refused before they reach the store or the outbox.
@@ -191,7 +191,7 @@ pub(super) struct Delivery<'a> {
     /// Whether the per-recipient message cap applies: not to test codes (returned, not
     /// delivered), nor to test users when `test_users_uncapped` is on ([`capped`]).
     pub rate_limited: bool,
-    pub state: &'a AppState,
+    pub state: &'a EmulatorState,
 }
 
 impl Delivery<'_> {
@@ -415,7 +415,7 @@ pub async fn sign_in(
 
 /// Step-up and MFA extend a live session: its refresh JWT must be in the bearer and belong to
 /// the user signing in.
-async fn prior_session(state: &AppState, bearer: &Bearer, user: &User) -> ApiResult<Value> {
+async fn prior_session(state: &EmulatorState, bearer: &Bearer, user: &User) -> ApiResult<Value> {
     if bearer.refresh_jwt.is_none() {
         return Err(ApiError::unauthorized(
             codes::INVALID_TOKEN,
@@ -434,7 +434,7 @@ async fn prior_session(state: &AppState, bearer: &Bearer, user: &User) -> ApiRes
 
 /// Whether a message for `user` counts against the per-recipient cap: always, except for a test
 /// user when the emulator exempts them (`test_users_uncapped`). A sign-up (no user yet) is capped.
-fn capped(state: &AppState, user: Option<&User>) -> bool {
+fn capped(state: &EmulatorState, user: Option<&User>) -> bool {
     !(state.config.test_users_uncapped && user.is_some_and(|u| u.test))
 }
 
@@ -641,7 +641,7 @@ pub async fn verify(
 /// Only a sign-up code creates a user; every other code acts on the user it was sent for and
 /// is refused if that user is gone.
 async fn complete(
-    state: &AppState,
+    state: &EmulatorState,
     auth: &mut AuthState,
     pending: &Pending,
 ) -> ApiResult<(User, bool)> {
@@ -757,7 +757,7 @@ fn new_user(
 /// it receives this user's login ids and the new address, and this user is deleted (its refresh
 /// tokens revoked). The session issued by the verify is then the surviving user's.
 async fn apply_update(
-    state: &AppState,
+    state: &EmulatorState,
     auth: &mut AuthState,
     mut user: User,
     new_address: &str,
@@ -953,7 +953,7 @@ pub async fn keys_v1(
     Ok(axum::Json(keys).into_response())
 }
 
-fn check_project_in_path(state: &AppState, project_id: &str) -> ApiResult<()> {
+fn check_project_in_path(state: &EmulatorState, project_id: &str) -> ApiResult<()> {
     if project_id != state.config.project_id {
         return Err(ApiError::invalid_argument(format!(
             "Unknown project id '{project_id}'"

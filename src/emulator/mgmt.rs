@@ -25,11 +25,11 @@ use super::handlers::{
     Delivery, JsonBody, custom_claims_from, new_user_id, required_login_id, user_address_for,
 };
 use super::otp::{Completion, Method, Purpose, SessionRequest};
-use super::state::{AppState, SharedState};
+use super::state::{EmulatorState, SharedState};
 use super::store::User;
 
 /// Management calls carry `Bearer <projectId>:<managementKey>`.
-fn require_management_key(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
+fn require_management_key(state: &EmulatorState, headers: &HeaderMap) -> ApiResult<()> {
     let bearer = auth_header::require_project(headers, &state.config.project_id)?;
     if bearer.key.as_deref() != Some(state.config.management_key.as_str()) {
         return Err(ApiError::unauthorized(

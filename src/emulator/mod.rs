@@ -67,7 +67,7 @@ use tokio::task::JoinHandle;
 use crate::clock::Clock;
 use keys::{KeyRing, Signer};
 use outbox::Outbox;
-use state::{AppState, AuthState, SharedState};
+use state::{AuthState, EmulatorState, SharedState};
 use store::Store;
 
 /// The emulator's project id unless configured otherwise: 28 characters starting with `P2`,
@@ -253,7 +253,7 @@ impl Emulator {
         };
         let base_url = format!("http://{advertised}");
         let (shutting_down_tx, shutting_down_rx) = watch::channel(false);
-        let state: SharedState = Arc::new(AppState {
+        let state: SharedState = Arc::new(EmulatorState {
             issuer: format!("{base_url}/{}", config.project_id),
             base_url: base_url.clone(),
             config: config.clone(),

@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 
 use super::auth_header::Bearer;
 use super::error::{ApiError, ApiResult, codes};
-use super::state::AppState;
+use super::state::EmulatorState;
 use super::store::{RefreshRecord, User};
 
 /// Claims the emulator sets itself; `loginOptions.customClaims` may not override them.
@@ -37,7 +37,7 @@ pub struct Tokens {
     pub refresh_exp: i64,
 }
 
-impl AppState {
+impl EmulatorState {
     /// Issues a session + refresh pair for `user`. `session_claims` (amr, su, custom claims)
     /// is stored with the refresh token so every refresh re-issues the same session shape.
     pub async fn issue_tokens(&self, user: &User, session_claims: &Value) -> ApiResult<Tokens> {

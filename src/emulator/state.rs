@@ -12,9 +12,13 @@ use super::outbox::Outbox;
 use super::store::Store;
 use crate::clock::Clock;
 
-pub type SharedState = Arc<AppState>;
+/// The emulator's state as every handler receives it (`State<SharedState>`).
+pub type SharedState = Arc<EmulatorState>;
 
-pub struct AppState {
+/// Everything one running emulator holds. Not to be confused with the app's state
+/// (`crate::server::state::AppState`): the app reaches the emulator over HTTP only, like any
+/// Descope client.
+pub struct EmulatorState {
     pub config: EmulatorConfig,
     pub clock: Clock,
     pub store: Store,
@@ -44,7 +48,7 @@ pub struct AuthState {
     pub rate: RateLimiter,
 }
 
-impl AppState {
+impl EmulatorState {
     pub fn now(&self) -> i64 {
         self.clock.now()
     }
