@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::error::{ApiError, ApiResult, codes};
-use super::handlers::JsonBody;
+use super::handlers::extract::JsonBody;
 use super::keys::{self, Signer};
 use super::state::{EmulatorState, SharedState};
 
@@ -180,7 +180,7 @@ fn require_enabled(state: &EmulatorState) -> ApiResult<()> {
     }
 }
 
-pub async fn add(
+pub(in crate::emulator) async fn add(
     State(state): State<SharedState>,
     JsonBody(body): JsonBody<FaultBody>,
 ) -> ApiResult<Response> {
@@ -208,7 +208,7 @@ pub struct RotateBody {
     retire_old: bool,
 }
 
-pub async fn rotate_keys(
+pub(in crate::emulator) async fn rotate_keys(
     State(state): State<SharedState>,
     JsonBody(body): JsonBody<RotateBody>,
 ) -> ApiResult<Response> {

@@ -1,25 +1,29 @@
 //! A Descope-compatible local service ("the emulator") for OTP sign-in and sessions.
 //!
-//! It speaks the subset of Descope's HTTP API that the official SDKs use for one-time codes
-//! (spec: `docs/descope-api.md`), signs real RS256 JWTs, and instead of sending email or text
-//! messages it puts every code in a development outbox (`/outbox` for people,
-//! `/emulator/outbox` for tests).
+//! It speaks the subset of Descope's HTTP API that the official SDKs use for one-time codes,
+//! signs real RS256 JWTs, and instead of sending email or text messages it puts every code in a
+//! development outbox (`/outbox` for people, `/emulator/outbox` for tests).
 //!
 //! Module map:
 //! - `mod.rs`: [`EmulatorConfig`] and the running [`Emulator`]
-//! - `routes.rs`: the route table; `handlers.rs`: auth endpoints; `mgmt.rs`: test-user API
-//! - `faults.rs`: opt-in fault injection and key rotation (`allow_faults`)
+//! - `routes.rs`: the route table, the fix-ups that run before routing, the clock endpoint
+//! - `handlers/`: Descope's API, one file per route group: `sign_in.rs` (sign-up, sign-in,
+//!   sign-up-or-in, verify), `updates.rs` (update email or phone), `session.rs` (refresh, logout,
+//!   `me`, keys), `mgmt.rs` (the management API for tests); `extract.rs` reads requests (bodies,
+//!   the bearer), `shared.rs` holds what several groups do (send a code, pick an address)
+//! - `state.rs`: `EmulatorState`, what every handler shares
 //! - `otp.rs`: code rules (expiry, attempts, newest-wins, rate cap), free of HTTP
-//! - `session.rs`: JWT minting and refresh-token checks; `keys.rs`: RSA keys, JWKS, signing
+//! - `tokens.rs`: JWT minting and refresh-token checks; `keys.rs`: RSA keys, JWKS, signing
 //! - `store.rs`: SQLite (users, refresh tokens, signing key); `outbox.rs`: outbox + page
-//! - `auth_header.rs`: `Bearer <projectId>[:<jwt>][:<key>]`; `error.rs`: JSON errors
+//! - `faults.rs`: opt-in fault injection and key rotation (`allow_faults`)
+//! - `error.rs`: Descope's JSON errors and error codes
 //!
 //! Endpoints (all JSON, errors as `{"errorCode","errorDescription","errorMessage"}`):
 //! - `POST /v1/auth/otp/{signup,signin,signup-in,verify}/{email,sms,voice,whatsapp}`
 //! - `POST /v1/auth/otp/update/email`, `POST /v1/auth/otp/update/phone/{sms,voice,whatsapp}`
 //! - `POST /v1/auth/refresh`, `/v1/auth/logout`, `/v1/auth/logoutall`; `GET /v1/auth/me`
 //! - `GET /v2/keys/{projectId}` (200 here means ready), `GET /v1/keys/{projectId}`
-//! - management (see `mgmt.rs`): test users, generated codes, deleting users, license stub
+//! - management (see `handlers/mgmt.rs`): test users, generated codes, deleting users, license stub
 //! - `GET /emulator/outbox[?destination=&loginId=]`, `GET /emulator/outbox/wait?...&after=&timeoutMs=`,
 //!   `DELETE /emulator/outbox`, `GET /outbox` (HTML), `POST /emulator/clock/advance` (opt-in)
 //! - opt-in (`allow_faults`, see `faults.rs`): `POST|GET|DELETE /emulator/faults`,
@@ -38,18 +42,16 @@
 //! always gets its fixed code (the one exception to "never repeats"), and test users can be
 //! exempt from the message cap. The app refuses both in production mode.
 
-pub mod auth_header;
 pub mod error;
 pub mod faults;
-pub mod handlers;
+mod handlers;
 pub mod keys;
-pub mod mgmt;
 pub mod otp;
 pub mod outbox;
 pub mod routes;
-pub mod session;
 pub mod state;
 pub mod store;
+pub mod tokens;
 
 #[cfg(test)]
 mod tests;

@@ -15,8 +15,8 @@ use tower::util::MapRequestLayer;
 
 use super::error::{ApiError, ApiResult, codes};
 use super::faults;
-use super::handlers::{self, JsonBody};
-use super::mgmt;
+use super::handlers::extract::JsonBody;
+use super::handlers::{mgmt, session, sign_in, updates};
 use super::outbox;
 use super::state::SharedState;
 
@@ -30,27 +30,27 @@ pub fn service(state: SharedState) -> tower::util::MapRequest<Router, fn(Request
 pub fn router(state: SharedState) -> Router {
     Router::new()
         // OTP
-        .route("/v1/auth/otp/signup/{method}", post(handlers::sign_up))
-        .route("/v1/auth/otp/signin/{method}", post(handlers::sign_in))
+        .route("/v1/auth/otp/signup/{method}", post(sign_in::sign_up))
+        .route("/v1/auth/otp/signin/{method}", post(sign_in::sign_in))
         .route(
             "/v1/auth/otp/signup-in/{method}",
-            post(handlers::sign_up_or_in),
+            post(sign_in::sign_up_or_in),
         )
-        .route("/v1/auth/otp/verify/{method}", post(handlers::verify))
-        .route("/v1/auth/otp/update/email", post(handlers::update_email))
+        .route("/v1/auth/otp/verify/{method}", post(sign_in::verify))
+        .route("/v1/auth/otp/update/email", post(updates::update_email))
         .route(
             "/v1/auth/otp/update/phone/{method}",
-            post(handlers::update_phone),
+            post(updates::update_phone),
         )
         // Sessions
-        .route("/v1/auth/refresh", post(handlers::refresh))
-        .route("/v1/auth/logout", post(handlers::logout))
-        .route("/v1/auth/logoutall", post(handlers::logout_all))
-        .route("/v1/auth/me", get(handlers::me))
-        .route("/v1/auth/me/history", get(handlers::me_history))
-        .route("/v1/auth/me/tenants", post(handlers::me_tenants))
-        .route("/v2/keys/{project_id}", get(handlers::keys_v2))
-        .route("/v1/keys/{project_id}", get(handlers::keys_v1))
+        .route("/v1/auth/refresh", post(session::refresh))
+        .route("/v1/auth/logout", post(session::logout))
+        .route("/v1/auth/logoutall", post(session::logout_all))
+        .route("/v1/auth/me", get(session::me))
+        .route("/v1/auth/me/history", get(session::me_history))
+        .route("/v1/auth/me/tenants", post(session::me_tenants))
+        .route("/v2/keys/{project_id}", get(session::keys_v2))
+        .route("/v1/keys/{project_id}", get(session::keys_v1))
         // Management
         .route("/v1/mgmt/license", get(mgmt::license))
         .route("/v1/mgmt/user", get(mgmt::load_user))

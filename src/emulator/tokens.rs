@@ -1,10 +1,11 @@
-//! Minting session/refresh JWTs, checking a refresh JWT from the bearer, and the JWT response
-//! body (spec sections 3.3 and 5).
+//! Session and refresh JWTs: minting them, checking a refresh JWT from the bearer, the response
+//! body that carries them (verify, refresh) and the one that clears them (logout), and the custom
+//! claims a caller may not set. The endpoints that use these are in `handlers/`.
 
 use serde_json::{Map, Value, json};
 
-use super::auth_header::Bearer;
 use super::error::{ApiError, ApiResult, codes};
+use super::handlers::extract::Bearer;
 use super::state::EmulatorState;
 use super::store::{RefreshRecord, User};
 
@@ -93,7 +94,10 @@ impl EmulatorState {
 
     /// The refresh JWT from the bearer, checked: signature, `drn`, expiry (on our clock), not
     /// revoked, user still there. Every failure is a 401.
-    pub async fn check_refresh(&self, bearer: &Bearer) -> ApiResult<(RefreshRecord, User)> {
+    pub(in crate::emulator) async fn check_refresh(
+        &self,
+        bearer: &Bearer,
+    ) -> ApiResult<(RefreshRecord, User)> {
         let token = bearer.refresh_jwt.as_deref().ok_or_else(|| {
             ApiError::unauthorized(
                 codes::INVALID_TOKEN,
