@@ -92,10 +92,11 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$lock_sum" ]]; then
 fi
 
 # --- start emulators on free loopback ports with fresh in-memory stores --------------------------
-# The binary also reads DESCOPE_EMULATOR_* variables (a --db file among them): scrub them so the
-# caller's environment cannot turn the fresh in-memory store into an old file or change a limit.
+# The binary also reads EMULATOR_* variables (an EMULATOR_DB file among them, the same names the
+# app reads): scrub them so the caller's environment cannot turn the fresh in-memory store into an
+# old file or change a limit. The DESCOPE_EMULATOR_* variables below are the suites' own.
 scrub=()
-while IFS= read -r name; do scrub+=(-u "$name"); done < <(compgen -e | grep '^DESCOPE_EMULATOR_' || true)
+while IFS= read -r name; do scrub+=(-u "$name"); done < <(compgen -e | grep '^EMULATOR_' || true)
 
 # start_emulator NAME ARGS...: starts one emulator (no --db: in memory, so it starts empty), waits
 # at most 30 s for its ready line and for GET /v2/keys/<projectId> to answer 200, and sets
