@@ -6,7 +6,8 @@
 //! database is in memory unless `EMULATOR_DB` names a file (the app's defaults to
 //! `data/emulator.db`), `EMULATOR_ADDR` may be any address (the app's must be loopback), and
 //! `EMULATOR_ALLOW_FAULTS` opens faults and key rotation only (the app's opens its clock too; here
-//! that is `EMULATOR_ALLOW_TIME_TRAVEL`).
+//! that is `EMULATOR_ALLOW_TIME_TRAVEL`). The names this binary read before, `DESCOPE_EMULATOR_*`,
+//! are refused rather than ignored.
 //!
 //! When ready it prints one line to stdout:
 //! `descope-emulator ready: base_url=http://127.0.0.1:4100 project_id=P2... outbox=http://127.0.0.1:4100/outbox`
@@ -95,6 +96,7 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
+    refuse_old_names(std::env::vars_os().map(|(name, _)| name))?;
     let config = EmulatorConfig {
         project_id: args.project_id,
         management_key: args.management_key,
@@ -125,6 +127,26 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// This binary's settings were once named `DESCOPE_EMULATOR_*`. One still set would now be
+/// ignored and the emulator would quietly run on a default (an in-memory store where a file was
+/// meant, faults off), so it stops instead and names the variable that replaced it.
+fn refuse_old_names(names: impl Iterator<Item = std::ffi::OsString>) -> anyhow::Result<()> {
+    let mut old: Vec<String> = names
+        .filter_map(|name| name.into_string().ok())
+        .filter(|name| name.starts_with("DESCOPE_EMULATOR_"))
+        .collect();
+    old.sort();
+    match old.first() {
+        None => Ok(()),
+        Some(name) => anyhow::bail!(
+            "{name} is no longer read: use {}, the name the app's embedded emulator reads too \
+             (old names set: {})",
+            &name["DESCOPE_".len()..],
+            old.join(", ")
+        ),
+    }
+}
+
 /// Ctrl-C, or SIGTERM on Unix.
 async fn stop_signal() {
     let ctrl_c = async {
@@ -150,5 +172,38 @@ async fn stop_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refuse_old_names;
+
+    fn names(list: &[&str]) -> impl Iterator<Item = std::ffi::OsString> {
+        list.iter()
+            .map(std::ffi::OsString::from)
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
+    #[test]
+    fn an_old_setting_name_is_refused_naming_its_replacement() {
+        let err = refuse_old_names(names(&["PATH", "DESCOPE_EMULATOR_DB", "EMULATOR_ADDR"]))
+            .expect_err("an old name is set");
+        let message = err.to_string();
+        assert!(
+            message.starts_with("DESCOPE_EMULATOR_DB is no longer read: use EMULATOR_DB,"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn the_current_names_and_the_apps_own_pass() {
+        refuse_old_names(names(&[
+            "EMULATOR_DB",
+            "DESCOPE_PROJECT_ID",
+            "DESCOPE_BASE_URL",
+        ]))
+        .expect("no old name is set");
     }
 }
