@@ -92,10 +92,12 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$lock_sum" ]]; then
 fi
 
 # --- start emulators on free loopback ports with fresh in-memory stores --------------------------
-# The binary also reads DESCOPE_EMULATOR_* variables (a --db file among them): scrub them so the
-# caller's environment cannot turn the fresh in-memory store into an old file or change a limit.
+# The binary also reads EMULATOR_* variables (an EMULATOR_DB file among them, the same names the
+# app reads): scrub them so the caller's environment cannot turn the fresh in-memory store into an
+# old file or change a limit. It refuses the names it read before (DESCOPE_EMULATOR_*): scrub
+# those too, so a stale one in the caller's shell cannot stop the run.
 scrub=()
-while IFS= read -r name; do scrub+=(-u "$name"); done < <(compgen -e | grep '^DESCOPE_EMULATOR_' || true)
+while IFS= read -r name; do scrub+=(-u "$name"); done < <(compgen -e | grep -E '^(DESCOPE_)?EMULATOR_' || true)
 
 # start_emulator NAME ARGS...: starts one emulator (no --db: in memory, so it starts empty), waits
 # at most 30 s for its ready line and for GET /v2/keys/<projectId> to answer 200, and sets
@@ -131,31 +133,33 @@ start_emulator() {
   log "$name emulator ready at $STARTED_URL (project $STARTED_PROJECT)"
 }
 
+# The suites learn the emulators' coordinates and limits from CONFORMANCE_* (the binary reads none
+# of these: it gets its settings as flags).
 MANAGEMENT_KEY="conformance-$(od -An -N8 -tx8 /dev/urandom | tr -d ' \n')"
-export DESCOPE_EMULATOR_MANAGEMENT_KEY="$MANAGEMENT_KEY"
-export DESCOPE_EMULATOR_MAX_ATTEMPTS=5
-export DESCOPE_EMULATOR_RATE_LIMIT_MAX=5
-export DESCOPE_EMULATOR_RATE_LIMIT_WINDOW_SECS=60
-export DESCOPE_EMULATOR_CODE_TTL_SECS=300
+export CONFORMANCE_MANAGEMENT_KEY="$MANAGEMENT_KEY"
+export CONFORMANCE_MAX_ATTEMPTS=5
+export CONFORMANCE_RATE_LIMIT_MAX=5
+export CONFORMANCE_RATE_LIMIT_WINDOW_SECS=60
+export CONFORMANCE_CODE_TTL_SECS=300
 limits=(
   --management-key "$MANAGEMENT_KEY"
-  --code-ttl-secs "$DESCOPE_EMULATOR_CODE_TTL_SECS"
-  --max-attempts "$DESCOPE_EMULATOR_MAX_ATTEMPTS"
-  --rate-limit-max "$DESCOPE_EMULATOR_RATE_LIMIT_MAX"
-  --rate-limit-window-secs "$DESCOPE_EMULATOR_RATE_LIMIT_WINDOW_SECS"
+  --code-ttl-secs "$CONFORMANCE_CODE_TTL_SECS"
+  --max-attempts "$CONFORMANCE_MAX_ATTEMPTS"
+  --rate-limit-max "$CONFORMANCE_RATE_LIMIT_MAX"
+  --rate-limit-window-secs "$CONFORMANCE_RATE_LIMIT_WINDOW_SECS"
 )
 
 # The main emulator runs on the real clock: every token it issues must validate in the SDKs.
 start_emulator main "${limits[@]}"
-export DESCOPE_EMULATOR_BASE_URL="$STARTED_URL"
-export DESCOPE_EMULATOR_PROJECT_ID="$STARTED_PROJECT"
+export CONFORMANCE_BASE_URL="$STARTED_URL"
+export CONFORMANCE_PROJECT_ID="$STARTED_PROJECT"
 
 # A second one, only for expiry tests, may have its clock moved (POST /emulator/clock/advance).
 # It is separate because tokens issued after a jump carry an iat in the SDKs' future.
 if "$BIN" --help 2>/dev/null | grep -q -- '--allow-time-travel'; then
-  export DESCOPE_EMULATOR_REFRESH_TTL_SECS=3600
-  start_emulator clock "${limits[@]}" --refresh-ttl-secs "$DESCOPE_EMULATOR_REFRESH_TTL_SECS" --allow-time-travel
-  export DESCOPE_EMULATOR_CLOCK_BASE_URL="$STARTED_URL"
+  export CONFORMANCE_REFRESH_TTL_SECS=3600
+  start_emulator clock "${limits[@]}" --refresh-ttl-secs "$CONFORMANCE_REFRESH_TTL_SECS" --allow-time-travel
+  export CONFORMANCE_CLOCK_BASE_URL="$STARTED_URL"
 else
   log "this emulator has no --allow-time-travel: the expiry tests will be skipped"
 fi
@@ -164,7 +168,7 @@ fi
 # a fault or a retired key there never reaches a test running against the main emulator.
 if "$BIN" --help 2>/dev/null | grep -q -- '--allow-faults'; then
   start_emulator faults "${limits[@]}" --allow-faults
-  export DESCOPE_EMULATOR_FAULTS_BASE_URL="$STARTED_URL"
+  export CONFORMANCE_FAULTS_BASE_URL="$STARTED_URL"
 else
   log "this emulator has no --allow-faults: the fault-injection tests will be skipped"
 fi

@@ -18,7 +18,7 @@ export const APP_URL = process.env.BASE_URL ?? "http://127.0.0.1:3000";
 export const EMULATOR_URL = process.env.EMULATOR_URL ?? "http://127.0.0.1:4100";
 export const PROJECT_ID =
   process.env.DESCOPE_PROJECT_ID ??
-  process.env.DESCOPE_EMULATOR_PROJECT_ID ??
+  process.env.EMULATOR_PROJECT_ID ??
   "P2EmuLatorLocalProject000001";
 
 /**

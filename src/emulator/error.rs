@@ -8,7 +8,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-/// Descope error codes the emulator answers with (spec section 6).
+/// Descope error codes the emulator answers with (src/descope/API.md §6).
 pub mod codes {
     pub const BAD_REQUEST: &str = "E011001";
     pub const MISSING_ARGUMENTS: &str = "E011002";
@@ -139,7 +139,6 @@ impl IntoResponse for ApiError {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)] // A failed unwrap is a failed test.
 mod tests {
     use super::*;
 

@@ -11,7 +11,8 @@
 //!   answer leaves that much later, as when the way back is slow.
 //! - `GET /emulator/faults` lists the active faults; `DELETE /emulator/faults` clears them.
 //!
-//! Faults never apply to `/emulator/...` itself, so a fault can always be cleared. The first
+//! This file holds the faults themselves; the endpoints, and the middleware that lets a fault take
+//! a call, are in `handlers/dev.rs`. Faults never apply to `/emulator/...` itself, so a fault can always be cleared. The first
 //! matching fault, in the order they were added, takes the call.
 //!
 //! - `POST /emulator/keys/rotate` `{"retireOld"?: bool}`: a new signing key with a new `kid`
@@ -20,21 +21,10 @@
 //!   them all for the next start: the signing key and the replaced keys still published.
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll};
-use std::time::Duration;
 
-use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
-use axum::http::StatusCode;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use super::error::{ApiError, ApiResult, codes};
-use super::handlers::JsonBody;
-use super::keys::{self, Signer};
-use super::state::{AppState, SharedState};
 
 /// The longest delay a fault may ask for: longer than every SDK's usual timeout, short enough
 /// that a forgotten fault cannot hold a test run for long.
@@ -110,7 +100,7 @@ pub struct FaultBody {
 }
 
 impl FaultBody {
-    fn into_fault(self) -> ApiResult<Fault> {
+    pub(in crate::emulator) fn into_fault(self) -> ApiResult<Fault> {
         let path = self.path.unwrap_or_default();
         if !path.starts_with('/') {
             return Err(ApiError::invalid_argument(
@@ -167,134 +157,6 @@ impl FaultBody {
             delay_ms,
             answer_delay_ms,
         })
-    }
-}
-
-fn require_enabled(state: &AppState) -> ApiResult<()> {
-    if state.config.allow_faults {
-        Ok(())
-    } else {
-        Err(ApiError::not_found(
-            "Fault injection is disabled; start the emulator with --allow-faults",
-        ))
-    }
-}
-
-pub async fn add(
-    State(state): State<SharedState>,
-    JsonBody(body): JsonBody<FaultBody>,
-) -> ApiResult<Response> {
-    require_enabled(&state)?;
-    let fault = body.into_fault()?;
-    tracing::info!(?fault, "emulator fault added");
-    state.faults.add(fault.clone());
-    Ok((StatusCode::CREATED, axum::Json(fault)).into_response())
-}
-
-pub async fn list(State(state): State<SharedState>) -> ApiResult<Response> {
-    require_enabled(&state)?;
-    Ok(axum::Json(json!({ "faults": state.faults.list() })).into_response())
-}
-
-pub async fn clear(State(state): State<SharedState>) -> ApiResult<Response> {
-    require_enabled(&state)?;
-    state.faults.clear();
-    Ok(axum::Json(json!({})).into_response())
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-pub struct RotateBody {
-    retire_old: bool,
-}
-
-pub async fn rotate_keys(
-    State(state): State<SharedState>,
-    JsonBody(body): JsonBody<RotateBody>,
-) -> ApiResult<Response> {
-    require_enabled(&state)?;
-    // Generating an RSA key takes a while: off the async threads.
-    let pem = tokio::task::spawn_blocking(keys::generate_pem)
-        .await
-        .map_err(|e| ApiError::internal("key generation task", e))?
-        .map_err(|e| ApiError::internal("generating a signing key", e))?;
-    let signer =
-        Signer::from_pem(&pem).map_err(|e| ApiError::internal("loading the new key", e))?;
-    let kid = signer.kid().to_string();
-    {
-        let _rotating = state.rotation.lock().await;
-        state
-            .store
-            .rotate_signing_key(&pem, body.retire_old, state.now())
-            .await?;
-        state.keys.rotate(signer, body.retire_old);
-    }
-    tracing::info!(%kid, retire_old = body.retire_old, "emulator signing key rotated");
-    Ok(axum::Json(json!({ "kid": kid, "keys": state.keys.jwks()["keys"] })).into_response())
-}
-
-/// The middleware: lets a fault take the call before the route does. It wraps the error
-/// safety net in `routes.rs`, so a fault's 503 reaches the client as a 503.
-pub async fn inject(State(state): State<SharedState>, request: Request, next: Next) -> Response {
-    if !state.config.allow_faults || request.uri().path().starts_with("/emulator/") {
-        return next.run(request).await;
-    }
-    let Some(fault) = state.faults.take(request.uri().path()) else {
-        return next.run(request).await;
-    };
-    wait(&state, fault.delay_ms).await;
-    match fault.status {
-        None => {
-            let response = next.run(request).await;
-            wait(&state, fault.answer_delay_ms).await;
-            response
-        }
-        Some(0) => dropped_connection(),
-        Some(status) => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let body = json!({
-                "errorCode": fault.error_code,
-                "errorDescription": format!("Injected fault for {}", fault.path),
-                "errorMessage": "Injected by POST /emulator/faults",
-            });
-            (status, axum::Json(body)).into_response()
-        }
-    }
-}
-
-/// Waits `ms` milliseconds, or less if the emulator is stopping (it does not wait out a delay).
-async fn wait(state: &SharedState, ms: u64) {
-    if ms > 0 {
-        let mut shutting_down = state.shutting_down.clone();
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(ms)) => {}
-            _ = shutting_down.wait_for(|stopping| *stopping) => {}
-        }
-    }
-}
-
-/// An answer that is never completed: its body fails before its first byte, so the server
-/// closes the connection and the client sees the call cut off rather than any answer it could
-/// act on.
-fn dropped_connection() -> Response {
-    let mut response = Body::new(CutOff).into_response();
-    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-    response
-}
-
-struct CutOff;
-
-impl http_body::Body for CutOff {
-    type Data = Bytes;
-    type Error = std::io::Error;
-
-    fn poll_frame(
-        self: std::pin::Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<Bytes>, std::io::Error>>> {
-        Poll::Ready(Some(Err(std::io::Error::other(
-            "injected fault: connection dropped",
-        ))))
     }
 }
 

@@ -19,7 +19,6 @@ use serde_json::{Value, json};
 /// A signing key plus everything derived from it.
 pub struct Signer {
     kid: String,
-    pem: String,
     n: String,
     e: String,
     encoding: EncodingKey,
@@ -56,7 +55,6 @@ impl Signer {
             verifier: RsaKey::new(Algorithm::RS256, &n, &e)
                 .ok_or_else(|| anyhow::anyhow!("the key is not a usable RS256 key"))?,
             kid,
-            pem: pem.to_string(),
             n,
             e,
         })
@@ -64,10 +62,6 @@ impl Signer {
 
     pub fn kid(&self) -> &str {
         &self.kid
-    }
-
-    pub fn pem(&self) -> &str {
-        &self.pem
     }
 
     /// The public key as a JWK: every SDK needs both `kid` and `alg` on it.
@@ -114,10 +108,6 @@ struct Keys {
 }
 
 impl KeyRing {
-    pub fn new(signer: Signer) -> Self {
-        Self::with_previous(signer, Vec::new())
-    }
-
     /// `signer` signs; `previous` (newest first), replaced by earlier rotations, stay published.
     pub fn with_previous(signer: Signer, previous: Vec<Signer>) -> Self {
         Self {
@@ -181,7 +171,6 @@ impl KeyRing {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)] // A failed unwrap is a failed test.
 pub(crate) mod tests {
     use super::*;
     use std::sync::OnceLock;
@@ -217,7 +206,7 @@ pub(crate) mod tests {
     #[test]
     fn after_a_rotation_the_new_key_signs_and_the_old_ones_verify_until_retired() {
         let first = Signer::from_pem(&shared_test_pem()).unwrap();
-        let ring = KeyRing::new(first);
+        let ring = KeyRing::with_previous(first, Vec::new());
         let old_token = ring.sign(&json!({"sub": "U2x"})).unwrap();
         let old_kid = ring.current().kid().to_string();
 

@@ -1,28 +1,33 @@
 //! A Descope-compatible local service ("the emulator") for OTP sign-in and sessions.
 //!
-//! It speaks the subset of Descope's HTTP API that the official SDKs use for one-time codes
-//! (spec: `docs/descope-api.md`), signs real RS256 JWTs, and instead of sending email or text
-//! messages it puts every code in a development outbox (`/outbox` for people,
-//! `/emulator/outbox` for tests).
+//! It speaks the subset of Descope's HTTP API that the official SDKs use for one-time codes,
+//! signs real RS256 JWTs, and instead of sending email or text messages it puts every code in a
+//! development outbox (`/outbox` for people, `/emulator/outbox` for tests).
 //!
 //! Module map:
 //! - `mod.rs`: [`EmulatorConfig`] and the running [`Emulator`]
-//! - `routes.rs`: the route table; `handlers.rs`: auth endpoints; `mgmt.rs`: test-user API
-//! - `faults.rs`: opt-in fault injection and key rotation (`allow_faults`)
+//! - `routes.rs`: the route table, and the fix-ups and guards that run before routing
+//! - `handlers/`: Descope's API, one file per route group: `sign_in.rs` (sign-up, sign-in,
+//!   sign-up-or-in, verify), `updates.rs` (update email or phone), `session.rs` (refresh, logout,
+//!   `me`, keys), `mgmt.rs` (the management API for tests); `extract.rs` reads requests (bodies,
+//!   the bearer), `shared.rs` holds what several groups do (send a code, pick an address);
+//!   `dev.rs` is the emulator's own endpoints (outbox, faults, key rotation, clock)
+//! - `state.rs`: `EmulatorState`, what every handler shares
 //! - `otp.rs`: code rules (expiry, attempts, newest-wins, rate cap), free of HTTP
-//! - `session.rs`: JWT minting and refresh-token checks; `keys.rs`: RSA keys, JWKS, signing
-//! - `store.rs`: SQLite (users, refresh tokens, signing key); `outbox.rs`: outbox + page
-//! - `auth_header.rs`: `Bearer <projectId>[:<jwt>][:<key>]`; `error.rs`: JSON errors
+//! - `tokens.rs`: JWT minting and refresh-token checks; `keys.rs`: RSA keys, JWKS, signing
+//! - `store.rs`: SQLite (users, refresh tokens, signing key); `outbox.rs`: the outbox and its page
+//! - `faults.rs`: the opt-in faults (`allow_faults`)
+//! - `error.rs`: Descope's JSON errors and error codes
 //!
 //! Endpoints (all JSON, errors as `{"errorCode","errorDescription","errorMessage"}`):
 //! - `POST /v1/auth/otp/{signup,signin,signup-in,verify}/{email,sms,voice,whatsapp}`
 //! - `POST /v1/auth/otp/update/email`, `POST /v1/auth/otp/update/phone/{sms,voice,whatsapp}`
 //! - `POST /v1/auth/refresh`, `/v1/auth/logout`, `/v1/auth/logoutall`; `GET /v1/auth/me`
 //! - `GET /v2/keys/{projectId}` (200 here means ready), `GET /v1/keys/{projectId}`
-//! - management (see `mgmt.rs`): test users, generated codes, deleting users, license stub
+//! - management (see `handlers/mgmt.rs`): test users, generated codes, deleting users, license stub
 //! - `GET /emulator/outbox[?destination=&loginId=]`, `GET /emulator/outbox/wait?...&after=&timeoutMs=`,
 //!   `DELETE /emulator/outbox`, `GET /outbox` (HTML), `POST /emulator/clock/advance` (opt-in)
-//! - opt-in (`allow_faults`, see `faults.rs`): `POST|GET|DELETE /emulator/faults`,
+//! - opt-in (`allow_faults`, see `faults.rs` and `handlers/dev.rs`): `POST|GET|DELETE /emulator/faults`,
 //!   `POST /emulator/keys/rotate`
 //!
 //! Choices where Descope's behaviour is not documented (each marked `UNCONFIRMED` in code):
@@ -38,18 +43,16 @@
 //! always gets its fixed code (the one exception to "never repeats"), and test users can be
 //! exempt from the message cap. The app refuses both in production mode.
 
-pub mod auth_header;
-pub mod error;
-pub mod faults;
-pub mod handlers;
-pub mod keys;
-pub mod mgmt;
-pub mod otp;
-pub mod outbox;
-pub mod routes;
-pub mod session;
-pub mod state;
-pub mod store;
+mod error;
+mod faults;
+mod handlers;
+mod keys;
+mod otp;
+mod outbox;
+mod routes;
+mod state;
+mod store;
+mod tokens;
 
 #[cfg(test)]
 mod tests;
@@ -67,7 +70,7 @@ use tokio::task::JoinHandle;
 use crate::clock::Clock;
 use keys::{KeyRing, Signer};
 use outbox::Outbox;
-use state::{AppState, AuthState, SharedState};
+use state::{AuthState, EmulatorState, SharedState};
 use store::Store;
 
 /// The emulator's project id unless configured otherwise: 28 characters starting with `P2`,
@@ -253,9 +256,8 @@ impl Emulator {
         };
         let base_url = format!("http://{advertised}");
         let (shutting_down_tx, shutting_down_rx) = watch::channel(false);
-        let state: SharedState = Arc::new(AppState {
+        let state: SharedState = Arc::new(EmulatorState {
             issuer: format!("{base_url}/{}", config.project_id),
-            base_url: base_url.clone(),
             config: config.clone(),
             clock,
             store,

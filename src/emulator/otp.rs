@@ -44,7 +44,7 @@ impl Method {
     }
 
     /// The `amr` value a verify through this channel adds.
-    // UNCONFIRMED: the amr value for voice OTP; "voice" is our guess (spec section 5).
+    // UNCONFIRMED: the amr value for voice OTP; "voice" is our guess (src/descope/API.md §5).
     pub fn amr(self) -> &'static str {
         self.as_str()
     }
@@ -153,11 +153,6 @@ pub fn mask_phone(s: &str) -> String {
 /// How many different codes there are: six decimal digits.
 const CODE_SPACE: u32 = 1_000_000;
 
-/// Six decimal digits from the operating system's CSPRNG.
-pub fn generate_code() -> String {
-    generate_code_other_than(&[])
-}
-
 /// Six random digits, uniformly drawn from every code except those in `taken`, in one draw.
 ///
 /// A new code never equals the code it replaces, so whoever holds the old one (a test, a person
@@ -253,7 +248,7 @@ pub struct SessionRequest {
 pub struct Pending {
     /// The login id the code was requested for; verify is keyed on it.
     pub login_id: String,
-    /// Another id verify accepts: the new address of an update (spec 3.1, "Completing an update").
+    /// Another id verify accepts: the new address of an update (src/descope/API.md §3.3).
     pub alias: Option<String>,
     /// Where the code went; verifying it proves this address.
     pub destination: String,
@@ -400,7 +395,6 @@ impl RateLimiter {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)] // A failed unwrap is a failed test.
 mod tests {
     use super::*;
 
@@ -424,7 +418,7 @@ mod tests {
     #[test]
     fn generated_codes_are_six_digits() {
         for _ in 0..50 {
-            let c = generate_code();
+            let c = generate_code_other_than(&[]);
             assert_eq!(c.len(), 6);
             assert!(c.bytes().all(|b| b.is_ascii_digit()));
         }

@@ -1,5 +1,6 @@
 //! The development outbox: every code the emulator "sends" lands here instead of in an inbox or
-//! on a phone. Tests read it as JSON (with a long poll); people read it as an HTML page.
+//! on a phone. Tests read it as JSON (with a long poll); people read it as an HTML page (the
+//! endpoints are in `handlers/dev.rs`).
 //!
 //! It lives in memory only: it is a development aid, and codes from before a restart are void
 //! anyway (pending codes are not persisted either).
@@ -7,16 +8,11 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::watch;
 
-use super::error::{ApiError, codes};
 use super::otp::{is_email, mask_email, mask_phone};
-use super::state::SharedState;
 
 /// One delivered code. The field names are a fixed contract with other engineers' tests.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -122,6 +118,7 @@ impl Outbox {
     }
 
     /// How many long polls are parked right now (lets tests wait for one without sleeping).
+    #[cfg(test)]
     pub fn waiters(&self) -> usize {
         self.latest.receiver_count()
     }
@@ -165,53 +162,11 @@ impl Outbox {
     }
 }
 
-pub async fn list(State(state): State<SharedState>, Query(filter): Query<Filter>) -> Response {
-    let messages = state.outbox.list(&filter);
-    axum::Json(json!({ "messages": messages })).into_response()
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct WaitQuery {
-    destination: Option<String>,
-    login_id: Option<String>,
-    after: Option<u64>,
-    timeout_ms: Option<u64>,
-}
-
-pub async fn wait(State(state): State<SharedState>, Query(q): Query<WaitQuery>) -> Response {
-    let filter = Filter {
-        destination: q.destination,
-        login_id: q.login_id,
-    };
-    let timeout = Duration::from_millis(q.timeout_ms.unwrap_or(10_000).min(30_000));
-    let mut shutting_down = state.shutting_down.clone();
-    let found = tokio::select! {
-        found = state.outbox.wait(&filter, q.after.unwrap_or(0), timeout) => found,
-        // Release the poll when the server stops, so a graceful shutdown is not held up.
-        _ = shutting_down.wait_for(|stopping| *stopping) => None,
-    };
-    match found {
-        Some(message) => axum::Json(message).into_response(),
-        None => ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            codes::TIMEOUT,
-            "No matching message arrived before the timeout",
-        )
-        .into_response(),
-    }
-}
-
-pub async fn clear(State(state): State<SharedState>) -> Response {
-    state.outbox.clear();
-    axum::Json(json!({})).into_response()
-}
-
-/// The page a person looks at instead of grepping logs. No JS; it reloads itself.
-pub async fn page(State(state): State<SharedState>) -> Response {
-    let messages = state.outbox.list(&Filter::default());
+/// The page a person looks at instead of grepping logs (`GET /outbox`), newest first. No JS; it
+/// reloads itself.
+pub fn page_html(messages: &[Message]) -> String {
     let mut rows = String::new();
-    for m in &messages {
+    for m in messages {
         let template = m
             .template_options
             .as_ref()
@@ -235,7 +190,7 @@ pub async fn page(State(state): State<SharedState>) -> Response {
     if messages.is_empty() {
         rows.push_str("<tr><td colspan=\"6\" class=\"muted\">No codes sent yet. This page refreshes every 3 seconds.</td></tr>");
     }
-    let html = format!(
+    format!(
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="refresh" content="3">
@@ -260,8 +215,7 @@ th {{ font-size: .8rem; text-transform: uppercase; color: #666; }}
 {rows}</tbody></table>
 </body></html>
 "#
-    );
-    ([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
+    )
 }
 
 fn format_time(unix: i64) -> String {
@@ -298,7 +252,6 @@ fn masked(address: &str) -> String {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)] // A failed unwrap is a failed test.
 mod tests {
     use super::*;
 

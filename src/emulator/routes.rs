@@ -1,23 +1,16 @@
 //! The route table, plus the request fix-ups that must run before routing.
 
-use std::time::Duration;
-
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{Method, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use serde::Deserialize;
-use serde_json::json;
 use tower::Layer;
 use tower::util::MapRequestLayer;
 
-use super::error::{ApiError, ApiResult, codes};
-use super::faults;
-use super::handlers::{self, JsonBody};
-use super::mgmt;
-use super::outbox;
+use super::error::{ApiError, codes};
+use super::handlers::{dev, mgmt, session, sign_in, updates};
 use super::state::SharedState;
 
 /// The emulator as a service: the router wrapped so that `//v1/auth/...` (a base URL with a
@@ -30,27 +23,27 @@ pub fn service(state: SharedState) -> tower::util::MapRequest<Router, fn(Request
 pub fn router(state: SharedState) -> Router {
     Router::new()
         // OTP
-        .route("/v1/auth/otp/signup/{method}", post(handlers::sign_up))
-        .route("/v1/auth/otp/signin/{method}", post(handlers::sign_in))
+        .route("/v1/auth/otp/signup/{method}", post(sign_in::sign_up))
+        .route("/v1/auth/otp/signin/{method}", post(sign_in::sign_in))
         .route(
             "/v1/auth/otp/signup-in/{method}",
-            post(handlers::sign_up_or_in),
+            post(sign_in::sign_up_or_in),
         )
-        .route("/v1/auth/otp/verify/{method}", post(handlers::verify))
-        .route("/v1/auth/otp/update/email", post(handlers::update_email))
+        .route("/v1/auth/otp/verify/{method}", post(sign_in::verify))
+        .route("/v1/auth/otp/update/email", post(updates::update_email))
         .route(
             "/v1/auth/otp/update/phone/{method}",
-            post(handlers::update_phone),
+            post(updates::update_phone),
         )
         // Sessions
-        .route("/v1/auth/refresh", post(handlers::refresh))
-        .route("/v1/auth/logout", post(handlers::logout))
-        .route("/v1/auth/logoutall", post(handlers::logout_all))
-        .route("/v1/auth/me", get(handlers::me))
-        .route("/v1/auth/me/history", get(handlers::me_history))
-        .route("/v1/auth/me/tenants", post(handlers::me_tenants))
-        .route("/v2/keys/{project_id}", get(handlers::keys_v2))
-        .route("/v1/keys/{project_id}", get(handlers::keys_v1))
+        .route("/v1/auth/refresh", post(session::refresh))
+        .route("/v1/auth/logout", post(session::logout))
+        .route("/v1/auth/logoutall", post(session::logout_all))
+        .route("/v1/auth/me", get(session::me))
+        .route("/v1/auth/me/history", get(session::me_history))
+        .route("/v1/auth/me/tenants", post(session::me_tenants))
+        .route("/v2/keys/{project_id}", get(session::keys_v2))
+        .route("/v1/keys/{project_id}", get(session::keys_v1))
         // Management
         .route("/v1/mgmt/license", get(mgmt::license))
         .route("/v1/mgmt/user", get(mgmt::load_user))
@@ -67,14 +60,14 @@ pub fn router(state: SharedState) -> Router {
         )
         // Development aids
         .merge(development_routes())
-        .route("/outbox", get(outbox::page))
+        .route("/outbox", get(dev::page))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::map_response(ensure_json_errors))
         // Outside the safety net above, so that an injected 503 stays a 503.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            faults::inject,
+            dev::inject,
         ))
         .with_state(state)
 }
@@ -84,14 +77,19 @@ pub fn router(state: SharedState) -> Router {
 /// refuse what only a web page would send (see [`refuse_foreign_writes`]).
 fn development_routes() -> Router<SharedState> {
     Router::new()
-        .route("/emulator/outbox", get(outbox::list).delete(outbox::clear))
-        .route("/emulator/outbox/wait", get(outbox::wait))
-        .route("/emulator/clock/advance", post(advance_clock))
+        .route(
+            "/emulator/outbox",
+            get(dev::list_outbox).delete(dev::clear_outbox),
+        )
+        .route("/emulator/outbox/wait", get(dev::wait_outbox))
+        .route("/emulator/clock/advance", post(dev::advance_clock))
         .route(
             "/emulator/faults",
-            post(faults::add).get(faults::list).delete(faults::clear),
+            post(dev::add_fault)
+                .get(dev::list_faults)
+                .delete(dev::clear_faults),
         )
-        .route("/emulator/keys/rotate", post(faults::rotate_keys))
+        .route("/emulator/keys/rotate", post(dev::rotate_keys))
         .route_layer(axum::middleware::from_fn(refuse_foreign_writes))
 }
 
@@ -242,37 +240,7 @@ async fn method_not_allowed() -> Response {
     .into_response()
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct AdvanceBody {
-    seconds: u64,
-}
-
-/// Moves the emulator's clock forward, so HTTP-level tests can expire codes and tokens without
-/// sleeping. Off unless the emulator was started with `allow_time_travel`.
-///
-/// Caveat for SDK tests: only the emulator's clock moves. Tokens issued afterwards carry an
-/// `iat` in the SDK's future, which Python (PyJWT) rejects beyond its 5 s leeway; use time
-/// travel to expire codes and stored tokens, then verify with the SDK only what was issued
-/// before the jump.
-async fn advance_clock(
-    State(state): State<SharedState>,
-    JsonBody(body): JsonBody<AdvanceBody>,
-) -> ApiResult<Response> {
-    if !state.config.allow_time_travel {
-        return Err(ApiError::not_found(
-            "Time travel is disabled; start the emulator with --allow-time-travel",
-        ));
-    }
-    // Capped at ~100 years so a silly value cannot overflow the clock's arithmetic.
-    state
-        .clock
-        .advance(Duration::from_secs(body.seconds.min(3_153_600_000)));
-    Ok(axum::Json(json!({ "now": state.now() })).into_response())
-}
-
 #[cfg(test)]
-#[allow(clippy::unwrap_used)] // A failed unwrap is a failed test.
 mod tests {
     use super::*;
 

@@ -12,9 +12,13 @@ use super::outbox::Outbox;
 use super::store::Store;
 use crate::clock::Clock;
 
-pub type SharedState = Arc<AppState>;
+/// The emulator's state as every handler receives it (`State<SharedState>`).
+pub type SharedState = Arc<EmulatorState>;
 
-pub struct AppState {
+/// Everything one running emulator holds. Not to be confused with the app's state
+/// (`crate::server::state::AppState`): the app reaches the emulator over HTTP only, like any
+/// Descope client.
+pub struct EmulatorState {
     pub config: EmulatorConfig,
     pub clock: Clock,
     pub store: Store,
@@ -23,9 +27,8 @@ pub struct AppState {
     /// Held across a key rotation, so that the stored keys and the published ones change
     /// together when two rotations meet.
     pub rotation: Mutex<()>,
-    /// `http://127.0.0.1:PORT`, no trailing slash.
-    pub base_url: String,
-    /// `iss` of every token: `<base_url>/<projectId>`. Node requires the project id as the last
+    /// `iss` of every token: `<base_url>/<projectId>` (the base URL is `http://HOST:PORT`, no
+    /// trailing slash). Node requires the project id as the last
     /// path segment; Python and Go derive the project id from it.
     pub issuer: String,
     /// Codes and rate windows. An async mutex held across a whole OTP operation (including its
@@ -44,7 +47,7 @@ pub struct AuthState {
     pub rate: RateLimiter,
 }
 
-impl AppState {
+impl EmulatorState {
     pub fn now(&self) -> i64 {
         self.clock.now()
     }

@@ -35,7 +35,7 @@ pub struct User {
 }
 
 impl User {
-    /// The user object of spec section 8, as verify, refresh and `me` return it.
+    /// The user object of src/descope/API.md §8, as verify, refresh and `me` return it.
     pub fn to_json(&self) -> Value {
         let s = |v: &Option<String>| v.clone().unwrap_or_default();
         json!({
@@ -431,7 +431,6 @@ fn user_from_row(row: &SqliteRow, login_ids: Vec<String>) -> Result<User, sqlx::
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)] // A failed unwrap is a failed test.
 mod tests {
     use super::*;
 

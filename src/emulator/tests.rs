@@ -2,8 +2,6 @@
 //! shared `Clock`, never by sleeping, and stands still in between (`Clock::frozen`), so no
 //! outcome depends on where a second boundary falls.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // A failed unwrap is a failed test.
-
 use std::net::SocketAddr;
 use std::time::Duration;
 

@@ -599,7 +599,9 @@ mod emulator {
 
     use super::{SettingsError, Vars};
 
-    /// The embedded emulator's `EMULATOR_*` settings.
+    /// The embedded emulator's `EMULATOR_*` settings. The standalone `descope-emulator` reads the
+    /// same names for the same settings, and a few of its own (its doc lists the defaults that
+    /// differ).
     #[derive(Clone, Debug, PartialEq, Eq)]
     pub struct EmulatorSettings {
         /// `EMULATOR_ADDR`: where the embedded emulator listens (loopback only).
@@ -741,7 +743,7 @@ pub fn parse_ranges(raw: &str) -> Result<Vec<IpNet>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::{BTreeMap, HashMap};
+    use std::collections::HashMap;
 
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
         #[allow(unused_mut)]
@@ -954,7 +956,7 @@ mod tests {
         };
         assert_eq!(
             emulator.fixed_codes,
-            BTreeMap::from([
+            std::collections::BTreeMap::from([
                 ("+15555550100".to_string(), "123456".to_string()),
                 ("qa@example.com".to_string(), "000111".to_string()),
             ])

@@ -17,16 +17,16 @@ function requiredEnv(name) {
 }
 
 export const emulator = (() => {
-  const baseUrl = requiredEnv('DESCOPE_EMULATOR_BASE_URL').replace(/\/+$/, '');
+  const baseUrl = requiredEnv('CONFORMANCE_BASE_URL').replace(/\/+$/, '');
   const { hostname } = new URL(baseUrl);
   if (!LOOPBACK_HOSTS.has(hostname)) throw new Error(`refusing to run against non-loopback ${baseUrl}`);
   return {
     baseUrl,
-    projectId: requiredEnv('DESCOPE_EMULATOR_PROJECT_ID'),
-    managementKey: requiredEnv('DESCOPE_EMULATOR_MANAGEMENT_KEY'),
-    maxAttempts: Number(process.env.DESCOPE_EMULATOR_MAX_ATTEMPTS ?? 5),
-    rateLimitMax: Number(process.env.DESCOPE_EMULATOR_RATE_LIMIT_MAX ?? 5),
-    rateLimitWindowSecs: Number(process.env.DESCOPE_EMULATOR_RATE_LIMIT_WINDOW_SECS ?? 60),
+    projectId: requiredEnv('CONFORMANCE_PROJECT_ID'),
+    managementKey: requiredEnv('CONFORMANCE_MANAGEMENT_KEY'),
+    maxAttempts: Number(process.env.CONFORMANCE_MAX_ATTEMPTS ?? 5),
+    rateLimitMax: Number(process.env.CONFORMANCE_RATE_LIMIT_MAX ?? 5),
+    rateLimitWindowSecs: Number(process.env.CONFORMANCE_RATE_LIMIT_WINDOW_SECS ?? 60),
   };
 })();
 

@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import DescopeClient from '@descope/node-sdk';
 import { emulator, ok, failsWith, newEmail } from '../lib/harness.mjs';
 
-const CLOCK_URL = (process.env.DESCOPE_EMULATOR_CLOCK_BASE_URL ?? '').replace(/\/+$/, '');
-const CODE_TTL = Number(process.env.DESCOPE_EMULATOR_CODE_TTL_SECS ?? 300);
-const REFRESH_TTL = Number(process.env.DESCOPE_EMULATOR_REFRESH_TTL_SECS ?? 3600);
+const CLOCK_URL = (process.env.CONFORMANCE_CLOCK_BASE_URL ?? '').replace(/\/+$/, '');
+const CODE_TTL = Number(process.env.CONFORMANCE_CODE_TTL_SECS ?? 300);
+const REFRESH_TTL = Number(process.env.CONFORMANCE_REFRESH_TTL_SECS ?? 3600);
 const skip = CLOCK_URL ? false : 'the emulator has no --allow-time-travel';
 
 const clockSdk = CLOCK_URL ? DescopeClient({ projectId: emulator.projectId, baseUrl: CLOCK_URL }) : undefined;

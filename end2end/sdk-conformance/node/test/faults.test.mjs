@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import DescopeClient from '@descope/node-sdk';
 import { emulator, ok, failsWith, newEmail } from '../lib/harness.mjs';
 
-const FAULTS_URL = (process.env.DESCOPE_EMULATOR_FAULTS_BASE_URL ?? '').replace(/\/+$/, '');
+const FAULTS_URL = (process.env.CONFORMANCE_FAULTS_BASE_URL ?? '').replace(/\/+$/, '');
 const skip = FAULTS_URL ? false : 'the emulator has no --allow-faults';
 
 const newClient = () => DescopeClient({ projectId: emulator.projectId, baseUrl: FAULTS_URL });

@@ -60,17 +60,17 @@ def _required_env(name: str) -> str:
 
 @pytest.fixture(scope="session")
 def emulator() -> Emulator:
-    base_url = _required_env("DESCOPE_EMULATOR_BASE_URL").rstrip("/")
+    base_url = _required_env("CONFORMANCE_BASE_URL").rstrip("/")
     host = urllib.parse.urlsplit(base_url).hostname
     if host not in LOOPBACK_HOSTS:
         raise RuntimeError(f"refusing to run against non-loopback base URL {base_url}")
     return Emulator(
         base_url=base_url,
-        project_id=_required_env("DESCOPE_EMULATOR_PROJECT_ID"),
-        management_key=_required_env("DESCOPE_EMULATOR_MANAGEMENT_KEY"),
-        max_attempts=int(os.environ.get("DESCOPE_EMULATOR_MAX_ATTEMPTS", "5")),
-        rate_limit_max=int(os.environ.get("DESCOPE_EMULATOR_RATE_LIMIT_MAX", "5")),
-        rate_limit_window_secs=int(os.environ.get("DESCOPE_EMULATOR_RATE_LIMIT_WINDOW_SECS", "60")),
+        project_id=_required_env("CONFORMANCE_PROJECT_ID"),
+        management_key=_required_env("CONFORMANCE_MANAGEMENT_KEY"),
+        max_attempts=int(os.environ.get("CONFORMANCE_MAX_ATTEMPTS", "5")),
+        rate_limit_max=int(os.environ.get("CONFORMANCE_RATE_LIMIT_MAX", "5")),
+        rate_limit_window_secs=int(os.environ.get("CONFORMANCE_RATE_LIMIT_WINDOW_SECS", "60")),
     )
 
 

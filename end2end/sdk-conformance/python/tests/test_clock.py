@@ -15,11 +15,11 @@ from descope import AuthException, DeliveryMethod, DescopeClient, RateLimitExcep
 
 from conftest import Outbox, error_code, new_email
 
-CLOCK_URL = os.environ.get("DESCOPE_EMULATOR_CLOCK_BASE_URL", "").rstrip("/")
+CLOCK_URL = os.environ.get("CONFORMANCE_CLOCK_BASE_URL", "").rstrip("/")
 pytestmark = pytest.mark.skipif(not CLOCK_URL, reason="the emulator has no --allow-time-travel")
 
-CODE_TTL = int(os.environ.get("DESCOPE_EMULATOR_CODE_TTL_SECS", "300"))
-REFRESH_TTL = int(os.environ.get("DESCOPE_EMULATOR_REFRESH_TTL_SECS", "3600"))
+CODE_TTL = int(os.environ.get("CONFORMANCE_CODE_TTL_SECS", "300"))
+REFRESH_TTL = int(os.environ.get("CONFORMANCE_REFRESH_TTL_SECS", "3600"))
 
 
 def advance(seconds: int) -> None:

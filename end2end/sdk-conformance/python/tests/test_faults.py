@@ -15,7 +15,7 @@ from descope import AuthException, DeliveryMethod, DescopeClient
 
 from conftest import Outbox, error_code, new_email
 
-FAULTS_URL = os.environ.get("DESCOPE_EMULATOR_FAULTS_BASE_URL", "").rstrip("/")
+FAULTS_URL = os.environ.get("CONFORMANCE_FAULTS_BASE_URL", "").rstrip("/")
 pytestmark = pytest.mark.skipif(not FAULTS_URL, reason="the emulator has no --allow-faults")
 
 

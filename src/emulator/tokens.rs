@@ -1,11 +1,11 @@
-//! Minting session/refresh JWTs, checking a refresh JWT from the bearer, and the JWT response
-//! body (spec sections 3.3 and 5).
+//! Session and refresh JWTs: minting them, checking a refresh JWT from the bearer, the response
+//! body that carries them (verify, refresh) and the one that clears them (logout), and the custom
+//! claims a caller may not set. The endpoints that use these are in `handlers/`.
 
 use serde_json::{Map, Value, json};
 
-use super::auth_header::Bearer;
 use super::error::{ApiError, ApiResult, codes};
-use super::state::AppState;
+use super::state::EmulatorState;
 use super::store::{RefreshRecord, User};
 
 /// Claims the emulator sets itself; `loginOptions.customClaims` may not override them.
@@ -37,7 +37,7 @@ pub struct Tokens {
     pub refresh_exp: i64,
 }
 
-impl AppState {
+impl EmulatorState {
     /// Issues a session + refresh pair for `user`. `session_claims` (amr, su, custom claims)
     /// is stored with the refresh token so every refresh re-issues the same session shape.
     pub async fn issue_tokens(&self, user: &User, session_claims: &Value) -> ApiResult<Tokens> {
@@ -93,8 +93,11 @@ impl AppState {
 
     /// The refresh JWT from the bearer, checked: signature, `drn`, expiry (on our clock), not
     /// revoked, user still there. Every failure is a 401.
-    pub async fn check_refresh(&self, bearer: &Bearer) -> ApiResult<(RefreshRecord, User)> {
-        let token = bearer.refresh_jwt.as_deref().ok_or_else(|| {
+    pub(in crate::emulator) async fn check_refresh(
+        &self,
+        refresh_jwt: Option<&str>,
+    ) -> ApiResult<(RefreshRecord, User)> {
+        let token = refresh_jwt.ok_or_else(|| {
             ApiError::unauthorized(
                 codes::INVALID_TOKEN,
                 "Missing refresh token: expected 'Bearer <projectId>:<refreshJwt>'",
@@ -176,19 +179,4 @@ pub fn empty_jwt_response() -> Value {
         "cookieExpiration": 0,
         "sessionExpiration": 0,
     })
-}
-
-/// Refuses custom claims that would override the emulator's own.
-pub fn check_custom_claims(claims: &Map<String, Value>) -> ApiResult<()> {
-    if let Some(bad) = claims
-        .keys()
-        .find(|k| RESERVED_CLAIMS.contains(&k.as_str()))
-    {
-        return Err(ApiError::new(
-            axum::http::StatusCode::BAD_REQUEST,
-            codes::VALIDATION_FAILURE,
-            format!("customClaims may not set the reserved claim '{bad}'"),
-        ));
-    }
-    Ok(())
 }

@@ -1,10 +1,9 @@
 //! The slice of Descope's management API that tests need: test users and their OTP codes.
 //!
-//! Paths and bodies are the ones the official SDKs call, confirmed in
-//! `descope/python-sdk: descope/management/common.py` (`MgmtV1`) and `user.py`
-//! (`create_test_user`, `generate_otp_for_test_user`, `delete_all_test_users`), and
-//! `descope/node-sdk: lib/management/paths.ts` (`createTestUser`, `generateOTPForTest`,
-//! `deleteAllTestUsers`):
+//! Paths and bodies are the ones the official SDKs call: the Python SDK's management paths
+//! (`MgmtV1`) and its `create_test_user`, `generate_otp_for_test_user` and
+//! `delete_all_test_users`, and the Node SDK's `createTestUser`, `generateOTPForTest` and
+//! `deleteAllTestUsers`:
 //! - `POST /v1/mgmt/user/create/test` (and `/v1/mgmt/user/create`) → `{"user": {...}}`
 //! - `POST /v1/mgmt/tests/generate/otp` `{loginId, deliveryMethod, loginOptions}` → `{code, loginId}`
 //! - `DELETE /v1/mgmt/user/test/delete/all` (older Python used POST; both accepted) → `{}`
@@ -12,25 +11,24 @@
 //!   Node `delete`, `deleteByUserId`) → `{}`
 //! - `GET /v1/mgmt/user?loginId=` → `{"user": {...}}`
 //! - `GET /v1/mgmt/license` → `{"rateLimitTier": "free"}` (called by SDKs at start-up)
-
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::auth_header;
-use super::error::{ApiError, ApiResult, codes};
-use super::handlers::{
-    Delivery, JsonBody, custom_claims_from, new_user_id, required_login_id, user_address_for,
+use super::extract::{
+    CreateUserBody, DeleteUserBody, GenerateOtpBody, JsonBody, LoadQuery, custom_claims_from,
+    require_project, required_login_id,
 };
-use super::otp::{Completion, Method, Purpose, SessionRequest};
-use super::state::{AppState, SharedState};
-use super::store::User;
+use super::shared::{Delivery, new_user_id, user_address_for};
+use crate::emulator::error::{ApiError, ApiResult, codes};
+use crate::emulator::otp::{Completion, Method, Purpose, SessionRequest};
+use crate::emulator::state::{EmulatorState, SharedState};
+use crate::emulator::store::User;
 
 /// Management calls carry `Bearer <projectId>:<managementKey>`.
-fn require_management_key(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
-    let bearer = auth_header::require_project(headers, &state.config.project_id)?;
+fn require_management_key(state: &EmulatorState, headers: &HeaderMap) -> ApiResult<()> {
+    let bearer = require_project(headers, &state.config.project_id)?;
     if bearer.key.as_deref() != Some(state.config.management_key.as_str()) {
         return Err(ApiError::unauthorized(
             codes::INVALID_TOKEN,
@@ -40,28 +38,15 @@ fn require_management_key(state: &AppState, headers: &HeaderMap) -> ApiResult<()
     Ok(())
 }
 
-pub async fn license(State(state): State<SharedState>, headers: HeaderMap) -> ApiResult<Response> {
-    auth_header::require_project(&headers, &state.config.project_id)?;
+pub(in crate::emulator) async fn license(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    require_project(&headers, &state.config.project_id)?;
     Ok(axum::Json(json!({ "rateLimitTier": "free" })).into_response())
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct CreateUserBody {
-    login_id: Option<String>,
-    email: Option<String>,
-    phone: Option<String>,
-    name: Option<String>,
-    display_name: Option<String>,
-    given_name: Option<String>,
-    middle_name: Option<String>,
-    family_name: Option<String>,
-    verified_email: Option<bool>,
-    verified_phone: Option<bool>,
-    additional_login_ids: Option<Vec<String>>,
-}
-
-pub async fn create_test_user(
+pub(in crate::emulator) async fn create_test_user(
     State(state): State<SharedState>,
     headers: HeaderMap,
     JsonBody(body): JsonBody<CreateUserBody>,
@@ -69,7 +54,7 @@ pub async fn create_test_user(
     create(state, headers, body, true).await
 }
 
-pub async fn create_user(
+pub(in crate::emulator) async fn create_user(
     State(state): State<SharedState>,
     headers: HeaderMap,
     JsonBody(body): JsonBody<CreateUserBody>,
@@ -121,16 +106,7 @@ async fn create(
     Ok(axum::Json(json!({ "user": user.to_json() })).into_response())
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct GenerateOtpBody {
-    login_id: Option<String>,
-    delivery_method: Option<String>,
-    /// Python sends `LoginOptions.__dict__`, i.e. snake_case keys; Node sends camelCase.
-    login_options: Option<Value>,
-}
-
-pub async fn generate_otp_for_test_user(
+pub(in crate::emulator) async fn generate_otp_for_test_user(
     State(state): State<SharedState>,
     headers: HeaderMap,
     JsonBody(body): JsonBody<GenerateOtpBody>,
@@ -185,7 +161,7 @@ pub async fn generate_otp_for_test_user(
     Ok(axum::Json(json!({ "code": code, "loginId": login_id })).into_response())
 }
 
-pub async fn delete_all_test_users(
+pub(in crate::emulator) async fn delete_all_test_users(
     State(state): State<SharedState>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
@@ -199,19 +175,12 @@ pub async fn delete_all_test_users(
     Ok(axum::Json(json!({})).into_response())
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct DeleteUserBody {
-    login_id: Option<String>,
-    user_id: Option<String>,
-}
-
 /// Deletes one user (test or not) with their refresh tokens and pending codes. Node documents
 /// its `delete(loginIdOrUserId)` as taking either, so a `loginId` that is no one's login id is
 /// also tried as a user id.
 // UNCONFIRMED: deleting a user who does not exist. We answer 200 `{}` (nothing is left to
 // delete, as after a repeated call); to refuse instead, return `mgmt_user_not_found()`.
-pub async fn delete_user(
+pub(in crate::emulator) async fn delete_user(
     State(state): State<SharedState>,
     headers: HeaderMap,
     JsonBody(body): JsonBody<DeleteUserBody>,
@@ -245,14 +214,7 @@ pub async fn delete_user(
     Ok(axum::Json(json!({})).into_response())
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct LoadQuery {
-    login_id: Option<String>,
-    user_id: Option<String>,
-}
-
-pub async fn load_user(
+pub(in crate::emulator) async fn load_user(
     State(state): State<SharedState>,
     headers: HeaderMap,
     Query(q): Query<LoadQuery>,
