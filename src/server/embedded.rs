@@ -4,8 +4,41 @@
 //! [`Emulator`] is a type with no values, so the app's `Option<Emulator>` is always `None` and
 //! the settings require `DESCOPE_PROJECT_ID`.
 
+use crate::clock::Clock;
+use crate::descope::DescopeConfig;
+use crate::server::settings::DescopeTarget;
+
 #[cfg(feature = "emulator")]
-pub use with_emulator::{Emulator, start};
+pub use with_emulator::Emulator;
+
+/// What the Descope client talks to for `target`: the configured project, or the embedded
+/// emulator, started here and kept running for as long as the returned [`Emulator`] lives.
+pub async fn descope_config(
+    target: &DescopeTarget,
+    audience: Option<String>,
+    clock: Clock,
+) -> anyhow::Result<(Option<Emulator>, DescopeConfig)> {
+    match target {
+        DescopeTarget::Project {
+            project_id,
+            base_url,
+        } => {
+            let mut config = DescopeConfig::new(project_id.clone());
+            config.base_url = base_url.clone();
+            config.audience = audience;
+            // The clock is for an emulator started here; a real project keeps its own.
+            drop(clock);
+            Ok((None, config))
+        }
+        #[cfg(feature = "emulator")]
+        DescopeTarget::Emulator(settings) => {
+            let (emulator, mut config) =
+                with_emulator::start(settings, audience.clone(), clock).await?;
+            config.audience = audience;
+            Ok((Some(emulator), config))
+        }
+    }
+}
 
 #[cfg(feature = "emulator")]
 mod with_emulator {
@@ -20,7 +53,7 @@ mod with_emulator {
     pub use crate::emulator::Emulator;
 
     /// Starts the emulator on its own SQLite file, and the client settings that talk to it.
-    pub async fn start(
+    pub(super) async fn start(
         settings: &EmulatorSettings,
         audience: Option<String>,
         clock: Clock,

@@ -515,9 +515,9 @@ fn trusted_proxies(
 }
 
 /// Where Descope is: `DESCOPE_PROJECT_ID` (with `DESCOPE_BASE_URL`), or else the embedded
-/// emulator and its `EMULATOR_*` settings. The one place that knows whether this build has the
-/// emulator: a build without it (`--no-default-features`) requires a project and refuses every
-/// `EMULATOR_*` setting.
+/// emulator and its `EMULATOR_*` settings. The one place in the settings that knows whether this
+/// build has the emulator (`server::embedded`, the app's door to it, is the other): a build without
+/// it (`--no-default-features`) requires a project and refuses every `EMULATOR_*` setting.
 fn descope_target(
     vars: &Vars<impl Fn(&str) -> Option<String>>,
     production: bool,

@@ -17,14 +17,14 @@ use tower::ServiceExt;
 use tower_sessions::session_store::ExpiredDeletion;
 
 use crate::clock::Clock;
-use crate::descope::{DescopeClient, DescopeConfig};
+use crate::descope::DescopeClient;
 use crate::server::db::Db;
-use crate::server::embedded::Emulator;
+use crate::server::embedded::{self, Emulator};
 use crate::server::http;
 use crate::server::limits::Limiter;
 use crate::server::refresh::Refreshes;
 use crate::server::session::store::SessionRows;
-use crate::server::settings::{DescopeTarget, Settings};
+use crate::server::settings::Settings;
 use crate::server::state::{AppState, Shared};
 
 pub struct Application {
@@ -41,28 +41,9 @@ impl Application {
         leptos_options: LeptosOptions,
         clock: Clock,
     ) -> anyhow::Result<Self> {
-        let (emulator, descope_config) = match &settings.descope {
-            DescopeTarget::Project {
-                project_id,
-                base_url,
-            } => {
-                let mut config = DescopeConfig::new(project_id.clone());
-                config.base_url = base_url.clone();
-                (None, config)
-            }
-            #[cfg(feature = "emulator")]
-            DescopeTarget::Emulator(emulator) => {
-                let (emulator, config) = crate::server::embedded::start(
-                    emulator,
-                    settings.audience.clone(),
-                    clock.clone(),
-                )
+        let (emulator, descope_config) =
+            embedded::descope_config(&settings.descope, settings.audience.clone(), clock.clone())
                 .await?;
-                (Some(emulator), config)
-            }
-        };
-        let mut descope_config = descope_config;
-        descope_config.audience = settings.audience.clone();
         let descope = DescopeClient::new(descope_config, clock.clone())
             .context("building the Descope client")?;
 
