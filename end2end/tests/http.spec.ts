@@ -67,3 +67,46 @@ test("a form post from another site is refused and sends nothing", async ({ requ
   expect(response.status()).toBe(403);
   expect(await response.text()).toContain("came from another site");
 });
+
+test("a site file may be kept by the browser, which asks again before each use", { tag: "@release" }, async ({
+  request,
+}) => {
+  const path = "/pkg/descope-otp.css";
+  const first = await request.get(path);
+  expect(first.status()).toBe(200);
+  // The names carry no hash: kept, but checked again before each use.
+  expect(first.headers()["cache-control"]).toBe("no-cache");
+  expect(first.headers()["vary"]?.toLowerCase()).toContain("accept-encoding");
+  const lastModified = first.headers()["last-modified"];
+  expect(lastModified).toBeTruthy();
+  // Every encoding (the release build's compressed copies too) has the file's own time.
+  for (const encoding of ["identity", "gzip", "br"]) {
+    const again = await request.get(path, {
+      headers: { "accept-encoding": encoding, "if-modified-since": lastModified },
+    });
+    expect(again.status(), encoding).toBe(304);
+  }
+});
+
+test("the release build sends the wasm compressed", { tag: "@release" }, async ({ request }) => {
+  test.skip(
+    process.env.E2E_BUILD !== "release",
+    "only the release build writes compressed copies (.ci/build-site --release); .ci/test runs this on it",
+  );
+  const path = "/pkg/descope-otp.wasm";
+  const plain = await request.get(path, { headers: { "accept-encoding": "identity" } });
+  expect(plain.status()).toBe(200);
+  expect(plain.headers()["content-encoding"]).toBeUndefined();
+  const raw = Number(plain.headers()["content-length"]);
+  expect(raw).toBeGreaterThan(100_000);
+
+  for (const encoding of ["br", "gzip"]) {
+    const response = await request.get(path, { headers: { "accept-encoding": encoding } });
+    expect(response.status(), encoding).toBe(200);
+    expect(response.headers()["content-encoding"], encoding).toBe(encoding);
+    expect(response.headers()["content-type"], encoding).toBe("application/wasm");
+    expect(response.headers()["vary"]?.toLowerCase(), encoding).toContain("accept-encoding");
+    // The bytes on the wire: well under half of the raw wasm.
+    expect(Number(response.headers()["content-length"]), encoding).toBeLessThan(raw / 2);
+  }
+});

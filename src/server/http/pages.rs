@@ -100,8 +100,7 @@ pub async fn files_or_not_found(
     uri: Uri,
     mut request: Request,
 ) -> Response {
-    let encodings = request.headers().get(header::ACCEPT_ENCODING).cloned();
-    if let Some(file) = site_file(&state, &uri, encodings).await {
+    if let Some(file) = site_file(&state, &uri, request.headers()).await {
         return file;
     }
     before_page(&state, session, &mut request).await;
@@ -115,17 +114,23 @@ pub async fn files_or_not_found(
     .await
 }
 
-/// The file of the site root that `uri` names, if there is one (precompressed copies
-/// preferred, as leptos_axum serves them).
-async fn site_file(
-    state: &AppState,
-    uri: &Uri,
-    encodings: Option<header::HeaderValue>,
-) -> Option<Response> {
+/// The file of the site root that `uri` names, if there is one: its brotli or gzip copy when the
+/// browser accepts it and the release build wrote one (`.ci/build-site --release`).
+async fn site_file(state: &AppState, uri: &Uri, headers: &header::HeaderMap) -> Option<Response> {
     let mut ask = Request::new(axum::body::Body::empty());
     *ask.uri_mut() = uri.clone();
-    if let Some(encodings) = encodings {
-        ask.headers_mut().insert(header::ACCEPT_ENCODING, encodings);
+    // What decides which bytes a file request gets: its encoding, and whether the browser's copy
+    // is still good (a 304 then) or it asks for a range.
+    for name in [
+        header::ACCEPT_ENCODING,
+        header::IF_MODIFIED_SINCE,
+        header::IF_UNMODIFIED_SINCE,
+        header::RANGE,
+        header::IF_RANGE,
+    ] {
+        if let Some(value) = headers.get(&name) {
+            ask.headers_mut().insert(name, value.clone());
+        }
     }
     let found = ServeDir::new(&*state.leptos_options.site_root)
         .precompressed_br()
@@ -133,7 +138,23 @@ async fn site_file(
         .oneshot(ask)
         .await;
     match found {
-        Ok(file) if file.status() == StatusCode::OK => Some(file.into_response()),
+        // 304 answers a browser revalidating its copy; 206, a range of the file.
+        Ok(file) if file.status().is_success() || file.status() == StatusCode::NOT_MODIFIED => {
+            let mut file = file.into_response();
+            let headers = file.headers_mut();
+            // The names carry no content hash, so a browser may keep a file but must ask again
+            // before using it: an unchanged file costs a 304, a new build is never missed.
+            headers.insert(
+                header::CACHE_CONTROL,
+                header::HeaderValue::from_static("no-cache"),
+            );
+            // The same URL answers brotli, gzip or plain bytes by the request's Accept-Encoding.
+            headers.insert(
+                header::VARY,
+                header::HeaderValue::from_static("accept-encoding"),
+            );
+            Some(file)
+        }
         _ => None,
     }
 }
