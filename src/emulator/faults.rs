@@ -12,8 +12,8 @@
 //! - `GET /emulator/faults` lists the active faults; `DELETE /emulator/faults` clears them.
 //!
 //! This file holds the faults themselves; the endpoints, and the middleware that lets a fault take
-//! a call, are in `handlers/dev.rs`. Faults never apply to `/emulator/...` itself, so a fault can always be cleared. The first
-//! matching fault, in the order they were added, takes the call.
+//! a call, are in `handlers/dev.rs`. Faults never apply to `/emulator/...` itself, so a fault can
+//! always be cleared. The first matching fault, in the order they were added, takes the call.
 //!
 //! - `POST /emulator/keys/rotate` `{"retireOld"?: bool}`: a new signing key with a new `kid`
 //!   signs from now on. The JWKS publishes it first, and the keys it replaced unless

@@ -22,9 +22,11 @@
 //! Endpoints (all JSON, errors as `{"errorCode","errorDescription","errorMessage"}`):
 //! - `POST /v1/auth/otp/{signup,signin,signup-in,verify}/{email,sms,voice,whatsapp}`
 //! - `POST /v1/auth/otp/update/email`, `POST /v1/auth/otp/update/phone/{sms,voice,whatsapp}`
-//! - `POST /v1/auth/refresh`, `/v1/auth/logout`, `/v1/auth/logoutall`; `GET /v1/auth/me`
+//! - `POST /v1/auth/refresh`, `/v1/auth/logout`, `/v1/auth/logoutall`; `GET /v1/auth/me`,
+//!   `GET /v1/auth/me/history`, `POST /v1/auth/me/tenants`
 //! - `GET /v2/keys/{projectId}` (200 here means ready), `GET /v1/keys/{projectId}`
-//! - management (see `handlers/mgmt.rs`): test users, generated codes, deleting users, license stub
+//! - management (see `handlers/mgmt.rs`): creating and loading users, test users, generated codes,
+//!   deleting users, license stub
 //! - `GET /emulator/outbox[?destination=&loginId=]`, `GET /emulator/outbox/wait?...&after=&timeoutMs=`,
 //!   `DELETE /emulator/outbox`, `GET /outbox` (HTML), `POST /emulator/clock/advance` (opt-in)
 //! - opt-in (`allow_faults`, see `faults.rs` and `handlers/dev.rs`): `POST|GET|DELETE /emulator/faults`,

@@ -7,12 +7,12 @@
 //! JavaScript anyway. Everything else (the router, the pages, their data) stays out of the wasm,
 //! which is what keeps it small. An island's props are serialised into the page (a `data-props`
 //! attribute) for the browser to hydrate it from, so they hold nothing secret: the `next` path,
-//! the masked destination of a code. Links are ordinary page loads.
+//! the masked destination of a code.
 //!
-//! Links are plain `<a href="/…">`. The router's `<A>` component adds only the `aria-current`
-//! mark of a link to the page being shown, and costs about sixty heap allocations per link on
-//! every server render; the site header's navigation, where the mark means something, sets it
-//! itself from the page's path.
+//! Links are ordinary page loads: plain `<a href="/…">`. The router's `<A>` component adds only the
+//! `aria-current` mark of a link to the page being shown, and costs about sixty heap allocations
+//! per link on every server render; the site header's navigation, where the mark means something,
+//! sets it itself from the page's path.
 
 pub mod home;
 pub mod not_found;

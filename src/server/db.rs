@@ -3,10 +3,11 @@
 //!
 //! Everything the app stores goes through the few named methods of [`Db`]: the sign-out-everywhere
 //! marks, the rate-limit counters and the clean-up of both; the sessions themselves are kept on the
-//! same pool by [`crate::server::session::store`], which reads each with its person's mark. The SQL text is the same for both backends wherever
-//! it can be (`$1` placeholders, `case` instead of `max`/`greatest`), so each method is written
-//! once and run on whichever pool this is ([`on_pool!`]). Schemas differ, so each backend has its
-//! own migration folder: `migrations/app` (SQLite) and `migrations/app-postgres`.
+//! same pool by [`crate::server::session::store`], which reads each with its person's mark. The SQL
+//! text is the same for both backends wherever it can be (`$1` placeholders, `case` instead of
+//! `max`/`greatest`), so each method is written once and run on whichever pool this is
+//! ([`on_pool!`]). Schemas differ, so each backend has its own migration folder: `migrations/app`
+//! (SQLite) and `migrations/app-postgres`.
 //!
 //! sqlx's `Any` driver was the other option; it has no session store of its own, and maps types
 //! (blobs, 64-bit integers) less predictably, so two typed pools it is.

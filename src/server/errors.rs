@@ -1,5 +1,5 @@
-//! Every error of the server's becomes an [`AppError`] here, and every `AppError` becomes an HTTP
-//! answer here.
+//! Every error of the server's becomes an [`AppError`] here, and here an `AppError` becomes an
+//! HTTP answer outside a page render.
 //!
 //! Into `AppError`: a failure of something we depend on (Descope, its keys, the database, the
 //! session store) is an outage, 503 with an error id; a bug of ours is 500 with an error id; what
@@ -7,9 +7,12 @@
 //! Each error id is logged once, with its cause, where it is made ([`new_error_id`]); the person
 //! sees only the id.
 //!
-//! Out of `AppError`: [`answer`] gives a response its status and `Retry-After`; [`refusal`] is
-//! the whole answer to a request refused before it reached a page or a server function (a short
-//! page for a browser, the error as JSON for everything else).
+//! Out of `AppError`: the status of each variant is `AppError::status_code` (`src/error.rs`, shared
+//! with the pages, which set it during their render through `components::http_status`). [`answer`]
+//! puts it on a response, with `Retry-After` for a rate limit, for every answer made outside a
+//! render: a failed server function (`http::error_status`) and [`refusal`], the whole answer to a
+//! request refused before it reached a page or a server function (a short page for a browser, the
+//! error as JSON for everything else).
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -106,8 +109,8 @@ pub fn refresh_failure(err: DescopeError) -> AppError {
     }
 }
 
-/// Gives `response` the HTTP status of `error`, and `Retry-After` when it is a rate limit: the one
-/// place an `AppError` becomes a status.
+/// Gives `response` the HTTP status of `error`, and `Retry-After` when it is a rate limit: how every
+/// answer made outside a page render gets its status.
 pub fn answer(error: &AppError, response: &mut Response) {
     *response.status_mut() =
         StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

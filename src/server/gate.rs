@@ -5,10 +5,9 @@
 //! A failed refresh, an invalid token or a sign-out-everywhere mark clears the session.
 //!
 //! The gate decides from this request's own cookie and session, every time. It reads no Leptos
-//! context: the middleware runs outside any request-scoped owner, and there `use_context` would
-//! read whatever owner a worker thread last had, which can be another request's. The one shortcut,
-//! a page's server functions reusing the middleware's answer while that page renders, travels in
-//! this request's own extensions next to its session (see
+//! context: in the page layer, before the render, the page's owner does not exist yet. The one
+//! shortcut, a page's server functions reusing the layer's answer while that page renders, travels
+//! in this request's own extensions next to its session (see
 //! [`crate::server::session::GateAnswer`]).
 
 use secrecy::ExposeSecret;

@@ -1,5 +1,7 @@
-//! Builds the application: database and migrations, the Descope client (and the embedded
-//! emulator when no Descope project is configured), the session layer, and the router.
+//! Builds the application and serves it: the database (migrations run as it connects), the
+//! Descope client (and the embedded emulator when no project is configured), the shared state, the
+//! router of `http::router`; then our own accept loop (each connection with a header deadline),
+//! graceful shutdown, and the background clean-up of what expires.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,6 +56,8 @@ impl Application {
             clock.clone(),
             db.clone(),
         ));
+        // The sessions live in the same database, through the same pool; their schema came with
+        // the migrations `Db::connect` ran.
         let sessions = SessionRows::new(db.clone(), session_keys);
         let state = AppState::new(Shared {
             leptos_options: leptos_options.clone(),
@@ -66,8 +70,6 @@ impl Application {
             clock,
             emulator_outbox_url: emulator.as_ref().map(Emulator::outbox_url),
         });
-        // The sessions live in the same database, through the same pool; the schema came with
-        // the migrations above.
         spawn_cleanup(sessions.clone(), Arc::clone(&state.limiter));
         let router = http::router(&state, sessions);
 

@@ -1,6 +1,7 @@
 //! Every journey over real HTTP, through the real router: the app and its embedded emulator on
 //! port 0, a database each (a temporary SQLite file, or a fresh PostgreSQL database), and a
-//! cookie-keeping client that behaves like a browser with JavaScript off (forms post with `Accept: text/html`; redirects are inspected, not followed).
+//! cookie-keeping client that behaves like a browser with JavaScript off (forms post with
+//! `Accept: text/html`; redirects are inspected, not followed).
 //!
 //! One test binary (one link) with a module per concern:
 //! - each journey on its own, by feature: `sign_up_and_in` (sign-up, sign-in, sign-up-or-in,
@@ -26,12 +27,14 @@
 //! - `slow_clients`: a trickled head or body, or an idle kept-alive connection, cut off in seconds;
 //! - `postgres_tls`: the app's PostgreSQL connections encrypted with `sslmode=require`;
 //! - `writes`: what a request writes (a gated view that changes nothing: nothing);
+//! - `session_rows`: the session store's rows: the mark read with the row, the seal, rows written
+//!   before either;
 //! - `load`: two hundred concurrent sign-up journeys (ignored: run on purpose, see the file);
 //! - `benchmark`: the gate, the JWKS cache, and `/` and `/profile` under load, each against a
 //!   baseline (ignored: run on purpose, see the file).
 //!
 //! The database is SQLite unless `TEST_DATABASE=postgres` (see `support`): `.ci/test` runs the
-//! whole suite once on each.
+//! suite on SQLite, then again on PostgreSQL when one listens at `TEST_POSTGRES_URL`.
 
 mod benchmark;
 mod codes;

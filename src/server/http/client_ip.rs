@@ -2,9 +2,10 @@
 //!
 //! It is the socket's peer address, unless that peer is one of the `TRUSTED_PROXIES`: then it is
 //! the rightmost `X-Forwarded-For` entry that is not itself a trusted proxy, looking no further
-//! than `TRUSTED_PROXY_HOPS` places from the right (the one the outermost proxy saw). Entries further left are written by the client and would let a script pick
-//! its own address, and so would the whole header from a client that reaches the app directly,
-//! which is why the header is read only from a peer inside the trusted ranges.
+//! than `TRUSTED_PROXY_HOPS` places from the right (the one the outermost proxy saw). Entries
+//! further left are written by the client and would let a script pick its own address, and so would
+//! the whole header from a client that reaches the app directly, which is why the header is read
+//! only from a peer inside the trusted ranges.
 
 use std::net::{IpAddr, SocketAddr};
 

@@ -41,7 +41,8 @@ use crate::server::state::AppState;
 /// 5. [`cross_site`]: a state-changing request from another site is refused here;
 /// 6. [`form_body`]: a body too large or too slow is refused before anything reads it;
 /// 7. [`store_failure`]: a session the store could not save becomes a 503 page, not an empty 500;
-/// 8. the session ([`cookie`]): the session row is read for the layers and handlers below;
+/// 8. the session ([`cookie`]): the cookie's session is attached to the request; its row is read on
+///    first use (the gate), so a request for a site file reads none;
 /// 9. [`error_status`], [`local_redirects`], [`url_errors`]: a failed server function answers with
 ///    its error's status; a redirect stays on this site; a page URL carries only errors the server
 ///    wrote;

@@ -1,8 +1,8 @@
 //! A session store that cannot save answers 503 with an error id, like every other outage.
 //!
 //! tower-sessions saves a modified session after the handler has answered, and if that save
-//! fails it throws the answer away and sends an empty 500 in its place (tower-sessions 0.14,
-//! `service.rs`). Nothing of ours answers an empty 500, so this layer, just outside the session
+//! fails it throws the answer away and sends an empty 500 in its place (as tower-sessions 0.14
+//! does). Nothing of ours answers an empty 500, so this layer, just outside the session
 //! layer, reads that answer as what it is: the database is unwritable or unreachable. The
 //! person sees the usual "try again" answer for an outage (a page, or JSON for a script), and
 //! the next request after the database is back works as if nothing happened: no state of ours

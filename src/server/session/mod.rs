@@ -1,7 +1,14 @@
 //! The only code that knows what the app keeps in a session, and under which keys.
 //!
-//! The session lives server-side in SQLite; the browser holds an opaque id in an HttpOnly cookie.
-//! Tokens are kept here and nowhere else: never in a page, a URL or a log.
+//! The session lives server-side in the app's database (SQLite or PostgreSQL); the browser holds
+//! an opaque id in an HttpOnly cookie. Tokens are kept here and nowhere else: never in a page, a
+//! URL or a log.
+//!
+//! - this file: the typed session ([`AuthSession`]), what a sign-in and a pending code hold, and
+//!   the gate's answer that travels with the session ([`GateAnswer`]);
+//! - [`store`]: the rows in the database, each read with its person's sign-out-everywhere mark;
+//! - [`seal`]: the encryption of a row at rest (`SESSION_SECRET`);
+//! - [`cookie`]: the cookie's name and attributes, and the session layer that sets it.
 
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
