@@ -111,78 +111,13 @@ impl SessionClaims {
     }
 }
 
-/// One usable public key, with the validation settings for its algorithm prepared once.
+/// One usable public key, with jsonwebtoken's validation settings for its algorithm prepared
+/// once per `kid`. jsonwebtoken checks the signature (on its aws-lc-rs backend, within 1.1x of a
+/// bare RS256 verify in the benchmark) and that the token's `alg` is the key's.
 pub(crate) struct VerifyingKey {
     alg: Algorithm,
-    check: SignatureCheck,
-}
-
-/// How a key's signatures are checked, prepared once per `kid`.
-enum SignatureCheck {
-    /// RSA (what Descope signs with): n and e decoded once, checked with ring. jsonwebtoken's
-    /// `rust_crypto` backend rebuilds the key from n/e and verifies with `num-bigint-dig` on
-    /// every call, about eight times slower (measured in the gate benchmark).
-    Rsa(RsaKey),
-    /// EC and EdDSA keys, through jsonwebtoken.
-    Jwt {
-        key: DecodingKey,
-        validation: Box<Validation>,
-    },
-}
-
-pub(crate) struct RsaKey {
-    components: ring::signature::RsaPublicKeyComponents<Vec<u8>>,
-    params: &'static ring::signature::RsaParameters,
-}
-
-impl RsaKey {
-    /// `n` and `e` as a JWK carries them (base64url), for an RSA algorithm ring supports
-    /// (2048 to 8192 bits, as Descope's keys are).
-    pub(crate) fn new(alg: Algorithm, n: &str, e: &str) -> Option<Self> {
-        use ring::signature as sig;
-        let params: &'static sig::RsaParameters = match alg {
-            Algorithm::RS256 => &sig::RSA_PKCS1_2048_8192_SHA256,
-            Algorithm::RS384 => &sig::RSA_PKCS1_2048_8192_SHA384,
-            Algorithm::RS512 => &sig::RSA_PKCS1_2048_8192_SHA512,
-            Algorithm::PS256 => &sig::RSA_PSS_2048_8192_SHA256,
-            Algorithm::PS384 => &sig::RSA_PSS_2048_8192_SHA384,
-            Algorithm::PS512 => &sig::RSA_PSS_2048_8192_SHA512,
-            _ => return None,
-        };
-        Some(Self {
-            components: sig::RsaPublicKeyComponents {
-                n: b64url(n)?,
-                e: b64url(e)?,
-            },
-            params,
-        })
-    }
-
-    /// Checks a compact JWS's signature and returns its decoded payload. Nothing of the payload
-    /// is read before the signature holds.
-    pub(crate) fn verified_payload(&self, token: &str) -> Result<Vec<u8>, TokenError> {
-        let (message, signature) = token.rsplit_once('.').ok_or(TokenError::Malformed)?;
-        let (_, payload) = message.split_once('.').ok_or(TokenError::Malformed)?;
-        // On the stack: an RSA signature is at most 1 024 bytes (8 192 bits, ring's limit).
-        let mut buffer = [0u8; 1024];
-        let length = {
-            use base64::Engine;
-            base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode_slice(signature, &mut buffer)
-                .map_err(|_| TokenError::Malformed)?
-        };
-        self.components
-            .verify(self.params, message.as_bytes(), &buffer[..length])
-            .map_err(|_| TokenError::BadSignature)?;
-        b64url(payload).ok_or(TokenError::Malformed)
-    }
-}
-
-fn b64url(text: &str) -> Option<Vec<u8>> {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(text)
-        .ok()
+    key: DecodingKey,
+    validation: Validation,
 }
 
 impl VerifyingKey {
@@ -197,9 +132,7 @@ impl VerifyingKey {
         let alg: Algorithm = jwk.alg.as_deref()?.parse().ok()?;
         let key = match (alg.family(), jwk.kty.as_str()) {
             (AlgorithmFamily::Rsa, "RSA") => {
-                let check =
-                    SignatureCheck::Rsa(RsaKey::new(alg, jwk.n.as_deref()?, jwk.e.as_deref()?)?);
-                return Some((kid.to_owned(), Self { alg, check }));
+                DecodingKey::from_rsa_components(jwk.n.as_deref()?, jwk.e.as_deref()?).ok()?
             }
             (AlgorithmFamily::Ec, "EC") => {
                 DecodingKey::from_ec_components(jwk.x.as_deref()?, jwk.y.as_deref()?).ok()?
@@ -216,11 +149,14 @@ impl VerifyingKey {
         validation.validate_aud = false;
         validation.required_spec_claims.clear();
         validation.leeway = 0;
-        let check = SignatureCheck::Jwt {
-            key,
-            validation: Box::new(validation),
-        };
-        Some((kid.to_owned(), Self { alg, check }))
+        Some((
+            kid.to_owned(),
+            Self {
+                alg,
+                key,
+                validation,
+            },
+        ))
     }
 }
 
@@ -519,28 +455,11 @@ where
     Ok(claims)
 }
 
-/// The two header fields the check needs. Read here, borrowing from the decoded bytes, rather
-/// than through jsonwebtoken's `decode_header`, which fills its whole `Header` (with the
-/// signature decoded on the stack, this took the cached check from 1.21–1.43x to 1.10x a bare
-/// verify in the benchmark; the header alone was not timed).
-#[derive(serde::Deserialize)]
-struct JwsHeader<'a> {
-    #[serde(borrow)]
-    alg: std::borrow::Cow<'a, str>,
-    #[serde(borrow, default)]
-    kid: Option<std::borrow::Cow<'a, str>>,
-}
-
-/// `alg` and `kid`. An unknown `alg` (including `"none"`, which jsonwebtoken has no variant
-/// for) or no `kid` is malformed.
+/// `alg` and `kid`, read by jsonwebtoken. An unknown `alg` (including `"none"`, which
+/// jsonwebtoken has no variant for) or no `kid` is malformed.
 fn read_header(token: &str) -> Result<(Algorithm, String), TokenError> {
-    let (encoded, _) = token.split_once('.').ok_or(TokenError::Malformed)?;
-    let bytes = b64url(encoded).ok_or(TokenError::Malformed)?;
-    let header: JwsHeader<'_> =
-        serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)?;
-    let alg = header.alg.parse().map_err(|_| TokenError::Malformed)?;
-    let kid = header.kid.ok_or(TokenError::Malformed)?.into_owned();
-    Ok((alg, kid))
+    let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+    Ok((header.alg, header.kid.ok_or(TokenError::Malformed)?))
 }
 
 fn verify_with_key(
@@ -549,18 +468,12 @@ fn verify_with_key(
     expected: &Expected<'_>,
 ) -> Result<SessionClaims, TokenError> {
     use jsonwebtoken::errors::ErrorKind as Jwt;
-    let map: Map<String, Value> = match &key.check {
-        SignatureCheck::Rsa(rsa) => serde_json::from_slice(&rsa.verified_payload(token)?)
-            .map_err(|_| TokenError::Malformed)?,
-        SignatureCheck::Jwt { key, validation } => {
-            jsonwebtoken::decode::<Map<String, Value>>(token, key, validation)
-                .map_err(|err| match err.kind() {
-                    Jwt::InvalidSignature | Jwt::InvalidAlgorithm => TokenError::BadSignature,
-                    _ => TokenError::Malformed,
-                })?
-                .claims
-        }
-    };
+    let map = jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &key.validation)
+        .map_err(|err| match err.kind() {
+            Jwt::InvalidSignature | Jwt::InvalidAlgorithm => TokenError::BadSignature,
+            _ => TokenError::Malformed,
+        })?
+        .claims;
     let claims = claims_from_map(map)?;
     check_claims(&claims, expected)?;
     Ok(claims)
@@ -880,10 +793,9 @@ mod tests {
 
     #[tokio::test]
     async fn an_hs256_token_keyed_with_the_public_key_is_rejected() {
-        let public_pem = test_key().public_pem.as_bytes();
         let token = sign_with(
             Algorithm::HS256,
-            &jsonwebtoken::EncodingKey::from_secret(public_pem),
+            &jsonwebtoken::EncodingKey::from_secret(&test_key().public_der),
             KID,
             &session_claims(),
         );

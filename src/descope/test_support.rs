@@ -10,9 +10,6 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use rsa::pkcs1::EncodeRsaPrivateKey;
-use rsa::pkcs8::{EncodePublicKey, LineEnding};
-use rsa::traits::PublicKeyParts;
 use serde_json::Value;
 
 use super::types::{Jwk, Jwks};
@@ -23,27 +20,30 @@ pub const KID: &str = "test-key-1";
 
 pub struct TestKey {
     pub encoding: EncodingKey,
-    pub public_pem: String,
+    /// The public key as DER (SubjectPublicKeyInfo).
+    pub public_der: Vec<u8>,
     pub n: String,
     pub e: String,
 }
 
-/// Generated once: 2048-bit RSA generation takes a moment even with `rsa` optimised.
+/// Generated once: 2048-bit RSA generation takes a moment.
 pub fn test_key() -> &'static TestKey {
     static KEY: OnceLock<TestKey> = OnceLock::new();
     KEY.get_or_init(|| {
-        let private =
-            rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).expect("RSA key generation");
-        let pem = private.to_pkcs1_pem(LineEnding::LF).expect("private PEM");
-        let public = private.to_public_key();
+        use aws_lc_rs::encoding::AsDer;
+        use aws_lc_rs::signature::{KeyPair, RsaPublicKeyComponents};
+        let private = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
+            .expect("RSA key generation");
+        let pkcs8 = pem::Pem::new("PRIVATE KEY", private.as_der().expect("PKCS#8").as_ref());
+        let public = private.public_key();
+        let components = RsaPublicKeyComponents::<Vec<u8>>::from(public);
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         TestKey {
-            encoding: EncodingKey::from_rsa_pem(pem.as_bytes()).expect("encoding key"),
-            public_pem: public
-                .to_public_key_pem(LineEnding::LF)
-                .expect("public PEM"),
-            n: b64.encode(public.n().to_bytes_be()),
-            e: b64.encode(public.e().to_bytes_be()),
+            encoding: EncodingKey::from_rsa_pem(pem::encode(&pkcs8).as_bytes())
+                .expect("encoding key"),
+            public_der: public.as_der().expect("public DER").as_ref().to_vec(),
+            n: b64.encode(&components.n),
+            e: b64.encode(&components.e),
         }
     })
 }

@@ -4,12 +4,8 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
-
-use crate::descope::jwt::RsaKey;
-use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey, LineEnding};
-use rsa::sha2::{Digest, Sha256};
-use rsa::traits::PublicKeyParts;
+use jsonwebtoken::jwk::{AlgorithmParameters, Jwk};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use serde::Serialize;
@@ -22,7 +18,9 @@ pub struct Signer {
     n: String,
     e: String,
     encoding: EncodingKey,
-    verifier: RsaKey,
+    decoding: DecodingKey,
+    /// RS256 only; time, audience and issuer are the callers' to check, against their clock.
+    validation: Validation,
 }
 
 impl std::fmt::Debug for Signer {
@@ -32,31 +30,46 @@ impl std::fmt::Debug for Signer {
     }
 }
 
-/// A fresh 2048-bit RSA private key as PKCS#1 PEM. Slow-ish (tens to hundreds of ms), so callers
-/// run it off the async runtime, and tests share one.
+/// A fresh 2048-bit RSA private key as PKCS#8 PEM (aws-lc-rs, jsonwebtoken's backend). Slow-ish
+/// (tens to hundreds of ms), so callers run it off the async runtime, and tests share one.
 pub fn generate_pem() -> anyhow::Result<String> {
-    let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048)?;
-    Ok(key.to_pkcs1_pem(LineEnding::LF)?.to_string())
+    use aws_lc_rs::encoding::AsDer;
+    let key = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
+        .map_err(|_| anyhow::anyhow!("RSA key generation failed"))?;
+    let der = key
+        .as_der()
+        .map_err(|_| anyhow::anyhow!("encoding the RSA key failed"))?;
+    Ok(pem::encode_config(
+        &pem::Pem::new("PRIVATE KEY", der.as_ref()),
+        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+    ))
 }
 
 impl Signer {
-    /// Builds a signer from a PKCS#1 PEM private key. The `kid` is derived from the public key,
-    /// so it is stable across restarts that reload the same key.
+    /// Builds a signer from an RSA private key in PEM, PKCS#8 (what [`generate_pem`] writes) or
+    /// PKCS#1 (what emulators before it stored). The `kid` is derived from the public key, so it
+    /// is stable across restarts that reload the same key.
     pub fn from_pem(pem: &str) -> anyhow::Result<Self> {
-        let key = rsa::RsaPrivateKey::from_pkcs1_pem(pem)?;
-        let n_bytes = key.n().to_bytes_be();
-        let e_bytes = key.e().to_bytes_be();
-        let digest = Sha256::digest(&n_bytes);
+        let encoding = EncodingKey::from_rsa_pem(pem.as_bytes())?;
+        let AlgorithmParameters::RSA(public) =
+            Jwk::from_encoding_key(&encoding, Algorithm::RS256)?.algorithm
+        else {
+            anyhow::bail!("the key is not an RSA key");
+        };
+        let n_bytes = URL_SAFE_NO_PAD.decode(&public.n)?;
+        let digest = ring::digest::digest(&ring::digest::SHA256, &n_bytes);
         let kid = format!("EMU{}", &URL_SAFE_NO_PAD.encode(digest)[..20]);
-        let n = URL_SAFE_NO_PAD.encode(&n_bytes);
-        let e = URL_SAFE_NO_PAD.encode(&e_bytes);
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims.clear();
         Ok(Self {
-            encoding: EncodingKey::from_rsa_pem(pem.as_bytes())?,
-            verifier: RsaKey::new(Algorithm::RS256, &n, &e)
-                .ok_or_else(|| anyhow::anyhow!("the key is not a usable RS256 key"))?,
+            decoding: DecodingKey::from_rsa_components(&public.n, &public.e)?,
+            encoding,
+            validation,
             kid,
-            n,
-            e,
+            n: public.n,
+            e: public.e,
         })
     }
 
@@ -82,15 +95,12 @@ impl Signer {
         Ok(jsonwebtoken::encode(&header, claims, &self.encoding)?)
     }
 
-    /// Checks the RS256 signature only, with the app's fast verifier (ring, n and e decoded
-    /// once); the algorithm is this key's, whatever the token's header says. Expiry is checked by
-    /// the caller against the injected clock.
+    /// Checks the RS256 signature only; the algorithm is this key's, whatever the token's header
+    /// says. Expiry is checked by the caller against the injected clock.
     pub fn verify_signature<T: DeserializeOwned>(&self, token: &str) -> anyhow::Result<T> {
-        let payload = self
-            .verifier
-            .verified_payload(token)
-            .map_err(|e| anyhow::anyhow!("token refused: {e}"))?;
-        Ok(serde_json::from_slice(&payload)?)
+        jsonwebtoken::decode::<T>(token, &self.decoding, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|e| anyhow::anyhow!("token refused: {e}"))
     }
 }
 
@@ -190,6 +200,29 @@ pub(crate) mod tests {
         assert_eq!(header.kid.as_deref(), Some(signer.kid()));
         let claims: Value = signer.verify_signature(&token).unwrap();
         assert_eq!(claims["sub"], "U2x");
+    }
+
+    #[test]
+    fn a_key_stored_as_pkcs1_by_an_earlier_emulator_still_loads_with_the_same_kid() {
+        let pkcs8 = shared_test_pem();
+        // jsonwebtoken keeps an RSA key as its PKCS#1 DER, the form earlier emulators stored.
+        let pkcs1_der = EncodingKey::from_rsa_pem(pkcs8.as_bytes()).unwrap().inner().to_vec();
+        let pkcs1 = pem::encode(&pem::Pem::new("RSA PRIVATE KEY", pkcs1_der));
+        assert!(pkcs8.starts_with("-----BEGIN PRIVATE KEY-----"));
+        let (new, old) = (Signer::from_pem(&pkcs8).unwrap(), Signer::from_pem(&pkcs1).unwrap());
+        assert_eq!(new.kid(), old.kid());
+        assert_eq!(new.jwk(), old.jwk());
+        let claims: Value = new.verify_signature(&old.sign(&json!({"sub": "U2x"})).unwrap()).unwrap();
+        assert_eq!(claims["sub"], "U2x");
+    }
+
+    #[test]
+    fn a_token_whose_header_names_another_algorithm_does_not_verify() {
+        let signer = Signer::from_pem(&shared_test_pem()).unwrap();
+        let token = signer.sign(&json!({"sub": "U2x"})).unwrap();
+        let (_, rest) = token.split_once('.').unwrap();
+        let header = URL_SAFE_NO_PAD.encode(json!({"alg": "RS384", "kid": signer.kid()}).to_string());
+        assert!(signer.verify_signature::<Value>(&format!("{header}.{rest}")).is_err());
     }
 
     #[test]
