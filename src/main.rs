@@ -31,7 +31,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(settings.is_production());
+    let _logs = telemetry::init(settings.is_production());
     if std::env::args().nth(1).as_deref() == Some("--migrate") {
         return match Db::connect(&settings.database_url, 1).await {
             Ok(_) => {

@@ -1,4 +1,11 @@
-//! Logging set-up. `RUST_LOG` picks the levels; the default keeps request logs at info.
+//! Logging set-up. `RUST_LOG` picks the levels; the default is `info`, which holds one line per
+//! request (`server::http::request_log`), each line of a request naming its `request_id`.
+//!
+//! Lines are handed to a thread of their own, which masks and writes them (`tracing-appender`'s
+//! non-blocking writer): a request never waits on standard output, however slowly it is read. If
+//! the reader falls so far behind that 128 000 lines wait, further lines are dropped rather than
+//! the server slowed. The guard [`init`] returns writes out what waits when it is dropped, at the
+//! end of `main`.
 //!
 //! In production mode (`APP_ENV=production`) every line is one JSON object, for a log pipeline.
 //! What the app logs never holds a token or a code, and addresses only masked (`server::mask`);
@@ -10,39 +17,35 @@
 
 use std::io::{self, Write};
 
+use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::fmt::MakeWriter;
 
 use crate::server::mask;
 
-pub fn init(json: bool) {
+/// Installs the subscriber; keep the guard until the process ends (dropping it flushes the lines
+/// still waiting).
+#[must_use = "dropping the guard stops the log writer"]
+pub fn init(json: bool) -> WorkerGuard {
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_sessions=warn,tower_http=info"));
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_sessions=warn"));
+    let (writer, guard) = tracing_appender::non_blocking(Masking(io::stdout()));
     // A second call (tests) keeps the first subscriber; that is fine.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
-        .with_writer(MaskedStdout);
+        .with_writer(writer);
     let _ = if json {
+        // Each line carries its spans (`spans`, outermost first: `request`, with its
+        // `request_id`, then any inside it) and the innermost again as `span`.
         builder.json().flatten_event(true).try_init()
     } else {
         builder.try_init()
     };
+    guard
 }
 
-/// Standard output, with the addresses in each line masked.
-struct MaskedStdout;
-
-impl<'a> MakeWriter<'a> for MaskedStdout {
-    type Writer = Masking<io::Stdout>;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        Masking(io::stdout())
-    }
-}
-
-/// Masks what is written through it. The formatter writes each event whole, in one call, so an
-/// address is never split across two writes.
+/// Masks what is written through it. The formatter writes each event whole, in one call, and the
+/// non-blocking writer passes each on whole, so an address is never split across two writes.
 struct Masking<W>(W);
 
 impl<W: Write> Write for Masking<W> {

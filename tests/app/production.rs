@@ -147,8 +147,12 @@ impl Running {
         self.child.wait().expect("the app exits")
     }
 
+    /// Stops the app as [`Running::terminate`] does (its log writer then writes out every line
+    /// still waiting) and returns every line it wrote.
     fn stop(mut self) -> Vec<String> {
-        let _ = self.child.kill();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         let _ = self.child.wait();
         for reader in self.readers.drain(..) {
             reader.join().expect("a log reader");
@@ -392,6 +396,123 @@ async fn a_whole_journey_in_production_mode_logs_json_without_secrets() {
             "a session id was logged: {line}"
         );
     }
+}
+
+/// Each request leaves one `info` line (method, path, status, time taken) under an id that its
+/// response carries in `x-request-id`; every line logged while serving it names that id, the
+/// line of an error id among them. At the default level, in production's JSON.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_request_logs_one_line_under_the_id_its_response_carries() {
+    let emulator = Emulator::start(
+        EmulatorConfig {
+            allow_faults: true,
+            ..EmulatorConfig::default()
+        },
+        "127.0.0.1:0".parse().expect("literal"),
+        Clock::system(),
+    )
+    .await
+    .expect("the emulator starts");
+    let db = crate::support::TestDb::fresh().await;
+    let app = start_binary(&[
+        ("APP_ENV", "production"),
+        ("DESCOPE_PROJECT_ID", emulator.project_id()),
+        ("DESCOPE_BASE_URL", emulator.base_url()),
+        ("DESCOPE_BASE_URL_ALLOW_HTTP", "true"),
+        ("DATABASE_URL", db.url()),
+        ("SESSION_SECRET", crate::support::TEST_SESSION_SECRET),
+        ("RUST_LOG", "info"),
+    ]);
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+    let request_id = |response: &reqwest::Response| {
+        response
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .expect("an x-request-id header")
+            .to_owned()
+    };
+
+    let home = http
+        .get(format!("{}/?from=a-query", app.base))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(home.status(), StatusCode::OK);
+    let missing = http
+        .get(format!("{}/no-such-page", app.base))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    // Descope unreachable (every connection dropped) while a code is asked for: an error id.
+    let faults = format!("{}/emulator/faults", emulator.base_url());
+    let added = http
+        .post(&faults)
+        .json(&serde_json::json!({"path": "/v1/auth/otp/signup", "status": 0, "times": 100}))
+        .send()
+        .await
+        .expect("fault API");
+    assert!(added.status().is_success());
+    let email = format!("logs-{}@example.com", crate::support::uuid_like());
+    let failed = ask_code(&http, &app.base, &email, "Logs").await;
+    let (home_id, missing_id, failed_id) =
+        (request_id(&home), request_id(&missing), request_id(&failed));
+    assert!(
+        home_id != missing_id && missing_id != failed_id,
+        "{home_id} {missing_id} {failed_id}"
+    );
+
+    let lines: Vec<serde_json::Value> = app
+        .stop()
+        .iter()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    let of_request = |id: &str| -> Vec<&serde_json::Value> {
+        lines
+            .iter()
+            .filter(|l| {
+                l["spans"]
+                    .as_array()
+                    .is_some_and(|spans| spans.iter().any(|s| s["request_id"] == id))
+            })
+            .collect()
+    };
+    for (id, method, path, status) in [
+        (&home_id, "GET", "/", 200),
+        (&missing_id, "GET", "/no-such-page", 404),
+        (&failed_id, "POST", "/api/otp/sign-up", 302),
+    ] {
+        let answered: Vec<_> = of_request(id)
+            .into_iter()
+            .filter(|l| l["message"] == "answered")
+            .collect();
+        assert_eq!(answered.len(), 1, "one line for {path}: {lines:?}");
+        let line = answered[0];
+        assert_eq!(line["level"], "INFO", "{line}");
+        assert_eq!(line["span"]["name"], "request", "{line}");
+        assert_eq!(line["method"], method, "{line}");
+        assert_eq!(line["path"], path, "no query in the path: {line}");
+        assert_eq!(line["status"], status, "{line}");
+        assert!(line["latency_ms"].as_f64().is_some_and(|ms| ms >= 0.0), "{line}");
+    }
+    let errors: Vec<_> = of_request(&failed_id)
+        .into_iter()
+        .filter(|l| l.get("error_id").is_some())
+        .collect();
+    assert_eq!(errors.len(), 1, "the error id's line names the request: {lines:?}");
+    assert_eq!(errors[0]["level"], "ERROR");
+    assert!(
+        lines
+            .iter()
+            .filter(|l| l["message"] == "answered")
+            .all(|l| !l.to_string().contains(&email) && !l.to_string().contains("a-query")),
+        "{lines:?}"
+    );
 }
 
 /// One app process stopped and another started on the same database (and the same Descope): a

@@ -12,6 +12,7 @@ pub mod headers;
 pub mod health;
 pub mod local_redirects;
 pub mod pages;
+pub mod request_log;
 pub mod request_scope;
 pub mod store_failure;
 pub mod url_errors;
@@ -21,7 +22,6 @@ use std::sync::OnceLock;
 use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state};
 use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
-use tower_http::trace::TraceLayer;
 
 use crate::app::{App, shell};
 use crate::server::session::{cookie, store::SessionRows};
@@ -35,7 +35,7 @@ use crate::server::state::AppState;
 ///
 /// 1. [`request_scope`]: outermost, so nothing below can see a Leptos owner left on the thread by
 ///    another request;
-/// 2. tracing (one span per request);
+/// 2. [`request_log`]: the request's id, its span, its `x-request-id` header and its one log line;
 /// 3. [`headers`]: the security headers and the CSP nonce for the page;
 /// 4. [`client_ip`]: who is asking, for the rate limits;
 /// 5. [`cross_site`]: a state-changing request from another site is refused here;
@@ -71,7 +71,7 @@ pub fn router(state: &AppState, store: SessionRows) -> Router {
         ))
         .layer(from_fn_with_state(state.clone(), client_ip::remember))
         .layer(from_fn_with_state(state.clone(), headers::secure_headers))
-        .layer(TraceLayer::new_for_http())
+        .layer(from_fn(request_log::log_request))
         .layer(from_fn(request_scope::isolate))
         .with_state(state.clone());
     health::routes(state.clone()).merge(app)
