@@ -1,7 +1,7 @@
 //! `<App/>`: the HTML shell, the router and the route table.
 
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
@@ -25,6 +25,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="referrer" content="same-origin"/>
+                // `output_name` carries the build's content hash when the site has one
+                // (`server::http::pages::with_site_hash`).
+                <link
+                    id="leptos"
+                    rel="stylesheet"
+                    href=format!("/{}/{}.css", options.site_pkg_dir, options.output_name)
+                />
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options islands=true/>
                 <MetaTags/>
@@ -40,7 +47,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
-        <Stylesheet id="leptos" href="/pkg/descope-otp.css"/>
         <Title formatter=|text: String| format!("{text} · Descope OTP")/>
         <Router>
             <SiteHeader/>

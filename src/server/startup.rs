@@ -43,6 +43,7 @@ impl Application {
         leptos_options: LeptosOptions,
         clock: Clock,
     ) -> anyhow::Result<Self> {
+        let leptos_options = http::pages::with_site_hash(leptos_options)?;
         let (emulator, descope_config) =
             embedded::descope_config(&settings.descope, settings.audience.clone(), clock.clone())
                 .await?;

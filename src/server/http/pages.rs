@@ -7,6 +7,7 @@
 //! render.
 
 use axum::extract::{Request, State};
+use leptos::config::LeptosOptions;
 use axum::http::{Method, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -132,6 +133,7 @@ async fn site_file(state: &AppState, uri: &Uri, headers: &header::HeaderMap) -> 
             ask.headers_mut().insert(name, value.clone());
         }
     }
+    let immutable = is_hashed(uri.path(), &state.leptos_options);
     let found = ServeDir::new(&*state.leptos_options.site_root)
         .precompressed_br()
         .precompressed_gzip()
@@ -142,11 +144,17 @@ async fn site_file(state: &AppState, uri: &Uri, headers: &header::HeaderMap) -> 
         Ok(file) if file.status().is_success() || file.status() == StatusCode::NOT_MODIFIED => {
             let mut file = file.into_response();
             let headers = file.headers_mut();
-            // The names carry no content hash, so a browser may keep a file but must ask again
-            // before using it: an unchanged file costs a 304, a new build is never missed.
+            // A name with the build's hash never changes content: kept for a year, never asked
+            // again. Any other file may keep its name across builds, so a browser may keep it but
+            // must ask again before using it: an unchanged file costs a 304, a new build is never
+            // missed.
             headers.insert(
                 header::CACHE_CONTROL,
-                header::HeaderValue::from_static("no-cache"),
+                header::HeaderValue::from_static(if immutable {
+                    "public, max-age=31536000, immutable"
+                } else {
+                    "no-cache"
+                }),
             );
             // The same URL answers brotli, gzip or plain bytes by the request's Accept-Encoding.
             headers.insert(
@@ -156,5 +164,98 @@ async fn site_file(state: &AppState, uri: &Uri, headers: &header::HeaderMap) -> 
             Some(file)
         }
         _ => None,
+    }
+}
+
+/// The file in the site's package directory that holds the build's content hash, written by
+/// `.ci/build-site`: one line of hex digits.
+pub const SITE_HASH_FILE: &str = "hash.txt";
+
+/// `options` with the build's content hash in the output name (`descope-otp.<hash>`), when the
+/// site has one: the page then links `/pkg/descope-otp.<hash>.js`, `.wasm` and `.css`, the names
+/// `.ci/build-site` gave them, and [`site_file`] sends those as immutable. Read once, at start-up
+/// (Leptos' own `hash-files` reads its hash file on every render). A site without the file (built
+/// by `cargo leptos`, say) keeps its plain names, sent with `no-cache`.
+pub fn with_site_hash(mut options: LeptosOptions) -> anyhow::Result<LeptosOptions> {
+    let path = std::path::Path::new(&*options.site_root)
+        .join(&*options.site_pkg_dir)
+        .join(SITE_HASH_FILE);
+    let hash = match std::fs::read_to_string(&path) {
+        Ok(text) => text.trim().to_owned(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(options),
+        Err(e) => return Err(anyhow::anyhow!("reading {}: {e}", path.display())),
+    };
+    if hash.is_empty() || hash.len() > 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        anyhow::bail!("{}: not a content hash: {hash:?}", path.display());
+    }
+    options.output_name = format!("{}.{hash}", options.output_name).into();
+    Ok(options)
+}
+
+/// Whether `path` names one of the build's hashed files (the output name carries the hash).
+fn is_hashed(path: &str, options: &LeptosOptions) -> bool {
+    let name = &*options.output_name;
+    let hashed = name
+        .rsplit_once('.')
+        .is_some_and(|(_, hash)| !hash.is_empty() && hash.bytes().all(|b| b.is_ascii_hexdigit()));
+    hashed
+        && path
+            .strip_prefix('/')
+            .and_then(|p| p.strip_prefix(&*options.site_pkg_dir))
+            .and_then(|p| p.strip_prefix('/'))
+            .and_then(|p| p.strip_prefix(name))
+            .is_some_and(|rest| rest.starts_with('.') && !rest.contains('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options_in(site_root: &std::path::Path) -> LeptosOptions {
+        LeptosOptions::builder()
+            .output_name("descope-otp")
+            .site_root(site_root.to_string_lossy().into_owned())
+            .site_pkg_dir("pkg")
+            .build()
+    }
+
+    #[test]
+    fn a_site_hash_goes_into_the_output_name_and_only_its_files_are_immutable() {
+        let site = tempfile::tempdir().expect("a folder");
+        let plain = options_in(site.path());
+        assert_eq!(&*with_site_hash(plain.clone()).expect("no file").output_name, "descope-otp");
+        assert!(!is_hashed("/pkg/descope-otp.wasm", &plain));
+
+        std::fs::create_dir_all(site.path().join("pkg")).expect("pkg");
+        std::fs::write(site.path().join("pkg").join(SITE_HASH_FILE), "0a1b2c3d4e5f6789\n")
+            .expect("written");
+        let hashed = with_site_hash(plain).expect("read");
+        assert_eq!(&*hashed.output_name, "descope-otp.0a1b2c3d4e5f6789");
+        for path in [
+            "/pkg/descope-otp.0a1b2c3d4e5f6789.wasm",
+            "/pkg/descope-otp.0a1b2c3d4e5f6789.js",
+            "/pkg/descope-otp.0a1b2c3d4e5f6789.css",
+        ] {
+            assert!(is_hashed(path, &hashed), "{path}");
+        }
+        for path in [
+            "/pkg/descope-otp.wasm",
+            "/pkg/descope-otp.0a1b2c3d4e5f6780.js",
+            "/pkg/hash.txt",
+            "/favicon.ico",
+            "/other/descope-otp.0a1b2c3d4e5f6789.js",
+        ] {
+            assert!(!is_hashed(path, &hashed), "{path}");
+        }
+    }
+
+    #[test]
+    fn a_site_hash_file_that_holds_no_hash_stops_the_start() {
+        let site = tempfile::tempdir().expect("a folder");
+        std::fs::create_dir_all(site.path().join("pkg")).expect("pkg");
+        std::fs::write(site.path().join("pkg").join(SITE_HASH_FILE), "../../etc\n")
+            .expect("written");
+        let err = with_site_hash(options_in(site.path())).expect_err("refused");
+        assert!(err.to_string().contains("not a content hash"), "{err}");
     }
 }
