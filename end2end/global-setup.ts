@@ -1,7 +1,8 @@
-// .ci/test (or `cargo leptos end-to-end`) starts the server just before the tests; wait until both the
-// app and its Descope (the embedded emulator, or a real project's API) answer before any test
-// runs. On the test-user route, test users left over by an earlier run that stopped early go
-// first, so that the run's fresh addresses are free.
+// Before any test runs, wait until both the app and its Descope (the embedded emulator, or a real
+// project's API) answer: the server Playwright starts (webServer) is waited for on its /healthz
+// only, and one run by someone else (BASE_URL) may still be starting. On the test-user route,
+// test users left over by an earlier run that stopped early go first, so that the run's fresh
+// addresses are free.
 import { APP_URL, CODE_SOURCE, DESCOPE_URL, PROJECT_ID, deleteAllTestUsers } from "./tests/support";
 
 async function waitFor(url: string, deadline: number): Promise<void> {

@@ -1,19 +1,110 @@
-// Accessibility basics of the forms: names for every control, errors announced, keyboard use.
+// Accessibility: an axe audit of every page, signed out and signed in, with and without a form
+// error on screen; then the basics a rule engine cannot judge: names for every control, errors
+// announced, keyboard use, page titles.
 
+import AxeBuilder from "@axe-core/playwright";
 import type { Locator, Page } from "@playwright/test";
 import {
   expect,
   test,
   LOGIN_ID_LABEL,
   METHOD_LABEL,
+  enterCode,
   expectProfile,
   newPerson,
   open,
   requestCode,
   signUp,
   waitForCode,
+  wrongCodeFor,
   latestId,
 } from "./support";
+
+// ---------------------------------------------------------------------------------------------
+// The axe audit.
+
+/** The impacts that fail a page; "moderate" and "minor" findings are listed, not failed. */
+const FAILING_IMPACTS = new Set(["serious", "critical"]);
+
+/**
+ * Runs axe-core's rules (WCAG 2.x A and AA, and its best practices) on the page as it is, every
+ * `<details>` opened first so that what it folds away is audited too, and fails on any serious
+ * or critical violation. The message lists every violation: its rule, impact, help and the
+ * elements it found.
+ */
+async function expectNoSeriousViolations(page: Page, what: string): Promise<void> {
+  await page.locator("details:not([open]) > summary").evaluateAll((summaries) => {
+    for (const summary of summaries) (summary.parentElement as HTMLDetailsElement).open = true;
+  });
+  const { violations } = await new AxeBuilder({ page }).analyze();
+  const fails = (v: (typeof violations)[number]) => FAILING_IMPACTS.has(v.impact ?? "");
+  const lines = violations.map(
+    (v) =>
+      `  ${fails(v) ? "FAIL" : "note"} ${v.id} (${v.impact}): ${v.help}\n` +
+      v.nodes.map((node) => `      at ${node.target.join(" ")}`).join("\n"),
+  );
+  const message = `axe on ${what} (${page.url()}):\n${lines.join("\n")}`;
+  const failing = violations.filter(fails);
+  if (violations.length > failing.length) console.log(message);
+  expect(failing.length, message).toBe(0);
+}
+
+test("axe finds nothing serious on the signed-out pages, nor on the not-found page", async ({ page }) => {
+  for (const path of ["/", "/sign-up-or-in", "/sign-up", "/sign-in", "/verify"]) {
+    await open(page, path);
+    await expectNoSeriousViolations(page, path);
+  }
+  const response = await open(page, "/no-such-page");
+  expect(response?.status()).toBe(404);
+  await expectNoSeriousViolations(page, "the not-found page");
+});
+
+test("axe finds nothing serious on the entry forms with an error shown", async ({ page }) => {
+  const forms: [path: string, submit: string][] = [
+    ["/sign-up-or-in", "Send me a code"],
+    ["/sign-up", "Create account"],
+    ["/sign-in", "Send me a code"],
+  ];
+  for (const [path, submit] of forms) {
+    await open(page, path);
+    await page.getByLabel(LOGIN_ID_LABEL).fill("not-an-email");
+    await page.getByRole("button", { name: submit, exact: true }).click();
+    await expect(page.getByRole("alert")).toContainText("doesn't look like an email address");
+    await expectNoSeriousViolations(page, `${path} with an error`);
+  }
+});
+
+test("axe finds nothing serious on the code page, the profile and the change forms, with and without an error", async ({
+  page,
+}) => {
+  const person = newPerson("email");
+  const { code } = await requestCode(page, { path: "/sign-up", ...person });
+  await expectNoSeriousViolations(page, "the code page");
+  await enterCode(page, wrongCodeFor(code));
+  await expect(page.getByRole("alert")).toContainText("That code is not right");
+  await expectNoSeriousViolations(page, "the code page after a wrong code");
+  await enterCode(page, code);
+  await expectProfile(page, person.name);
+  await expectNoSeriousViolations(page, "the profile");
+
+  await open(page, "/profile/email");
+  await expectNoSeriousViolations(page, "the email form");
+  // An address the browser's own check lets through (no dot in its domain) and the app refuses.
+  await page.getByLabel("New email address").fill("nobody@localhost");
+  await page.getByRole("button", { name: "Send a code", exact: true }).click();
+  await expect(page.getByRole("alert")).toContainText("doesn't look like an email address");
+  await expectNoSeriousViolations(page, "the email form with an error");
+
+  await open(page, "/profile/phone");
+  await expectNoSeriousViolations(page, "the phone form");
+  await page.getByLabel("New phone number").fill("4155550100");
+  await page.getByRole("button", { name: "Send a code", exact: true }).click();
+  await expect(page.getByRole("alert")).toContainText("Start the number with +");
+  await expectNoSeriousViolations(page, "the phone form with an error");
+});
+
+// ---------------------------------------------------------------------------------------------
+// What axe cannot judge.
 
 /** Every visible form control on the page has a non-empty accessible name. */
 async function expectEveryControlNamed(page: Page): Promise<void> {
@@ -84,6 +175,8 @@ test("a form error is announced in a role=alert banner and marks the field it is
   await open(page, "/sign-up-or-in");
   const field = page.getByLabel(LOGIN_ID_LABEL);
   await expect(field).toHaveAttribute("aria-invalid", "false");
+  // No error yet: the field is described by its hint alone, never by a banner that is not there.
+  await expect(field).toHaveAttribute("aria-describedby", "login_id-hint");
   await field.fill("not-an-email");
   await page.getByRole("button", { name: "Send me a code" }).click();
 

@@ -1,5 +1,6 @@
 // Status codes a crawler, a proxy or a form post without JavaScript relies on.
 
+import type { APIRequestContext } from "@playwright/test";
 import { expect, test } from "./support";
 
 /** The site header as the server sent it, or "" if the page has none. */
@@ -68,23 +69,49 @@ test("a form post from another site is refused and sends nothing", async ({ requ
   expect(await response.text()).toContain("came from another site");
 });
 
-test("a site file may be kept by the browser, which asks again before each use", { tag: "@release" }, async ({
+/**
+ * The stylesheet, JS loader and wasm a page links: `/pkg/descope-otp.<hash>.css` and so on from
+ * `.ci/build-site`, which puts the build's content hash in their names; plain names from a site
+ * built without it (`cargo leptos`).
+ */
+async function siteFiles(request: APIRequestContext): Promise<Record<"css" | "js" | "wasm", string>> {
+  const html = await (await request.get("/")).text();
+  const linked = (ext: string) => {
+    const path = html.match(new RegExp(`href="(/pkg/[\\w.-]+\\.${ext})"`))?.[1];
+    expect(path, `the page links a .${ext}`).toBeTruthy();
+    return path as string;
+  };
+  return { css: linked("css"), js: linked("js"), wasm: linked("wasm") };
+}
+
+/** Whether a site file's name carries a content hash (`descope-otp.0a1b2c3d4e5f6789.css`). */
+const HASHED = /\/[\w-]+\.[0-9a-f]{8,64}\.\w+$/;
+
+test("site files are kept by the browser: a hashed name for good, any other asked for again before each use", { tag: "@release" }, async ({
   request,
 }) => {
-  const path = "/pkg/descope-otp.css";
-  const first = await request.get(path);
-  expect(first.status()).toBe(200);
-  // The names carry no hash: kept, but checked again before each use.
-  expect(first.headers()["cache-control"]).toBe("no-cache");
-  expect(first.headers()["vary"]?.toLowerCase()).toContain("accept-encoding");
-  const lastModified = first.headers()["last-modified"];
-  expect(lastModified).toBeTruthy();
-  // Every encoding (the release build's compressed copies too) has the file's own time.
-  for (const encoding of ["identity", "gzip", "br"]) {
-    const again = await request.get(path, {
-      headers: { "accept-encoding": encoding, "if-modified-since": lastModified },
-    });
-    expect(again.status(), encoding).toBe(304);
+  const { css, js, wasm } = await siteFiles(request);
+  // The journeys run on sites built by .ci/build-site, which hashes these three names.
+  for (const path of [css, js, wasm]) expect(path).toMatch(HASHED);
+  for (const path of [css, js, wasm, "/robots.txt"]) {
+    const first = await request.get(path);
+    expect(first.status(), path).toBe(200);
+    // A hashed name never changes content: kept for a year, never asked again. Any other name
+    // may keep its name across builds: kept, but checked again before each use.
+    expect(first.headers()["cache-control"], path).toBe(
+      HASHED.test(path) ? "public, max-age=31536000, immutable" : "no-cache",
+    );
+    const lastModified = first.headers()["last-modified"];
+    expect(lastModified, path).toBeTruthy();
+    if (path === "/robots.txt") continue;
+    expect(first.headers()["vary"]?.toLowerCase(), path).toContain("accept-encoding");
+    // Every encoding (the release build's compressed copies too) has the file's own time.
+    for (const encoding of ["identity", "gzip", "br"]) {
+      const again = await request.get(path, {
+        headers: { "accept-encoding": encoding, "if-modified-since": lastModified },
+      });
+      expect(again.status(), `${path} ${encoding}`).toBe(304);
+    }
   }
 });
 
@@ -93,7 +120,7 @@ test("the release build sends the wasm compressed", { tag: "@release" }, async (
     process.env.E2E_BUILD !== "release",
     "only the release build writes compressed copies (.ci/build-site --release); .ci/test runs this on it",
   );
-  const path = "/pkg/descope-otp.wasm";
+  const path = (await siteFiles(request)).wasm;
   const plain = await request.get(path, { headers: { "accept-encoding": "identity" } });
   expect(plain.status()).toBe(200);
   expect(plain.headers()["content-encoding"]).toBeUndefined();

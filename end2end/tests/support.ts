@@ -14,8 +14,19 @@
 
 import { test as base, expect, type Page } from "@playwright/test";
 
-export const APP_URL = process.env.BASE_URL ?? "http://127.0.0.1:3000";
-export const EMULATOR_URL = process.env.EMULATOR_URL ?? "http://127.0.0.1:4100";
+/**
+ * Where the server that Playwright starts itself (`webServer` in playwright.config.ts, used when
+ * BASE_URL is not set) listens: ports of its own, so that a run never meets a developer's
+ * `.ci/serve` (3000, its emulator 4100) nor its data.
+ */
+export const OWN_SERVER = { siteAddr: "127.0.0.1:3300", emulatorAddr: "127.0.0.1:4300" };
+/** Set: the journeys drive a server someone else runs (`.ci/serve`, a deployed instance). */
+export const EXTERNAL_SERVER = !!process.env.BASE_URL;
+export const APP_URL = process.env.BASE_URL ?? `http://${OWN_SERVER.siteAddr}`;
+/** The embedded emulator: the own server's, or by default `.ci/serve`'s beside a BASE_URL. */
+export const EMULATOR_URL =
+  process.env.EMULATOR_URL ??
+  (EXTERNAL_SERVER ? "http://127.0.0.1:4100" : `http://${OWN_SERVER.emulatorAddr}`);
 export const PROJECT_ID =
   process.env.DESCOPE_PROJECT_ID ??
   process.env.EMULATOR_PROJECT_ID ??
@@ -31,8 +42,14 @@ export const EXISTING_USER = { tag: EXISTING_USER_TAG };
 /** Set: codes come from Descope's test-user API (see the top of this file). */
 export const MANAGEMENT_KEY = process.env.DESCOPE_MANAGEMENT_KEY;
 export const CODE_SOURCE: "outbox" | "test-users" = MANAGEMENT_KEY ? "test-users" : "outbox";
-/** Where Descope's API is: a real project's (`DESCOPE_BASE_URL`), else the emulator. */
-export const DESCOPE_URL = (process.env.DESCOPE_BASE_URL ?? EMULATOR_URL).replace(/\/$/, "");
+/**
+ * Where Descope's API is: `DESCOPE_BASE_URL`; else, for a real project (`DESCOPE_PROJECT_ID`),
+ * Descope's; else the emulator.
+ */
+export const DESCOPE_URL = (
+  process.env.DESCOPE_BASE_URL ??
+  (process.env.DESCOPE_PROJECT_ID ? "https://api.descope.com" : EMULATOR_URL)
+).replace(/\/$/, "");
 
 export type Method = "email" | "sms" | "voice" | "whatsapp";
 

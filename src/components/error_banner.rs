@@ -26,6 +26,20 @@ pub fn ErrorBanner(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoVi
     }
 }
 
+/// `aria-describedby` for a field: its hint, if it has one, and the banner while an error shows
+/// (while none does, the banner's id names no element, and would point a screen reader at
+/// nothing).
+pub fn described_by(
+    error: Signal<Option<AppError>>,
+    hint: Option<&'static str>,
+) -> impl Fn() -> Option<String> + Send + Sync + Copy {
+    move || {
+        let shown = error.with(Option::is_some).then_some(ERROR_ID);
+        let ids: Vec<&str> = hint.into_iter().chain(shown).collect();
+        (!ids.is_empty()).then(|| ids.join(" "))
+    }
+}
+
 /// Whether `field` is the one the error is about, as `aria-invalid` wants it.
 pub fn invalid_attr(
     error: Signal<Option<AppError>>,

@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 
-use crate::components::error_banner::{ERROR_ID, invalid_attr};
+use crate::components::error_banner::{described_by, invalid_attr};
 use crate::error::AppError;
 use crate::models::DeliveryMethod;
 
@@ -59,7 +59,7 @@ pub fn LoginIdFields(#[prop(into)] error: Signal<Option<AppError>>) -> impl Into
                 autocapitalize="off"
                 inputmode=input_mode
                 placeholder=placeholder
-                aria-describedby=format!("login_id-hint {ERROR_ID}")
+                aria-describedby=described_by(error, Some("login_id-hint"))
                 aria-invalid=invalid_attr(error, "login_id")
             />
             <p class="hint" id="login_id-hint">

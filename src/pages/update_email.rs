@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::profile::UpdateEmail;
-use crate::components::error_banner::{ERROR_ID, ErrorBanner, invalid_attr};
+use crate::components::error_banner::{ErrorBanner, described_by, invalid_attr};
 use crate::components::login_id_fields::AddToLoginIds;
 use crate::components::submit_button::SubmitButton;
 use crate::pages::action_error;
@@ -30,7 +30,7 @@ fn UpdateEmailForm() -> impl IntoView {
             <div class="field">
                 <label for="email">"New email address"</label>
                 <input id="email" name="email" type="email" autocomplete="email" required
-                    aria-describedby=ERROR_ID aria-invalid=invalid_attr(error, "email")/>
+                    aria-describedby=described_by(error, None) aria-invalid=invalid_attr(error, "email")/>
             </div>
             <AddToLoginIds label="Also let me sign in with this address"/>
             <SubmitButton pending=action.pending() label="Send a code" pending_label="Sending…"/>

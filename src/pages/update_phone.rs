@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::profile::UpdatePhone;
-use crate::components::error_banner::{ERROR_ID, ErrorBanner, invalid_attr};
+use crate::components::error_banner::{ErrorBanner, described_by, invalid_attr};
 use crate::components::login_id_fields::AddToLoginIds;
 use crate::components::submit_button::SubmitButton;
 use crate::models::DeliveryMethod;
@@ -47,7 +47,7 @@ fn UpdatePhoneForm() -> impl IntoView {
                 <label for="phone">"New phone number"</label>
                 <input id="phone" name="phone" type="tel" autocomplete="tel" required
                     placeholder="+1 415 555 2671"
-                    aria-describedby=ERROR_ID aria-invalid=invalid_attr(error, "phone")/>
+                    aria-describedby=described_by(error, None) aria-invalid=invalid_attr(error, "phone")/>
             </div>
             <AddToLoginIds label="Also let me sign in with this number"/>
             <SubmitButton pending=action.pending() label="Send a code" pending_label="Sending…"/>

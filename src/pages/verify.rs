@@ -3,7 +3,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::auth::{ResendCode, UseDifferentAddress, VerifyCode, pending_code};
-use crate::components::error_banner::{ERROR_ID, ErrorBanner, invalid_attr};
+use crate::components::error_banner::{ErrorBanner, described_by, invalid_attr};
 use crate::components::http_status::set_http_status;
 use crate::components::submit_button::SubmitButton;
 use crate::error::AppError;
@@ -152,7 +152,7 @@ fn CodeForm(view: PendingView) -> impl IntoView {
                     maxlength="12"
                     required
                     autofocus
-                    aria-describedby=ERROR_ID
+                    aria-describedby=described_by(error, None)
                     aria-invalid=invalid_attr(error, "code")
                 />
             </div>
