@@ -169,6 +169,12 @@ impl Drop for Running {
 }
 
 fn start_in_production(emulator: &Emulator, database_url: &str) -> Running {
+    // Everything the app can log, not only what production logs by default.
+    start_in_production_at(emulator, database_url, "debug")
+}
+
+/// The binary in production mode against `emulator`, logging at `level`.
+fn start_in_production_at(emulator: &Emulator, database_url: &str, level: &str) -> Running {
     start_binary(&[
         ("APP_ENV", "production"),
         ("DESCOPE_PROJECT_ID", emulator.project_id()),
@@ -177,9 +183,17 @@ fn start_in_production(emulator: &Emulator, database_url: &str) -> Running {
         ("DESCOPE_BASE_URL_ALLOW_HTTP", "true"),
         ("DATABASE_URL", database_url),
         ("SESSION_SECRET", crate::support::TEST_SESSION_SECRET),
-        // Everything the app can log, not only what production logs by default.
-        ("RUST_LOG", "debug"),
+        ("RUST_LOG", level),
     ])
+}
+
+/// A client that follows no redirect, as the tests read each answer.
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
 }
 
 /// The app binary started with `vars` on a port of its own, once it says where it listens.
@@ -318,11 +332,7 @@ async fn a_whole_journey_in_production_mode_logs_json_without_secrets() {
     // The run's backend (a postgres:// URL on the PostgreSQL run), through the environment.
     let db = crate::support::TestDb::fresh().await;
     let app = start_in_production(&emulator, db.url());
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client");
+    let http = http_client();
     let email = format!("prod-{}@example.com", crate::support::uuid_like());
 
     // The cookie is Secure, so a client over plain HTTP (this test) carries it by hand.
@@ -403,31 +413,14 @@ async fn a_whole_journey_in_production_mode_logs_json_without_secrets() {
 /// line of an error id among them. At the default level, in production's JSON.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_request_logs_one_line_under_the_id_its_response_carries() {
-    let emulator = Emulator::start(
-        EmulatorConfig {
-            allow_faults: true,
-            ..EmulatorConfig::default()
-        },
-        "127.0.0.1:0".parse().expect("literal"),
-        Clock::system(),
-    )
-    .await
-    .expect("the emulator starts");
+    let emulator = standalone_emulator_with(EmulatorConfig {
+        allow_faults: true,
+        ..EmulatorConfig::default()
+    })
+    .await;
     let db = crate::support::TestDb::fresh().await;
-    let app = start_binary(&[
-        ("APP_ENV", "production"),
-        ("DESCOPE_PROJECT_ID", emulator.project_id()),
-        ("DESCOPE_BASE_URL", emulator.base_url()),
-        ("DESCOPE_BASE_URL_ALLOW_HTTP", "true"),
-        ("DATABASE_URL", db.url()),
-        ("SESSION_SECRET", crate::support::TEST_SESSION_SECRET),
-        ("RUST_LOG", "info"),
-    ]);
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client");
+    let app = start_in_production_at(&emulator, db.url(), "info");
+    let http = http_client();
     let request_id = |response: &reqwest::Response| {
         response
             .headers()
@@ -520,22 +513,13 @@ async fn each_request_logs_one_line_under_the_id_its_response_carries() {
 /// code they were sent, and SIGTERM lets a request in flight finish before the process exits.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_loses_nothing_and_sigterm_finishes_what_is_in_flight() {
-    let emulator = Emulator::start(
-        EmulatorConfig {
-            allow_faults: true,
-            ..EmulatorConfig::default()
-        },
-        "127.0.0.1:0".parse().expect("literal"),
-        Clock::system(),
-    )
-    .await
-    .expect("the emulator starts");
+    let emulator = standalone_emulator_with(EmulatorConfig {
+        allow_faults: true,
+        ..EmulatorConfig::default()
+    })
+    .await;
     let db = crate::support::TestDb::fresh().await;
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client");
+    let http = http_client();
     let unique = |tag: &str| format!("{tag}-{}@example.com", crate::support::uuid_like());
 
     let first = start_in_production(&emulator, db.url());
@@ -634,11 +618,7 @@ struct Visitor {
 impl Visitor {
     fn new(base: &str) -> Self {
         Self {
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .timeout(Duration::from_secs(30))
-                .build()
-                .expect("client"),
+            http: http_client(),
             base: base.to_owned(),
             cookie: None,
         }
@@ -773,8 +753,13 @@ async fn no_address_in_the_logs_along_the_error_paths(app: Running, emulator: &s
 
 /// A standalone emulator on a port of its own, as the production binary's Descope.
 async fn standalone_emulator() -> Emulator {
+    standalone_emulator_with(EmulatorConfig::default()).await
+}
+
+/// A standalone emulator with `config`.
+async fn standalone_emulator_with(config: EmulatorConfig) -> Emulator {
     Emulator::start(
-        EmulatorConfig::default(),
+        config,
         "127.0.0.1:0".parse().expect("literal"),
         Clock::system(),
     )
@@ -786,15 +771,7 @@ async fn standalone_emulator() -> Emulator {
 async fn production_logs_at(level: &str) {
     let emulator = standalone_emulator().await;
     let db = crate::support::TestDb::fresh().await;
-    let app = start_binary(&[
-        ("APP_ENV", "production"),
-        ("DESCOPE_PROJECT_ID", emulator.project_id()),
-        ("DESCOPE_BASE_URL", emulator.base_url()),
-        ("DESCOPE_BASE_URL_ALLOW_HTTP", "true"),
-        ("DATABASE_URL", db.url()),
-        ("SESSION_SECRET", crate::support::TEST_SESSION_SECRET),
-        ("RUST_LOG", level),
-    ]);
+    let app = start_in_production_at(&emulator, db.url(), level);
     no_address_in_the_logs_along_the_error_paths(app, emulator.base_url()).await;
 }
 
