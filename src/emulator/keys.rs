@@ -206,13 +206,21 @@ pub(crate) mod tests {
     fn a_key_stored_as_pkcs1_by_an_earlier_emulator_still_loads_with_the_same_kid() {
         let pkcs8 = shared_test_pem();
         // jsonwebtoken keeps an RSA key as its PKCS#1 DER, the form earlier emulators stored.
-        let pkcs1_der = EncodingKey::from_rsa_pem(pkcs8.as_bytes()).unwrap().inner().to_vec();
+        let pkcs1_der = EncodingKey::from_rsa_pem(pkcs8.as_bytes())
+            .unwrap()
+            .inner()
+            .to_vec();
         let pkcs1 = pem::encode(&pem::Pem::new("RSA PRIVATE KEY", pkcs1_der));
         assert!(pkcs8.starts_with("-----BEGIN PRIVATE KEY-----"));
-        let (new, old) = (Signer::from_pem(&pkcs8).unwrap(), Signer::from_pem(&pkcs1).unwrap());
+        let (new, old) = (
+            Signer::from_pem(&pkcs8).unwrap(),
+            Signer::from_pem(&pkcs1).unwrap(),
+        );
         assert_eq!(new.kid(), old.kid());
         assert_eq!(new.jwk(), old.jwk());
-        let claims: Value = new.verify_signature(&old.sign(&json!({"sub": "U2x"})).unwrap()).unwrap();
+        let claims: Value = new
+            .verify_signature(&old.sign(&json!({"sub": "U2x"})).unwrap())
+            .unwrap();
         assert_eq!(claims["sub"], "U2x");
     }
 
@@ -221,8 +229,13 @@ pub(crate) mod tests {
         let signer = Signer::from_pem(&shared_test_pem()).unwrap();
         let token = signer.sign(&json!({"sub": "U2x"})).unwrap();
         let (_, rest) = token.split_once('.').unwrap();
-        let header = URL_SAFE_NO_PAD.encode(json!({"alg": "RS384", "kid": signer.kid()}).to_string());
-        assert!(signer.verify_signature::<Value>(&format!("{header}.{rest}")).is_err());
+        let header =
+            URL_SAFE_NO_PAD.encode(json!({"alg": "RS384", "kid": signer.kid()}).to_string());
+        assert!(
+            signer
+                .verify_signature::<Value>(&format!("{header}.{rest}"))
+                .is_err()
+        );
     }
 
     #[test]

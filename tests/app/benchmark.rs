@@ -108,8 +108,8 @@ async fn benchmark_the_gate_and_the_jwks_cache() {
             &key,
         )
         .expect("verifier");
-        let ring_provider = (ring_provider::PROVIDER.verifier_factory)(&Algorithm::RS256, &key)
-            .expect("verifier");
+        let ring_provider =
+            (ring_provider::PROVIDER.verifier_factory)(&Algorithm::RS256, &key).expect("verifier");
         let mut validation = Validation::new(Algorithm::RS256);
         validation.validate_exp = false;
         validation.validate_aud = false;
@@ -386,12 +386,12 @@ mod ring_provider {
 
     fn rs256_verifier(alg: &Algorithm, key: &DecodingKey) -> Result<Box<dyn JwtVerifier>, Error> {
         match (alg, key.kind()) {
-            (Algorithm::RS256, DecodingKeyKind::RsaModulusExponent { n, e }) => {
-                Ok(Box::new(RingRs256(ring::signature::RsaPublicKeyComponents {
+            (Algorithm::RS256, DecodingKeyKind::RsaModulusExponent { n, e }) => Ok(Box::new(
+                RingRs256(ring::signature::RsaPublicKeyComponents {
                     n: n.clone(),
                     e: e.clone(),
-                })))
-            }
+                }),
+            )),
             _ => Err(ErrorKind::InvalidAlgorithm.into()),
         }
     }
@@ -401,7 +401,11 @@ mod ring_provider {
     impl Verifier<Vec<u8>> for RingRs256 {
         fn verify(&self, message: &[u8], signature: &Vec<u8>) -> Result<(), signature::Error> {
             self.0
-                .verify(&ring::signature::RSA_PKCS1_2048_8192_SHA256, message, signature)
+                .verify(
+                    &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+                    message,
+                    signature,
+                )
                 .map_err(|_| signature::Error::new())
         }
     }

@@ -491,13 +491,20 @@ async fn each_request_logs_one_line_under_the_id_its_response_carries() {
         assert_eq!(line["method"], method, "{line}");
         assert_eq!(line["path"], path, "no query in the path: {line}");
         assert_eq!(line["status"], status, "{line}");
-        assert!(line["latency_ms"].as_f64().is_some_and(|ms| ms >= 0.0), "{line}");
+        assert!(
+            line["latency_ms"].as_f64().is_some_and(|ms| ms >= 0.0),
+            "{line}"
+        );
     }
     let errors: Vec<_> = of_request(&failed_id)
         .into_iter()
         .filter(|l| l.get("error_id").is_some())
         .collect();
-    assert_eq!(errors.len(), 1, "the error id's line names the request: {lines:?}");
+    assert_eq!(
+        errors.len(),
+        1,
+        "the error id's line names the request: {lines:?}"
+    );
     assert_eq!(errors[0]["level"], "ERROR");
     assert!(
         lines

@@ -7,10 +7,10 @@
 //! render.
 
 use axum::extract::{Request, State};
-use leptos::config::LeptosOptions;
 use axum::http::{Method, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
+use leptos::config::LeptosOptions;
 use tower::ServiceExt as _;
 use tower_http::services::ServeDir;
 use tower_sessions::Session;
@@ -223,12 +223,18 @@ mod tests {
     fn a_site_hash_goes_into_the_output_name_and_only_its_files_are_immutable() {
         let site = tempfile::tempdir().expect("a folder");
         let plain = options_in(site.path());
-        assert_eq!(&*with_site_hash(plain.clone()).expect("no file").output_name, "descope-otp");
+        assert_eq!(
+            &*with_site_hash(plain.clone()).expect("no file").output_name,
+            "descope-otp"
+        );
         assert!(!is_hashed("/pkg/descope-otp.wasm", &plain));
 
         std::fs::create_dir_all(site.path().join("pkg")).expect("pkg");
-        std::fs::write(site.path().join("pkg").join(SITE_HASH_FILE), "0a1b2c3d4e5f6789\n")
-            .expect("written");
+        std::fs::write(
+            site.path().join("pkg").join(SITE_HASH_FILE),
+            "0a1b2c3d4e5f6789\n",
+        )
+        .expect("written");
         let hashed = with_site_hash(plain).expect("read");
         assert_eq!(&*hashed.output_name, "descope-otp.0a1b2c3d4e5f6789");
         for path in [
