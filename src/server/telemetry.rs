@@ -15,7 +15,7 @@
 //! address or phone number that a line carries whole by mistake (a library's error text, a field
 //! a new log line forgot to mask), at every level.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
@@ -28,11 +28,16 @@ use crate::server::mask;
 pub fn init(json: bool) -> WorkerGuard {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_sessions=warn"));
-    let (writer, guard) = tracing_appender::non_blocking(Masking(io::stdout()));
+    // Buffered: the writer thread flushes once it has written every line waiting, so a burst of
+    // lines goes out in one write.
+    let (writer, guard) =
+        tracing_appender::non_blocking(Masking(io::BufWriter::new(io::stdout())));
     // A second call (tests) keeps the first subscriber; that is fine.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        // Colours for a terminal only: a file or a log collector gets plain text.
+        .with_ansi(io::stdout().is_terminal())
         .with_writer(writer);
     let _ = if json {
         // Each line carries its spans (`spans`, outermost first: `request`, with its
