@@ -30,8 +30,7 @@ pub fn init(json: bool) -> WorkerGuard {
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_sessions=warn"));
     // Buffered: the writer thread flushes once it has written every line waiting, so a burst of
     // lines goes out in one write.
-    let (writer, guard) =
-        tracing_appender::non_blocking(Masking(io::BufWriter::new(io::stdout())));
+    let (writer, guard) = tracing_appender::non_blocking(Masking(io::BufWriter::new(io::stdout())));
     // A second call (tests) keeps the first subscriber; that is fine.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
