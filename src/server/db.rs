@@ -381,45 +381,87 @@ async fn connect_sqlite(url: &str, pool_size: u32) -> anyhow::Result<SqlitePool>
     }
 }
 
-/// Connections to a SQLite database of their own, beside its pool, for a read that every gated
-/// request makes (the session row). Through the pool that read costs two round trips to the
-/// connection's worker thread: the query, then the ping sqlx sends every connection it takes back
-/// (`return_to_pool` in sqlx-core 0.8, unconditional), which under load was a third of the server's
-/// thread wake-ups. These connections are never pinged: a local file cannot drop a connection, and
-/// they run only single `select`s, which leave nothing open when cut short (sqlx's worker stops a
-/// statement whose reader went away). Opened on first use, with the pool's own options.
+/// Connections to a SQLite file of their own, beside its pool, for the read every gated request
+/// makes (its session row), run on the request's own thread.
+///
+/// Through sqlx every query crosses to its connection's worker thread and back, which wakes that
+/// thread and then the request's task: measured under load, the crossing cost about three times
+/// the read itself (a primary-key lookup in pages SQLite already holds). So these connections
+/// are plain SQLite handles (rusqlite, on the SQLite library sqlx links), and a read on them is a
+/// function call. It never waits for anything: they have no busy timeout, so a read that would
+/// have to wait for a lock (in WAL mode readers wait for no writer; only another process holding
+/// the file in exclusive mode, or recovering it after a crash, makes them) fails at once with
+/// `SQLITE_BUSY`, and the caller reads through the pool instead, which waits its turn off the
+/// request's thread ([`is_locked`]). They run only `select`s (`query_only`), each statement
+/// prepared once per connection.
+///
+/// A database in memory has none ([`SqliteReaders::open`] answers `None`): its pool's connections
+/// share it under a name of sqlx's, and the pool serves its reads.
 #[derive(Debug)]
 pub struct SqliteReaders {
-    connections: Vec<tokio::sync::Mutex<sqlx::SqliteConnection>>,
+    connections: Vec<std::sync::Mutex<rusqlite::Connection>>,
     next: std::sync::atomic::AtomicUsize,
 }
 
 impl SqliteReaders {
-    pub async fn open(pool: &SqlitePool, count: usize) -> sqlx::Result<Self> {
-        use sqlx::ConnectOptions as _;
+    /// `count` connections to the file of `pool`'s database. Opening files blocks: call it off
+    /// the runtime's threads (the session store does, once, through `spawn_blocking`).
+    pub fn open(pool: &SqlitePool, count: usize) -> rusqlite::Result<Option<Self>> {
+        use rusqlite::OpenFlags;
         let options = pool.connect_options();
+        // sqlx names a database in memory `file:sqlx-in-memory-<n>`.
+        let Some(path) =
+            file_of(&options).filter(|p| !p.to_string_lossy().starts_with("file:sqlx-in-memory-"))
+        else {
+            return Ok(None);
+        };
         let mut connections = Vec::with_capacity(count.max(1));
         for _ in 0..count.max(1) {
-            connections.push(tokio::sync::Mutex::new(options.connect().await?));
+            // No CREATE: the pool made the file, in WAL mode, before any session was read.
+            let connection = rusqlite::Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            // rusqlite waits up to 5 s for a lock by default; a request's thread must not.
+            connection.busy_timeout(Duration::ZERO)?;
+            connection.pragma_update(None, "query_only", true)?;
+            connections.push(std::sync::Mutex::new(connection));
         }
-        Ok(Self {
+        Ok(Some(Self {
             connections,
             next: std::sync::atomic::AtomicUsize::new(0),
-        })
+        }))
     }
 
-    /// A connection for one query: the first free one from a rotating start, else the wait for
-    /// the start's own.
-    pub async fn connection(&self) -> tokio::sync::MutexGuard<'_, sqlx::SqliteConnection> {
+    /// Runs `read` on a free connection: the first free one from a rotating start, else the
+    /// start's own once its read is done (each read takes microseconds, and no more reads run
+    /// at once than the runtime has threads).
+    pub fn read<T>(
+        &self,
+        read: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
         let count = self.connections.len();
         let start = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % count;
         for offset in 0..count {
             if let Ok(free) = self.connections[(start + offset) % count].try_lock() {
-                return free;
+                return read(&free);
             }
         }
-        self.connections[start].lock().await
+        // A read that panicked left its connection as it was: nothing half-written to recover.
+        let connection = self.connections[start]
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        read(&connection)
     }
+}
+
+/// Whether a reader's error means the file was locked (`SQLITE_BUSY`, `SQLITE_LOCKED`): then the
+/// read goes through the pool, which waits for the lock.
+pub fn is_locked(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 /// Tries at opening a locked SQLite file: 25 ms, 50 ms, … apart, about 10 s in all.
@@ -582,45 +624,87 @@ mod tests {
             .execute(&pool)
             .await
             .expect("create");
-        let readers = std::sync::Arc::new(SqliteReaders::open(&pool, 2).await.expect("open"));
-        let held = readers.connection().await;
-        // With one held, the next asker gets the other, whichever the rotation starts at.
-        let other = tokio::time::timeout(Duration::from_secs(5), readers.connection())
-            .await
-            .expect("a free connection is handed out at once");
-        drop(other);
+        let readers = SqliteReaders::open(&pool, 2)
+            .expect("open")
+            .expect("a file has readers");
+        let count = |c: &rusqlite::Connection| {
+            c.query_row("select count(*) from t", [], |r| r.get::<_, i64>(0))
+        };
         for n in 1..=20 {
             sqlx::query("insert into t (n) values ($1)")
                 .bind(n)
                 .execute(&pool)
                 .await
                 .expect("insert");
-            let seen: i64 = sqlx::query_scalar("select count(*) from t")
-                .fetch_one(&mut *readers.connection().await)
-                .await
-                .expect("count");
-            assert_eq!(seen, n, "a reader sees the pool's commit at once");
+            assert_eq!(
+                readers.read(count).expect("count"),
+                n,
+                "a reader sees the pool's commit at once"
+            );
         }
-        // Both busy: an asker waits for one, and gets it once it is free.
-        let second = readers.connection().await;
-        let waiting = tokio::spawn({
-            let readers = std::sync::Arc::clone(&readers);
-            async move {
-                let mut conn = readers.connection().await;
-                sqlx::query_scalar::<_, i64>("select count(*) from t")
-                    .fetch_one(&mut *conn)
-                    .await
-            }
-        });
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        assert!(!waiting.is_finished(), "no connection was free");
-        drop(held);
-        drop(second);
-        let seen = tokio::time::timeout(Duration::from_secs(5), waiting)
+        // While one read holds a connection, a read begun inside it gets the other.
+        let nested = readers
+            .read(|outer| {
+                let inner = readers.read(|inner| Ok(std::ptr::eq(inner, outer)))?;
+                Ok(inner)
+            })
+            .expect("both read");
+        assert!(!nested, "the second read took the free connection");
+        // They only read.
+        let refused = readers
+            .read(|c| c.execute("insert into t (n) values (0)", []))
+            .expect_err("query_only");
+        assert!(!is_locked(&refused), "{refused}");
+    }
+
+    /// A reader never waits for a lock: a file another connection holds in exclusive mode answers
+    /// SQLITE_BUSY at once (the session store then reads through the pool, which waits).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_locked_file_fails_a_reader_at_once() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("app.db");
+        let Db::Sqlite(pool) = Db::connect(&format!("sqlite://{}", path.display()), 2)
             .await
-            .expect("served once a connection is free")
-            .expect("no panic")
-            .expect("count");
-        assert_eq!(seen, 20);
+            .expect("the database opens")
+        else {
+            panic!("a SQLite URL opens SQLite");
+        };
+        sqlx::query("create table t (n integer)")
+            .execute(&pool)
+            .await
+            .expect("create");
+        let readers = SqliteReaders::open(&pool, 1)
+            .expect("open")
+            .expect("a file has readers");
+        // A WAL file can be held in exclusive mode only while no other connection has it open.
+        pool.close().await;
+        let holder = rusqlite::Connection::open(&path).expect("open");
+        holder
+            .execute_batch("pragma locking_mode = exclusive; insert into t (n) values (1);")
+            .expect("the file is held");
+        let count = |c: &rusqlite::Connection| {
+            c.query_row("select count(*) from t", [], |r| r.get::<_, i64>(0))
+        };
+        let started = std::time::Instant::now();
+        let locked = readers.read(count).expect_err("the file is held");
+        assert!(is_locked(&locked), "{locked}");
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "it did not wait"
+        );
+        drop(holder);
+        assert_eq!(readers.read(count).expect("free again"), 1);
+    }
+
+    #[tokio::test]
+    async fn a_database_in_memory_has_no_readers() {
+        let Db::Sqlite(pool) = Db::connect("sqlite::memory:", 1).await.expect("opens") else {
+            panic!("a SQLite URL opens SQLite");
+        };
+        assert!(
+            SqliteReaders::open(&pool, 2)
+                .expect("nothing to open")
+                .is_none()
+        );
     }
 }

@@ -274,3 +274,21 @@ async fn a_row_that_does_not_open_signs_its_browser_out_without_an_error() {
     overwrite_data(&app.state.db, &other_id, &sealed).await;
     assert_eq!(other.get("/profile").await.status, StatusCode::SEE_OTHER);
 }
+
+/// A database in memory has no connections of the store's own (its pool's connections share it
+/// under a name of sqlx's): its sessions are written and read through the pool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_in_a_database_in_memory_is_read_through_the_pool() {
+    let db = Db::connect("sqlite::memory:", 1)
+        .await
+        .expect("the database opens");
+    let store = SessionRows::new(db, test_session_keys());
+    let mut record = Record {
+        id: Id::default(),
+        data: [("seen".to_owned(), Value::from(1))].into_iter().collect(),
+        expiry_date: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
+    };
+    store.create(&mut record).await.expect("create");
+    let loaded = store.load(&record.id).await.expect("load").expect("stored");
+    assert_eq!(loaded.data, record.data);
+}

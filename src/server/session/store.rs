@@ -18,6 +18,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use rusqlite::OptionalExtension as _;
 use time::OffsetDateTime;
 use tower_sessions::SessionStore;
 use tower_sessions::session::{Id, Record};
@@ -27,7 +28,7 @@ use super::seal::SessionKeys;
 use super::{MARK_KEY, SignedIn};
 use crate::error::AppError;
 use crate::on_pool;
-use crate::server::db::{Db, SqliteReaders};
+use crate::server::db::{Db, SqliteReaders, is_locked};
 use crate::server::errors::store_error;
 
 /// Session records in the app's database, on either backend, sealed with `keys`
@@ -36,12 +37,14 @@ use crate::server::errors::store_error;
 pub struct SessionRows {
     db: Db,
     keys: SessionKeys,
-    /// On SQLite, the connections the loads go through ([`SqliteReaders`]: no ping after each).
-    readers: Arc<tokio::sync::OnceCell<SqliteReaders>>,
+    /// On SQLite, the connections the loads go through on the request's thread
+    /// ([`SqliteReaders`]), opened on first use; `None` inside for a database in memory.
+    readers: Arc<tokio::sync::OnceCell<Option<SqliteReaders>>>,
 }
 
 /// How many connections of its own the store reads through on SQLite: a load holds one for a
-/// primary-key lookup of some microseconds, so a few serve any number of requests.
+/// primary-key lookup of some microseconds, and no more loads run at once than the runtime has
+/// threads, so a few serve any number of requests.
 const SQLITE_READERS: usize = 4;
 
 impl SessionRows {
@@ -63,6 +66,70 @@ impl SessionRows {
             .await
             .map_err(|e| store_error(tower_sessions::session::Error::Store(e)))?;
         Ok(record.and_then(|r| SignedIn::in_record(&r.data)))
+    }
+}
+
+/// A row of the load statement: the sealed record, whether the row names its person, and the
+/// person's sign-out-everywhere mark.
+type LoadedRow = (Vec<u8>, bool, Option<i64>);
+
+impl SessionRows {
+    /// The load through the store's own SQLite connections, on this thread ([`SqliteReaders`]):
+    /// `None` when they cannot serve it (PostgreSQL, a database in memory, a locked file) and
+    /// the pool must.
+    async fn read_on_this_thread(
+        &self,
+        sql: &'static str,
+        session_id: &Id,
+    ) -> session_store::Result<Option<Option<LoadedRow>>> {
+        let Db::Sqlite(pool) = &self.db else {
+            return Ok(None);
+        };
+        let readers = self
+            .readers
+            .get_or_init(|| {
+                let pool = pool.clone();
+                async move {
+                    // Opening files blocks: once, off the runtime's threads. Should they not
+                    // open, the pool (on the same file) serves every read, only slower.
+                    match tokio::task::spawn_blocking(move || {
+                        SqliteReaders::open(&pool, SQLITE_READERS)
+                    })
+                    .await
+                    {
+                        Ok(Ok(readers)) => readers,
+                        Ok(Err(e)) => {
+                            tracing::warn!(error = %e, "the session store's own SQLite connections did not open; sessions are read through the pool");
+                            None
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "opening the session store's own SQLite connections failed; sessions are read through the pool");
+                            None
+                        }
+                    }
+                }
+            })
+            .await;
+        let Some(readers) = readers else {
+            return Ok(None);
+        };
+        // The expiry is compared as sqlx writes it: RFC 3339 text.
+        let now = OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let read = readers.read(|connection| {
+            connection
+                .prepare_cached(sql)?
+                .query_row(rusqlite::params![session_id.to_string(), now], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })
+                .optional()
+        });
+        match read {
+            Ok(row) => Ok(Some(row)),
+            Err(e) if is_locked(&e) => Ok(None),
+            Err(e) => Err(session_store::Error::Backend(e.to_string())),
+        }
     }
 }
 
@@ -226,31 +293,19 @@ impl SessionStore for SessionRows {
     /// row names its person: one query for both.
     async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {
         let sql = statements(&self.db).load;
-        let query = || {
-            sqlx::query_as::<_, (Vec<u8>, bool, Option<i64>)>(sql)
-                .bind(session_id.to_string())
-                .bind(OffsetDateTime::now_utc())
-        };
-        let row = match &self.db {
-            Db::Sqlite(pool) => {
-                let readers = self
-                    .readers
-                    .get_or_try_init(|| SqliteReaders::open(pool, SQLITE_READERS))
-                    .await
-                    .map_err(backend)?;
-                query()
-                    .fetch_optional(&mut *readers.connection().await)
-                    .await
-            }
-            Db::Postgres(pool) => {
+        // On SQLite through the store's own connections, on this thread; else (PostgreSQL, a
+        // database in memory, a locked file) through the pool, which waits its turn.
+        let row: Option<LoadedRow> = match self.read_on_this_thread(sql, session_id).await? {
+            Some(read) => read,
+            None => on_pool!(&self.db, |pool| {
                 sqlx::query_as(sql)
                     .bind(session_id.to_string())
                     .bind(OffsetDateTime::now_utc())
                     .fetch_optional(pool)
                     .await
-            }
-        }
-        .map_err(backend)?;
+            })
+            .map_err(backend)?,
+        };
         let Some((data, names_person, mark)) = row else {
             return Ok(None);
         };
