@@ -8,7 +8,7 @@
 //! - `exp` and `nbf` get 5 s of leeway, as in all three SDKs.
 //! - An unknown `kid` triggers a JWKS fetch, but at most one per cooldown, and concurrent misses
 //!   share that one fetch, so a stream of forged tokens cannot hammer Descope.
-//! - A token whose signature held is remembered (by its SHA-256, with its claims) while its key
+//! - A token whose signature held is remembered (the whole token, with its claims) while its key
 //!   is published: a session token comes back on every request of its life, and its signature
 //!   cannot change. Only the signature check and the parsing are saved; every claim, expiry
 //!   first, is checked again on every use. A change of the key set forgets them all.
@@ -162,12 +162,17 @@ pub struct JwksCache {
     verified: VerifiedTokens,
 }
 
-/// How many verified tokens are remembered at most (about 1 KB each): one per session active
-/// within a session token's lifetime, on one instance.
+/// How many verified tokens are remembered at most (about 2 KB each, the token and its claims):
+/// one per session active within a session token's lifetime, on one instance.
 const VERIFIED_CAPACITY: usize = 4096;
 
-/// Tokens whose signature held, by the SHA-256 of the whole token, with their claims. Locked only
-/// for a map lookup or insert, never across an await.
+/// Tokens whose signature held, with their claims. Locked only for a map lookup or insert, never
+/// across an await.
+///
+/// Keyed by the whole token: a hit is the very token that was verified, compared byte for byte.
+/// (A SHA-256 of the token as the key cost more than the rest of a cached check together: a
+/// session token is about a kilobyte. The map's own hash is keyed at random per process, so no
+/// one can choose tokens that collide in it.)
 struct VerifiedTokens {
     inner: std::sync::Mutex<Verified>,
     capacity: usize,
@@ -178,7 +183,7 @@ struct Verified {
     /// Counts the key set's changes: a check that began under another key set (its key looked
     /// up before a change) does not leave its token here.
     generation: u64,
-    by_digest: HashMap<[u8; 32], SessionClaims>,
+    by_token: HashMap<Box<str>, SessionClaims>,
 }
 
 impl VerifiedTokens {
@@ -196,8 +201,8 @@ impl VerifiedTokens {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn get(&self, digest: &[u8; 32]) -> Option<SessionClaims> {
-        self.lock().by_digest.get(digest).cloned()
+    fn get(&self, token: &str) -> Option<SessionClaims> {
+        self.lock().by_token.get(token).cloned()
     }
 
     fn generation(&self) -> u64 {
@@ -206,38 +211,31 @@ impl VerifiedTokens {
 
     /// Remembers `claims`, verified under key set `generation`, unless the key set changed since;
     /// when full, first forgets the tokens expired at `now`, and all of them if that freed nothing.
-    fn insert(&self, digest: [u8; 32], claims: &SessionClaims, now: i64, generation: u64) {
+    fn insert(&self, token: &str, claims: &SessionClaims, now: i64, generation: u64) {
         let mut verified = self.lock();
         if verified.generation != generation {
             return;
         }
-        let map = &mut verified.by_digest;
+        let map = &mut verified.by_token;
         if map.len() >= self.capacity {
             map.retain(|_, c| now <= c.exp.saturating_add(LEEWAY_SECS));
             if map.len() >= self.capacity {
                 map.clear();
             }
         }
-        map.insert(digest, claims.clone());
+        map.insert(token.into(), claims.clone());
     }
 
     /// Forgets every token: the key set changed.
     fn key_set_changed(&self) {
         let mut verified = self.lock();
         verified.generation = verified.generation.wrapping_add(1);
-        verified.by_digest.clear();
+        verified.by_token.clear();
     }
 
     fn len(&self) -> usize {
-        self.lock().by_digest.len()
+        self.lock().by_token.len()
     }
-}
-
-fn token_digest(token: &str) -> [u8; 32] {
-    let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
-    let mut out = [0u8; 32];
-    out.copy_from_slice(digest.as_ref());
-    out
 }
 
 #[derive(Default)]
@@ -429,8 +427,7 @@ where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<Jwks, DescopeError>>,
 {
-    let digest = token_digest(token);
-    if let Some(claims) = cache.verified.get(&digest) {
+    if let Some(claims) = cache.verified.get(token) {
         check_claims(&claims, expected)?;
         return Ok(claims);
     }
@@ -440,7 +437,7 @@ where
     let claims = verify_with_key(token, &key, expected)?;
     cache
         .verified
-        .insert(digest, &claims, expected.now, generation);
+        .insert(token, &claims, expected.now, generation);
     Ok(claims)
 }
 
@@ -890,16 +887,16 @@ mod tests {
             exp,
             ..SessionClaims::default()
         };
-        tokens.insert([1; 32], &claims(NOW - 60), NOW - 120, 0);
-        tokens.insert([2; 32], &claims(NOW + 60), NOW - 120, 0);
-        tokens.insert([3; 32], &claims(NOW + 60), NOW, 0);
+        tokens.insert("t1", &claims(NOW - 60), NOW - 120, 0);
+        tokens.insert("t2", &claims(NOW + 60), NOW - 120, 0);
+        tokens.insert("t3", &claims(NOW + 60), NOW, 0);
         assert_eq!(tokens.len(), 2);
-        assert!(tokens.get(&[1; 32]).is_none(), "the expired one goes first");
-        assert!(tokens.get(&[2; 32]).is_some() && tokens.get(&[3; 32]).is_some());
-        tokens.insert([4; 32], &claims(NOW + 60), NOW, 0);
+        assert!(tokens.get("t1").is_none(), "the expired one goes first");
+        assert!(tokens.get("t2").is_some() && tokens.get("t3").is_some());
+        tokens.insert("t4", &claims(NOW + 60), NOW, 0);
         assert_eq!(tokens.len(), 1, "none expired: all are forgotten");
         tokens.key_set_changed();
-        tokens.insert([5; 32], &claims(NOW + 60), NOW, 0);
+        tokens.insert("t5", &claims(NOW + 60), NOW, 0);
         assert_eq!(
             tokens.len(),
             0,
