@@ -613,23 +613,36 @@ mod tests {
         assert_eq!(redacted("sqlite://data/app.db"), "sqlite://data/app.db");
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite_readers_see_every_commit_and_share_out_free_connections_first() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("app.db").display());
-        let Db::Sqlite(pool) = Db::connect(&url, 2).await.expect("the database opens") else {
+    /// A database file in `dir` with an empty table `t (n)`, its pool, and `count` readers.
+    async fn file_with_readers(
+        dir: &tempfile::TempDir,
+        count: usize,
+    ) -> (PathBuf, SqlitePool, SqliteReaders) {
+        let path = dir.path().join("app.db");
+        let Db::Sqlite(pool) = Db::connect(&format!("sqlite://{}", path.display()), 2)
+            .await
+            .expect("the database opens")
+        else {
             panic!("a SQLite URL opens SQLite");
         };
         sqlx::query("create table t (n integer)")
             .execute(&pool)
             .await
             .expect("create");
-        let readers = SqliteReaders::open(&pool, 2)
+        let readers = SqliteReaders::open(&pool, count)
             .expect("open")
             .expect("a file has readers");
-        let count = |c: &rusqlite::Connection| {
-            c.query_row("select count(*) from t", [], |r| r.get::<_, i64>(0))
-        };
+        (path, pool, readers)
+    }
+
+    fn count(c: &rusqlite::Connection) -> rusqlite::Result<i64> {
+        c.query_row("select count(*) from t", [], |r| r.get(0))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_readers_see_every_commit_and_share_out_free_connections_first() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (_, pool, readers) = file_with_readers(&dir, 2).await;
         for n in 1..=20 {
             sqlx::query("insert into t (n) values ($1)")
                 .bind(n)
@@ -662,29 +675,13 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_locked_file_fails_a_reader_at_once() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("app.db");
-        let Db::Sqlite(pool) = Db::connect(&format!("sqlite://{}", path.display()), 2)
-            .await
-            .expect("the database opens")
-        else {
-            panic!("a SQLite URL opens SQLite");
-        };
-        sqlx::query("create table t (n integer)")
-            .execute(&pool)
-            .await
-            .expect("create");
-        let readers = SqliteReaders::open(&pool, 1)
-            .expect("open")
-            .expect("a file has readers");
+        let (path, pool, readers) = file_with_readers(&dir, 1).await;
         // A WAL file can be held in exclusive mode only while no other connection has it open.
         pool.close().await;
         let holder = rusqlite::Connection::open(&path).expect("open");
         holder
             .execute_batch("pragma locking_mode = exclusive; insert into t (n) values (1);")
             .expect("the file is held");
-        let count = |c: &rusqlite::Connection| {
-            c.query_row("select count(*) from t", [], |r| r.get::<_, i64>(0))
-        };
         let started = std::time::Instant::now();
         let locked = readers.read(count).expect_err("the file is held");
         assert!(is_locked(&locked), "{locked}");
