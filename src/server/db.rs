@@ -407,17 +407,21 @@ impl SqliteReaders {
     /// `count` connections to the file of `pool`'s database. Opening files blocks: call it off
     /// the runtime's threads (the session store does, once, through `spawn_blocking`).
     pub fn open(pool: &SqlitePool, count: usize) -> rusqlite::Result<Option<Self>> {
-        use rusqlite::OpenFlags;
         let options = pool.connect_options();
         // sqlx names a database in memory `file:sqlx-in-memory-<n>`.
-        let Some(path) =
-            file_of(&options).filter(|p| !p.to_string_lossy().starts_with("file:sqlx-in-memory-"))
-        else {
-            return Ok(None);
-        };
+        match file_of(&options).filter(|p| !p.to_string_lossy().starts_with("file:sqlx-in-memory-"))
+        {
+            Some(path) => Self::open_file(path, count).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// `count` connections to the SQLite file at `path`, which exists: the pool made it, in WAL
+    /// mode, before any session was read.
+    fn open_file(path: &Path, count: usize) -> rusqlite::Result<Self> {
+        use rusqlite::OpenFlags;
         let mut connections = Vec::with_capacity(count.max(1));
         for _ in 0..count.max(1) {
-            // No CREATE: the pool made the file, in WAL mode, before any session was read.
             let connection = rusqlite::Connection::open_with_flags(
                 path,
                 OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -427,10 +431,10 @@ impl SqliteReaders {
             connection.pragma_update(None, "query_only", true)?;
             connections.push(std::sync::Mutex::new(connection));
         }
-        Ok(Some(Self {
+        Ok(Self {
             connections,
             next: std::sync::atomic::AtomicUsize::new(0),
-        }))
+        })
     }
 
     /// Runs `read` on a free connection: the first free one from a rotating start, else the
@@ -617,7 +621,7 @@ mod tests {
     async fn file_with_readers(
         dir: &tempfile::TempDir,
         count: usize,
-    ) -> (PathBuf, SqlitePool, SqliteReaders) {
+    ) -> (SqlitePool, SqliteReaders) {
         let path = dir.path().join("app.db");
         let Db::Sqlite(pool) = Db::connect(&format!("sqlite://{}", path.display()), 2)
             .await
@@ -632,7 +636,7 @@ mod tests {
         let readers = SqliteReaders::open(&pool, count)
             .expect("open")
             .expect("a file has readers");
-        (path, pool, readers)
+        (pool, readers)
     }
 
     fn count(c: &rusqlite::Connection) -> rusqlite::Result<i64> {
@@ -642,7 +646,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn sqlite_readers_see_every_commit_and_share_out_free_connections_first() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let (_, pool, readers) = file_with_readers(&dir, 2).await;
+        let (pool, readers) = file_with_readers(&dir, 2).await;
         for n in 1..=20 {
             sqlx::query("insert into t (n) values ($1)")
                 .bind(n)
@@ -672,12 +676,17 @@ mod tests {
 
     /// A reader never waits for a lock: a file another connection holds in exclusive mode answers
     /// SQLITE_BUSY at once (the session store then reads through the pool, which waits).
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_locked_file_fails_a_reader_at_once() {
+    #[test]
+    fn a_locked_file_fails_a_reader_at_once() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let (path, pool, readers) = file_with_readers(&dir, 1).await;
-        // A WAL file can be held in exclusive mode only while no other connection has it open.
-        pool.close().await;
+        let path = dir.path().join("app.db");
+        // Made without a pool: a WAL file can be held in exclusive mode only while no other
+        // connection has it open, and a rusqlite connection has closed once dropped.
+        rusqlite::Connection::open(&path)
+            .expect("open")
+            .execute_batch("pragma journal_mode = wal; create table t (n integer);")
+            .expect("create");
+        let readers = SqliteReaders::open_file(&path, 1).expect("open");
         let holder = rusqlite::Connection::open(&path).expect("open");
         holder
             .execute_batch("pragma locking_mode = exclusive; insert into t (n) values (1);")
