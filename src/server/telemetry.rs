@@ -7,7 +7,8 @@
 //! line, and no request wakes a thread to write its line. If the reader falls so far behind that
 //! [`MAX_PENDING`] bytes wait, further lines are dropped rather than the server slowed; a line
 //! then says how many. The guard [`init`] returns writes out what waits when it is dropped, at the
-//! end of `main`.
+//! end of `main`, waiting for that a second at most: a stuck reader does not keep the process
+//! from stopping.
 //!
 //! In production mode (`APP_ENV=production`) every line is one JSON object, for a log pipeline.
 //! What the app logs never holds a token or a code, and addresses only masked (`server::mask`);
@@ -20,7 +21,6 @@
 
 use std::io::{self, IsTerminal, Write};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use tracing_subscriber::EnvFilter;
@@ -30,6 +30,10 @@ use crate::server::mask;
 
 /// How long the first line of a batch waits for others before the batch is written.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(50);
+
+/// How long the end of `main` waits for the lines still waiting to be written: a reader that takes
+/// none (a stuck pipe) must not keep the process from stopping.
+pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(1);
 
 /// Bytes of lines that may wait at most (about a hundred thousand request lines); beyond, lines
 /// are dropped and counted.
@@ -72,30 +76,35 @@ fn batched(
         wake: Condvar::new(),
         max_pending,
     });
-    let thread = std::thread::Builder::new()
+    // Sent (or dropped, if the thread never starts) when the writer is done.
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    let started = std::thread::Builder::new()
         .name("log-writer".to_owned())
         .spawn({
             let shared = Arc::clone(&shared);
-            move || write_out(&shared, out, every)
-        })
-        .map_err(|e| eprintln!("the log writer did not start ({e}); log lines are dropped"))
-        .ok();
-    (Lines(Arc::clone(&shared)), LogGuard { shared, thread })
+            move || {
+                write_out(&shared, out, every);
+                let _ = done.send(());
+            }
+        });
+    if let Err(e) = started {
+        eprintln!("the log writer did not start ({e}); log lines are dropped");
+    }
+    (Lines(Arc::clone(&shared)), LogGuard { shared, finished })
 }
 
-/// Keeps the log writer running; dropped, it writes out what waits and stops the writer.
+/// Keeps the log writer running; dropped, it has the writer write out what waits and stop, and
+/// waits for that up to [`SHUTDOWN_WAIT`].
 pub struct LogGuard {
     shared: Arc<Shared>,
-    thread: Option<JoinHandle<()>>,
+    finished: std::sync::mpsc::Receiver<()>,
 }
 
 impl Drop for LogGuard {
     fn drop(&mut self) {
         self.shared.lock().closing = true;
         self.shared.wake.notify_one();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        let _ = self.finished.recv_timeout(SHUTDOWN_WAIT);
     }
 }
 
@@ -263,6 +272,37 @@ mod tests {
             std::thread::sleep(Duration::from_millis(5));
         }
         assert_eq!(out.text(), "alone\n");
+    }
+
+    /// A reader that takes nothing (a stuck pipe) keeps the process from stopping for at most
+    /// [`SHUTDOWN_WAIT`].
+    #[test]
+    fn a_stuck_reader_holds_the_end_of_main_a_second_at_most() {
+        struct Stuck(Arc<Mutex<()>>);
+        impl Write for Stuck {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                let _wait = self.0.lock().expect("not poisoned");
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let gate = Arc::new(Mutex::new(()));
+        let held = gate.lock().expect("not poisoned");
+        let (lines, guard) = batched(Stuck(Arc::clone(&gate)), Duration::from_millis(1), 1 << 20);
+        lines
+            .make_writer()
+            .write_all(b"never read\n")
+            .expect("written");
+        let started = std::time::Instant::now();
+        drop(guard);
+        let waited = started.elapsed();
+        assert!(
+            waited >= SHUTDOWN_WAIT / 2 && waited < SHUTDOWN_WAIT * 5,
+            "{waited:?}"
+        );
+        drop(held);
     }
 
     /// A stalled reader: the writer thread is stuck in a write, lines pile up to the limit, the
