@@ -130,7 +130,6 @@ impl Shared {
 }
 
 /// The subscriber's writer: each event is one `write` of one whole line.
-#[derive(Clone)]
 struct Lines(Arc<Shared>);
 
 impl<'a> MakeWriter<'a> for Lines {
@@ -186,11 +185,9 @@ fn write_out(shared: &Shared, mut out: impl Write, every: Duration) {
         let closing = pending.closing;
         drop(pending);
         if !batch.is_empty() {
-            // Lines are written whole, so the batch is UTF-8 unless a line was not.
-            let _ = match std::str::from_utf8(&batch) {
-                Ok(text) => out.write_all(mask::text(text).as_bytes()),
-                Err(_) => out.write_all(&batch),
-            };
+            // The formatter writes UTF-8; were a line not, it is still masked (with its bad bytes
+            // replaced), and so is the rest of its batch.
+            let _ = out.write_all(mask::text(&String::from_utf8_lossy(&batch)).as_bytes());
         }
         if dropped > 0 {
             let _ = writeln!(
@@ -258,6 +255,25 @@ mod tests {
             out.writes() <= 10,
             "{} writes for 1000 lines: not batched",
             out.writes()
+        );
+    }
+
+    #[test]
+    fn a_line_that_is_not_utf8_does_not_unmask_its_batch() {
+        let out = Out::default();
+        let (lines, guard) = batched(out.clone(), Duration::from_millis(200), 1 << 20);
+        lines
+            .make_writer()
+            .write_all(b"bad \xff from +14155552671\n")
+            .expect("written");
+        lines
+            .make_writer()
+            .write_all(b"then ada@example.com\n")
+            .expect("written");
+        drop(guard);
+        assert_eq!(
+            out.text(),
+            "bad \u{fffd} from ********2671\nthen a***@example.com\n"
         );
     }
 
