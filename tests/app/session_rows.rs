@@ -275,8 +275,8 @@ async fn a_row_that_does_not_open_signs_its_browser_out_without_an_error() {
     assert_eq!(other.get("/profile").await.status, StatusCode::SEE_OTHER);
 }
 
-/// A database in memory has no connections of the store's own (its pool's connections share it
-/// under a name of sqlx's): its sessions are written and read through the pool.
+/// A database in memory keeps and reads its sessions: it has no connections of the store's own
+/// (its pool's connections share it under a name of sqlx's), so the pool serves them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_in_a_database_in_memory_is_read_through_the_pool() {
     let db = Db::connect("sqlite::memory:", 1)

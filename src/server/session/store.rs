@@ -92,21 +92,15 @@ impl SessionRows {
                 async move {
                     // Opening files blocks: once, off the runtime's threads. Should they not
                     // open, the pool (on the same file) serves every read, only slower.
-                    match tokio::task::spawn_blocking(move || {
-                        SqliteReaders::open(&pool, SQLITE_READERS)
+                    let opened =
+                        tokio::task::spawn_blocking(move || SqliteReaders::open(&pool, SQLITE_READERS))
+                            .await
+                            .map_err(|e| e.to_string())
+                            .and_then(|opened| opened.map_err(|e| e.to_string()));
+                    opened.unwrap_or_else(|e| {
+                        tracing::warn!(error = %e, "the session store's own SQLite connections did not open; sessions are read through the pool");
+                        None
                     })
-                    .await
-                    {
-                        Ok(Ok(readers)) => readers,
-                        Ok(Err(e)) => {
-                            tracing::warn!(error = %e, "the session store's own SQLite connections did not open; sessions are read through the pool");
-                            None
-                        }
-                        Err(e) => {
-                            tracing::warn!(error = %e, "opening the session store's own SQLite connections failed; sessions are read through the pool");
-                            None
-                        }
-                    }
                 }
             })
             .await;
