@@ -171,11 +171,11 @@ async fn benchmark_the_gate_and_the_jwks_cache() {
     let [bare, aws_lc, ring_hook, decode, cached] = checks;
 
     // The gate alone, as `require_user` runs it on a gated request, without HTTP or a render:
-    // the session row and its sign-out-everywhere mark read through the app's own store and pool
-    // (one query), and the token check. Against the bare verify; on SQLite also through a pool that pings
-    // each connection it hands out (sqlx's default, which the app turns off for SQLite).
-    let (gate, gate_pinging) = {
-        use descope_otp::server::db::Db;
+    // the session row and its sign-out-everywhere mark read through the app's own store (one
+    // query; on SQLite through the store's own connections, on this thread), and the token check.
+    // Against the bare verify. One store for all the calls, as the app has: a new one would open
+    // its SQLite connections again each time.
+    let gate = {
         use descope_otp::server::session::MARK_KEY;
         use descope_otp::server::session::store::SessionRows;
         use tower_sessions::SessionStore;
@@ -187,41 +187,26 @@ async fn benchmark_the_gate_and_the_jwks_cache() {
         let id = verified
             .session_id()
             .expect("the verify sets the session cookie");
-        let gate_on = |db: Db| {
-            let client = &client;
-            let token = &token;
-            mean_micros(rounds * 3, move || {
-                let db = db.clone();
-                async move {
-                    // The session row and, joined to it, the person's sign-out-everywhere mark:
-                    // one query, as the gate makes it.
-                    let record = SessionRows::new(db, test_session_keys())
-                        .load(&id)
-                        .await
-                        .expect("the store answers")
-                        .expect("the session is there");
-                    assert!(
-                        record.data.contains_key(MARK_KEY),
-                        "the row names its person, so the mark came with it"
-                    );
-                    client.validate_session(token).await.expect("valid");
-                }
-            })
-        };
-        let gate = gate_on(app.state.db.clone()).await;
-        let pinging = match &app.state.db {
-            Db::Sqlite(_) => {
-                let pool = sqlx::sqlite::SqlitePoolOptions::new()
-                    .max_connections(app.state.settings.database_pool_size)
-                    .test_before_acquire(true)
-                    .connect(app.database().url())
+        let store = SessionRows::new(app.state.db.clone(), test_session_keys());
+        // The first load opens those connections; the app's first gated request does the same.
+        store.load(&id).await.expect("the store answers");
+        let (client, token) = (&client, &token);
+        mean_micros(rounds * 3, move || {
+            let store = store.clone();
+            async move {
+                let record = store
+                    .load(&id)
                     .await
-                    .expect("a second pool on the app's file");
-                Some(gate_on(Db::Sqlite(pool)).await)
+                    .expect("the store answers")
+                    .expect("the session is there");
+                assert!(
+                    record.data.contains_key(MARK_KEY),
+                    "the row names its person, so the mark came with it"
+                );
+                client.validate_session(token).await.expect("valid");
             }
-            Db::Postgres(_) => None,
-        };
-        (gate, pinging)
+        })
+        .await
     };
 
     println!(
@@ -265,13 +250,6 @@ async fn benchmark_the_gate_and_the_jwks_cache() {
         "  the gate: session row + mark (1 query) + validate {gate:>6.1} µs   {:.2}x",
         gate / bare
     );
-    if let Some(pinging) = gate_pinging {
-        println!(
-            "  the gate, pool pinging on acquire (SQLite)   {pinging:>10.1} µs   {:.2}x  ({:.2}x the app's)",
-            pinging / bare,
-            pinging / gate
-        );
-    }
     assert!(
         cached < uncached,
         "the JWKS cache must make validation cheaper"
